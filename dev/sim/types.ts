@@ -1,0 +1,214 @@
+/**
+ * The control surface of the simulated Microsoft cloud (Entra ID, Microsoft Graph, Key Vault on one loopback
+ * HTTPS server). Tests, the demo and the benchmark drive the simulator only through this interface: in-process
+ * through `SimulatedCloud`, or from another process (jest workers) through `SimClient`, which speaks the same
+ * operations as JSON under `/_sim/...` on the simulator's own server.
+ *
+ * Isolation: everything that can change is keyed by app (client ID), tenant or secret name, so test files that
+ * run in parallel against one simulator create their own app, secret names and tenants and never collide.
+ */
+
+/** The application permissions the product needs. */
+export type GraphAppRole = 'User.Read.All' | 'Files.Read.All';
+
+/** An AADSTS error number the token endpoint can be told to answer for a tenant. */
+export type RevocationCode = 700016 | 7000229 | 7000112 | 65001 | 53003;
+
+export interface AppSecretSpec {
+  value: string;
+  /** ISO 8601; a token request with this secret after it answers AADSTS7000222. */
+  expiresOn?: string;
+}
+
+export interface AppSpec {
+  /** Defaults to a new random GUID. */
+  clientId?: string;
+  secrets: AppSecretSpec[];
+  /** Redirect URIs registered on the app; the adminconsent page refuses any other (AADSTS50011). */
+  redirectUris?: string[];
+  /** Application permissions configured on the app; consent grants these. Default: both. */
+  requiredRoles?: GraphAppRole[];
+}
+
+export interface TenantSpec {
+  /** Seed of the deterministic generator; the same spec always yields the same tenant, IDs included. */
+  seed: number;
+  /** Defaults to a GUID derived from the seed. */
+  tenantId?: string;
+  /** Defaults to `t<seed>.onmicrosoft.test`. */
+  domain?: string;
+  /** Users in the directory, licensed or not. */
+  users: number;
+  /** Share of users without any license (never to be crawled). Default 0.1. */
+  unlicensedShare?: number;
+  /** Share of licensed users with no OneDrive provisioned (404 on their drive). Default 0.05. */
+  withoutDriveShare?: number;
+  /** Root children per user with a drive: a fixed count, or [min, max] drawn from the seed. Default [0, 12]. */
+  itemsPerUser?: number | [number, number];
+  /** Share of items that are folders. Default 0.3. */
+  folderShare?: number;
+  /**
+   * Resource-unit budget of drive requests per window for this tenant (per app). Default: by license tier
+   * (FACTS.md: 1,250 / 2,500 / 3,750 / 5,000 / 6,250 per minute by licensed-user count).
+   */
+  budgetPerWindow?: number;
+  /** Length of the budget window in simulated seconds. Default 60 (Microsoft's minute). */
+  windowSeconds?: number;
+  /**
+   * Simulated seconds per real second for this tenant: budgets refill and `Retry-After` values shrink by this
+   * factor, and latency is divided by it. Default: the simulator's `timeScale`.
+   */
+  timeScale?: number;
+  /** Real-world latency per request in simulated milliseconds (divided by the time scale). Default 0. */
+  latencyMs?: number;
+  /** Apps consented in this tenant at creation, with the roles granted (default: the app's required roles). */
+  consentedApps?: Array<{ clientId: string; roles?: GraphAppRole[] }>;
+}
+
+export interface TenantInfo {
+  tenantId: string;
+  domain: string;
+  users: number;
+  licensedUsers: number;
+  licensedWithDrive: number;
+  items: number;
+}
+
+export interface SimUser {
+  id: string;
+  userPrincipalName: string;
+  displayName: string;
+  licensed: boolean;
+  hasDrive: boolean;
+}
+
+/** A driveItem as Graph returns it with the product's `$select`. */
+export interface SimDriveItem {
+  id: string;
+  name: string;
+  size: number;
+  webUrl: string;
+  eTag: string;
+  lastModifiedDateTime: string;
+  folder?: { childCount: number };
+  file?: { mimeType: string };
+}
+
+/** Faults injected into one tenant's Graph traffic (or `'*'` for every tenant). Probabilities 0..1 per request. */
+export interface GraphFaults {
+  status429?: number;
+  status503?: number;
+  status500?: number;
+  /** Probability of destroying the connection without an answer. */
+  reset?: number;
+  /** Probability of answering only after `slowMs` (real milliseconds, not scaled). */
+  slow?: number;
+  slowMs?: number;
+  /** `Retry-After` of injected 429/503, in simulated seconds. Default 2. */
+  retryAfterSeconds?: number;
+}
+
+export interface Faults {
+  graph?: GraphFaults;
+  /** Probability that a token request answers 500/503. */
+  token5xx?: number;
+  /** Probability that a Key Vault request answers 500/503. */
+  vault5xx?: number;
+}
+
+export interface RequestLogEntry {
+  /** Real time, ms since epoch. */
+  at: number;
+  service: 'graph' | 'token' | 'vault' | 'consent' | 'openid';
+  tenantId?: string;
+  clientId?: string;
+  method: string;
+  /** Path and query as received (inner path for requests inside `$batch`). */
+  url: string;
+  status: number;
+  /** True for a request that arrived inside a `$batch` (each inner request gets its own entry). */
+  inBatch: boolean;
+  /** Resource units charged. */
+  units: number;
+  userAgent?: string;
+  /** Whether an `Authorization: Bearer` header arrived (graph and vault). */
+  authorized: boolean;
+  /** True when the call came before a `Retry-After` given to this app and tenant had passed. */
+  violation: boolean;
+  /** Value of the `ConsistencyLevel` header. */
+  consistencyLevel?: string;
+}
+
+export interface RequestLogFilter {
+  tenantId?: string;
+  clientId?: string;
+  service?: RequestLogEntry['service'];
+  /** Only entries at or after this real time (ms since epoch). */
+  since?: number;
+}
+
+export interface ThrottleStats {
+  /** Resource units charged to this app in this tenant (drive requests). */
+  unitsSpent: number;
+  requests: number;
+  throttled: number;
+  /** Calls made before a `Retry-After` had passed. */
+  violations: number;
+  /** Real ms from the first to the last charged request. */
+  firstRequestAt?: number;
+  lastRequestAt?: number;
+  budgetPerWindow: number;
+  windowSeconds: number;
+  timeScale: number;
+  /** Budget per real second: budgetPerWindow / (windowSeconds / timeScale). */
+  unitsPerRealSecond: number;
+}
+
+/** The environment that points the product at this simulator (as `npm run sim` prints it). */
+export interface SimEnvironment {
+  AUTHORITY_HOST: string;
+  AZURE_AUTHORITY_HOST: string;
+  GRAPH_ENDPOINT: string;
+  KEY_VAULT_URL: string;
+  /** The operator's own identity, for Key Vault: a service principal in the operator's tenant. */
+  AZURE_TENANT_ID: string;
+  AZURE_CLIENT_ID: string;
+  AZURE_CLIENT_SECRET: string;
+  AZURE_TOKEN_CREDENTIALS: 'EnvironmentCredential';
+}
+
+export interface SimControl {
+  env(): Promise<SimEnvironment>;
+  createApp(spec: AppSpec): Promise<{ clientId: string }>;
+  addAppSecret(clientId: string, secret: AppSecretSpec): Promise<void>;
+  removeAppSecret(clientId: string, value: string): Promise<void>;
+  /** Stores a new version of a Key Vault secret and makes it the latest; returns the version ID. */
+  setVaultSecret(name: string, value: string, options?: { expiresOn?: string }): Promise<{ version: string }>;
+  deleteVaultSecret(name: string): Promise<void>;
+  createTenant(spec: TenantSpec): Promise<TenantInfo>;
+  /** Grants consent for the app in the tenant, as the adminconsent page's "Accept" does. */
+  consent(
+    tenantId: string,
+    clientId: string,
+    options?: { roles?: GraphAppRole[]; replicationLagMs?: number; lagCode?: 700016 | 65001 },
+  ): Promise<void>;
+  /** Withdraws consent; token requests then fail with `code` (default 7000229, service principal missing). */
+  revoke(tenantId: string, clientId: string, code?: RevocationCode): Promise<void>;
+  listUsers(tenantId: string): Promise<SimUser[]>;
+  /** Current root children of every licensed user with a drive, keyed by user ID. */
+  drives(tenantId: string): Promise<Record<string, SimDriveItem[]>>;
+  addItem(tenantId: string, userId: string, item: Partial<SimDriveItem> & { name: string }): Promise<SimDriveItem>;
+  renameItem(tenantId: string, userId: string, itemId: string, name: string): Promise<void>;
+  deleteItem(tenantId: string, userId: string, itemId: string): Promise<void>;
+  setLicensed(tenantId: string, userId: string, licensed: boolean): Promise<void>;
+  deleteUser(tenantId: string, userId: string): Promise<void>;
+  /** Replaces the budget, window, scale or latency of a tenant (the rest of the spec's throttle fields). */
+  setThrottle(
+    tenantId: string,
+    throttle: Pick<TenantSpec, 'budgetPerWindow' | 'windowSeconds' | 'timeScale' | 'latencyMs'>,
+  ): Promise<void>;
+  /** Replaces the faults of a tenant (`'*'`: every tenant, and Key Vault); `{}` clears them. */
+  setFaults(tenantId: string | '*', faults: Faults): Promise<void>;
+  requestLog(filter?: RequestLogFilter): Promise<RequestLogEntry[]>;
+  throttleStats(tenantId: string, clientId: string): Promise<ThrottleStats>;
+}

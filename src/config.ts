@@ -1,0 +1,261 @@
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/**
+ * Settings of the product (CONTRACT.md, "Configuration"). This module is the only reader of `process.env`;
+ * the Azure SDKs read their own `AZURE_*` variables. Parsing happens once, before any I/O, and a bad
+ * environment stops the program with one message that names every problem.
+ */
+
+const PUBLIC_CLOUD_AUTHORITY = 'https://login.microsoftonline.com';
+const PUBLIC_CLOUD_AUTHORITY_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Storage for tables and queues, as the Functions host reads `AzureWebJobsStorage`. */
+export type StorageSettings =
+  | { kind: 'connectionString'; connectionString: Secret }
+  | {
+      kind: 'identity';
+      tableServiceUri: string;
+      queueServiceUri: string;
+      /** `managedidentity` pins ManagedIdentityCredential; otherwise the app's default credential chain. */
+      credential?: string;
+      clientId?: string;
+    };
+
+/** A value that must never reach a log: it prints as `[redacted]`, and only `reveal()` gives it back. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[redacted]';
+  }
+}
+
+export interface AppConfig {
+  appClientId: string;
+  keyVaultUrl: string;
+  clientSecretName: string;
+  /** Absent where only the crawl runs; the consent routes refuse to start without it. */
+  consentRedirectUri?: string;
+  authorityHost: string;
+  /** True for the public cloud hosts; otherwise every credential turns instance discovery off. */
+  authorityIsPublicCloud: boolean;
+  /** Graph root without a trailing slash, e.g. `https://graph.microsoft.com`. */
+  graphEndpoint: string;
+  storage: StorageSettings;
+  crawlSchedule: string;
+  isvName: string;
+  port: number;
+}
+
+/** What a caller needs: the consent routes also need `CONSENT_REDIRECT_URI`. */
+export type ConfigPurpose = 'crawl' | 'consent';
+
+function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+}
+
+const httpsUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value), { message: `${what} must be an absolute URL` })
+    .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', {
+      message: `${what} must use https`,
+    });
+
+const hostRoot = (what: string) =>
+  httpsUrl(what)
+    .refine(
+      (value) => {
+        if (!URL.canParse(value)) return true;
+        const url = new URL(value);
+        return (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash;
+      },
+      { message: `${what} must be a host root with no path, query or fragment` },
+    )
+    .transform((value) => new URL(value).origin);
+
+const optionalNonEmpty = z
+  .string()
+  .trim()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+const schema = z
+  .object({
+    APP_CLIENT_ID: z
+      .string({ error: 'APP_CLIENT_ID is required (the application ID of the app registration)' })
+      .trim()
+      .regex(GUID, 'APP_CLIENT_ID must be a GUID'),
+    KEY_VAULT_URL: z.string({ error: 'KEY_VAULT_URL is required (the vault holding the client secret)' }).pipe(
+      httpsUrl('KEY_VAULT_URL'),
+    ),
+    APP_CLIENT_SECRET_NAME: optionalNonEmpty.pipe(
+      z
+        .string()
+        .regex(/^[0-9A-Za-z-]{1,127}$/, 'APP_CLIENT_SECRET_NAME must be 1-127 letters, digits or dashes')
+        .default('graph-app-client-secret'),
+    ),
+    CONSENT_REDIRECT_URI: optionalNonEmpty.pipe(
+      z
+        .string()
+        .refine((value) => URL.canParse(value), { message: 'CONSENT_REDIRECT_URI must be an absolute URL' })
+        .refine(
+          (value) => {
+            if (!URL.canParse(value)) return true;
+            const url = new URL(value);
+            return url.protocol === 'https:' || isLoopbackHttp(url);
+          },
+          { message: 'CONSENT_REDIRECT_URI must use https (plain http only on loopback)' },
+        )
+        .optional(),
+    ),
+    AUTHORITY_HOST: optionalNonEmpty.pipe(hostRoot('AUTHORITY_HOST').default(PUBLIC_CLOUD_AUTHORITY)),
+    GRAPH_ENDPOINT: optionalNonEmpty.pipe(hostRoot('GRAPH_ENDPOINT').default('https://graph.microsoft.com')),
+    AzureWebJobsStorage: optionalNonEmpty,
+    AzureWebJobsStorage__accountName: optionalNonEmpty.pipe(
+      z
+        .string()
+        .regex(/^[a-z0-9]{3,24}$/, 'AzureWebJobsStorage__accountName must be 3-24 lower-case letters or digits')
+        .optional(),
+    ),
+    AzureWebJobsStorage__tableServiceUri: optionalNonEmpty.pipe(
+      httpsUrl('AzureWebJobsStorage__tableServiceUri').optional(),
+    ),
+    AzureWebJobsStorage__queueServiceUri: optionalNonEmpty.pipe(
+      httpsUrl('AzureWebJobsStorage__queueServiceUri').optional(),
+    ),
+    AzureWebJobsStorage__credential: optionalNonEmpty,
+    AzureWebJobsStorage__clientId: optionalNonEmpty,
+    CRAWL_SCHEDULE: optionalNonEmpty.pipe(
+      z
+        .string()
+        .refine((value) => isNcrontab(value), {
+          message: 'CRAWL_SCHEDULE must be an NCRONTAB expression with 6 fields (seconds first), e.g. "0 0 */6 * * *"',
+        })
+        .default('0 0 */6 * * *'),
+    ),
+    ISV_NAME: optionalNonEmpty.pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'ISV_NAME must be 1-64 letters, digits, spaces, dots, dashes or underscores')
+        .default('DriveCrawler'),
+    ),
+    PORT: optionalNonEmpty.pipe(
+      z
+        .string()
+        .regex(/^\d{1,5}$/, 'PORT must be a whole number from 1 to 65535')
+        .transform(Number)
+        .refine((port) => port >= 1 && port <= 65535, { message: 'PORT must be a whole number from 1 to 65535' })
+        .default(7071),
+    ),
+  });
+
+/** Storage problems, checked on the raw environment so they are reported beside every other problem. */
+function storageProblems(env: Record<string, string | undefined>): string[] {
+  const present = (name: string): boolean => (env[name]?.trim() ?? '') !== '';
+  const connectionString = env.AzureWebJobsStorage?.trim() ?? '';
+  const identityBased =
+    present('AzureWebJobsStorage__accountName') ||
+    (present('AzureWebJobsStorage__tableServiceUri') && present('AzureWebJobsStorage__queueServiceUri'));
+  if (connectionString === '' && !identityBased) {
+    return [
+      'AzureWebJobsStorage is required: a connection string, or AzureWebJobsStorage__accountName ' +
+        '(or __tableServiceUri and __queueServiceUri) for identity-based storage',
+    ];
+  }
+  if (connectionString !== '' && !isConnectionString(connectionString)) {
+    return ['AzureWebJobsStorage must be a storage connection string (Name=value;... or UseDevelopmentStorage=true)'];
+  }
+  return [];
+}
+
+/** Six fields, seconds first, as the Functions timer trigger takes them. */
+export function isNcrontab(expression: string): boolean {
+  if (expression.trim().split(/\s+/).length !== 6) return false;
+  try {
+    CronExpressionParser.parse(expression, { tz: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The next time a six-field NCRONTAB schedule fires after `from` (UTC, as on Flex Consumption). */
+export function nextScheduledRun(schedule: string, from: Date): Date {
+  return CronExpressionParser.parse(schedule, { tz: 'UTC', currentDate: from }).next().toDate();
+}
+
+function isConnectionString(value: string): boolean {
+  if (/^UseDevelopmentStorage=true;?$/i.test(value.trim())) return true;
+  const pairs = value.split(';').filter((part) => part.trim() !== '');
+  return pairs.length > 0 && pairs.every((part) => /^[A-Za-z]+=.+$/.test(part.trim()));
+}
+
+function storageFrom(env: z.infer<typeof schema>): StorageSettings {
+  if (env.AzureWebJobsStorage) {
+    return { kind: 'connectionString', connectionString: new Secret(env.AzureWebJobsStorage) };
+  }
+  const account = env.AzureWebJobsStorage__accountName;
+  return {
+    kind: 'identity',
+    tableServiceUri: env.AzureWebJobsStorage__tableServiceUri ?? `https://${account}.table.core.windows.net`,
+    queueServiceUri: env.AzureWebJobsStorage__queueServiceUri ?? `https://${account}.queue.core.windows.net`,
+    credential: env.AzureWebJobsStorage__credential,
+    clientId: env.AzureWebJobsStorage__clientId,
+  };
+}
+
+/**
+ * Parses the environment. Throws a `ConfigError` listing every missing or invalid setting at once.
+ * `purpose: 'consent'` also requires `CONSENT_REDIRECT_URI`.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  purpose: ConfigPurpose = 'crawl',
+): AppConfig {
+  const parsed = schema.safeParse(env);
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  problems.push(...storageProblems(env));
+  if (purpose === 'consent' && !(parsed.success ? parsed.data.CONSENT_REDIRECT_URI : env.CONSENT_REDIRECT_URI)) {
+    problems.push('CONSENT_REDIRECT_URI is required for the consent routes (the registered callback URL)');
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  const data = parsed.data;
+  return {
+    appClientId: data.APP_CLIENT_ID.toLowerCase(),
+    keyVaultUrl: data.KEY_VAULT_URL,
+    clientSecretName: data.APP_CLIENT_SECRET_NAME,
+    consentRedirectUri: data.CONSENT_REDIRECT_URI,
+    authorityHost: data.AUTHORITY_HOST,
+    authorityIsPublicCloud: PUBLIC_CLOUD_AUTHORITY_HOSTS.has(new URL(data.AUTHORITY_HOST).hostname),
+    graphEndpoint: data.GRAPH_ENDPOINT,
+    storage: storageFrom(data),
+    crawlSchedule: data.CRAWL_SCHEDULE,
+    isvName: data.ISV_NAME,
+    port: data.PORT,
+  };
+}

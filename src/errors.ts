@@ -1,0 +1,110 @@
+/**
+ * The product's typed errors. Callers branch on `code` (a closed union per class) and on statuses, never on
+ * message text. Messages never carry a secret, a token or a state value; ids travel as fields.
+ */
+
+/** Base of every error the product throws on purpose. */
+export abstract class DriveCrawlerError<C extends string = string> extends Error {
+  abstract override readonly name: string;
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** The environment is incomplete or wrong; every problem is listed. */
+export class ConfigError extends DriveCrawlerError<'config_invalid'> {
+  override readonly name = 'ConfigError';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('config_invalid', `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+/** Why Entra ID refused a token, reduced to what the product does about it (FACTS.md, token errors). */
+export type TokenErrorCode =
+  /** The app was removed, disabled or never consented in the tenant: mark it `revoked`. */
+  | 'tenant_revoked'
+  /** A reason on the tenant's side (not found, conditional access): mark it `error`, try next run. */
+  | 'tenant_error'
+  /** Worth retrying after a pause (Entra ID 5xx, transient AADSTS codes, replication lag). */
+  | 'transient'
+  /** The app's own client secret is wrong or expired: the operator must act; fail the run loudly. */
+  | 'app_secret_rejected';
+
+export class TokenError extends DriveCrawlerError<TokenErrorCode> {
+  override readonly name = 'TokenError';
+  readonly tenantId: string;
+  /** The AADSTS number when Entra ID gave one. */
+  readonly aadsts: number | undefined;
+  constructor(code: TokenErrorCode, tenantId: string, aadsts: number | undefined, options?: { cause?: unknown }) {
+    super(
+      code,
+      `Token request for tenant ${tenantId} failed (${code}${aadsts ? `, AADSTS${aadsts}` : ''})`,
+      options,
+    );
+    this.tenantId = tenantId;
+    this.aadsts = aadsts;
+  }
+}
+
+export type SecretErrorCode = 'secret_missing' | 'secret_expired' | 'secret_unavailable';
+
+/** The app's client secret could not be had from Key Vault, or is no longer valid. */
+export class SecretError extends DriveCrawlerError<SecretErrorCode> {
+  override readonly name = 'SecretError';
+  readonly secretName: string;
+  constructor(code: SecretErrorCode, secretName: string, detail: string, options?: { cause?: unknown }) {
+    super(code, `Client secret "${secretName}": ${detail}`, options);
+    this.secretName = secretName;
+  }
+}
+
+export type GraphErrorCode =
+  | 'graph_not_found'
+  | 'graph_forbidden'
+  | 'graph_unauthorized'
+  | 'graph_throttled'
+  | 'graph_unavailable'
+  | 'graph_bad_request'
+  | 'graph_failed';
+
+/** A Microsoft Graph answer that was not a success, with Graph's own error code kept as a field. */
+export class GraphError extends DriveCrawlerError<GraphErrorCode> {
+  override readonly name = 'GraphError';
+  readonly status: number;
+  readonly graphCode: string | undefined;
+  readonly tenantId: string;
+  constructor(
+    code: GraphErrorCode,
+    tenantId: string,
+    status: number,
+    graphCode: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(code, `Graph answered ${status}${graphCode ? ` ${graphCode}` : ''} for tenant ${tenantId}`, options);
+    this.status = status;
+    this.graphCode = graphCode;
+    this.tenantId = tenantId;
+  }
+}
+
+export type RegistryErrorCode = 'tenant_not_found' | 'tenant_not_crawlable' | 'run_in_progress';
+
+/** A request about a tenant that the registry cannot honour. */
+export class RegistryError extends DriveCrawlerError<RegistryErrorCode> {
+  override readonly name = 'RegistryError';
+  readonly tenantId: string;
+  constructor(code: RegistryErrorCode, tenantId: string, detail: string) {
+    super(code, detail);
+    this.tenantId = tenantId;
+  }
+}
+
+/** Turns anything thrown into an Error, so it can be logged and rethrown with a stack. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(`Non-error thrown: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+}
