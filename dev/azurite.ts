@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +10,10 @@ export const AZURITE_ACCOUNT = 'devstoreaccount1';
 const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface RunningAzurite {
+  /** Connection string of the development account. */
   connectionString: string;
+  /** Extra accounts (isolated storage for test files running in parallel), with their connection strings. */
+  accounts: Array<{ name: string; connectionString: string }>;
   tableEndpoint: string;
   queueEndpoint: string;
   blobEndpoint: string;
@@ -23,7 +27,14 @@ const START_TIMEOUT_MS = 30_000;
  * Starts Azurite in memory on random loopback ports and resolves once its blob, queue and table services all
  * listen. Telemetry is off (with it on, Azurite takes over 10 s to exit offline).
  */
-export async function startAzurite(): Promise<RunningAzurite> {
+export async function startAzurite(options: { extraAccounts?: number } = {}): Promise<RunningAzurite> {
+  const extra = Array.from({ length: options.extraAccounts ?? 0 }, (_, index) => ({
+    name: `testacct${String(index + 1).padStart(2, '0')}`,
+    key: randomBytes(32).toString('base64'),
+  }));
+  const accountsEnv = [{ name: AZURITE_ACCOUNT, key: AZURITE_KEY }, ...extra]
+    .map((account) => `${account.name}:${account.key}`)
+    .join(';');
   const location = mkdtempSync(path.join(tmpdir(), 'azurite-'));
   const child = spawn(
     process.execPath,
@@ -47,7 +58,11 @@ export async function startAzurite(): Promise<RunningAzurite> {
       '0',
     ],
     // In memory nothing is written, but Azurite may still drop files in its working folder: give it a scratch one.
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: location },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: location,
+      env: { ...process.env, ...(extra.length > 0 ? { AZURITE_ACCOUNTS: accountsEnv } : {}) },
+    },
   );
 
   const ports: Partial<Record<'blob' | 'queue' | 'table', number>> = {};
@@ -79,15 +94,18 @@ export async function startAzurite(): Promise<RunningAzurite> {
     });
   });
 
+  const connectionFor = (name: string, key: string): string =>
+    `DefaultEndpointsProtocol=http;AccountName=${name};AccountKey=${key};` +
+    `BlobEndpoint=http://127.0.0.1:${ports.blob}/${name};QueueEndpoint=http://127.0.0.1:${ports.queue}/${name};` +
+    `TableEndpoint=http://127.0.0.1:${ports.table}/${name};`;
   const blobEndpoint = `http://127.0.0.1:${ports.blob}/${AZURITE_ACCOUNT}`;
   const queueEndpoint = `http://127.0.0.1:${ports.queue}/${AZURITE_ACCOUNT}`;
   const tableEndpoint = `http://127.0.0.1:${ports.table}/${AZURITE_ACCOUNT}`;
-  const connectionString =
-    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-    `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`;
+  const connectionString = connectionFor(AZURITE_ACCOUNT, AZURITE_KEY);
 
   return {
     connectionString,
+    accounts: extra.map((account) => ({ name: account.name, connectionString: connectionFor(account.name, account.key) })),
     blobEndpoint,
     queueEndpoint,
     tableEndpoint,

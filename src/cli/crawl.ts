@@ -1,0 +1,91 @@
+/**
+ * `npm run crawl [-- --tenant <tenant-id>]`: one crawl now, inline. Progress on stderr, the summary table on
+ * stdout. Exit codes (CONTRACT.md): 0 every tenant crawled or found revoked; 1 a tenant failed, or the client
+ * secret is missing, expired or rejected; 2 a configuration error or an unknown --tenant.
+ */
+import { parseArgs } from 'node:util';
+import { createAppContext } from '../app-context';
+import { loadConfig } from '../config';
+import { crawlInline } from '../crawl/inline-crawl';
+import { ConfigError, SecretError } from '../errors';
+import { consoleSink, createLogger } from '../logging/logger';
+import { formatSummaryTable } from './summary-table';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function main(argv: string[]): Promise<number> {
+  let tenantArg: string | undefined;
+  try {
+    const { values } = parseArgs({ args: argv, options: { tenant: { type: 'string' } }, strict: true });
+    tenantArg = values.tenant?.toLowerCase();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\nusage: npm run crawl [-- --tenant <tenant-id>]\n`);
+    return 2;
+  }
+  if (tenantArg !== undefined && !GUID.test(tenantArg)) {
+    process.stderr.write(`--tenant must be a tenant ID (a GUID)\n`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadConfig(process.env, 'crawl');
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const logger = createLogger(consoleSink(process.env.CRAWL_LOG_LEVEL === 'info' ? 'info' : 'warn'));
+  const context = createAppContext(config, { logger });
+  const deps = context.crawlDeps();
+
+  let tenants;
+  if (tenantArg) {
+    const tenant = await context.registry.get(tenantArg);
+    if (!tenant) {
+      process.stderr.write(`Unknown tenant ${tenantArg}: it has not consented (see GET /api/tenants)\n`);
+      return 2;
+    }
+    tenants = [tenant];
+  } else {
+    tenants = await context.registry.listCrawlable();
+  }
+  process.stderr.write(`Crawling ${tenants.length} tenant(s)...\n`);
+
+  let results;
+  try {
+    results = await crawlInline(deps, {
+      tenants,
+      onProgress: (p) => {
+        const seconds = p.elapsedMs / 1000;
+        process.stderr.write(
+          `[${seconds.toFixed(0)}s] tenants ${p.tenantsDone}/${p.tenantsTotal}  users ${p.usersDone}  items ${p.itemsStored}  ` +
+            `${(p.requests / Math.max(seconds, 0.001)).toFixed(1)} req/s  throttled ${p.throttled}\n`,
+        );
+      },
+    });
+  } catch (error) {
+    if (error instanceof SecretError) {
+      process.stderr.write(`The app's client secret cannot be used: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  process.stdout.write(formatSummaryTable(results));
+  // A revoked tenant is a status change, reported but not a failure; a rejected secret fails the runs, so exit 1.
+  const failed = results.filter((result) => result.run?.status !== 'succeeded' && result.status !== 'revoked');
+  return failed.length > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`Crawl failed: ${error instanceof Error ? error.name : 'unknown error'}\n`);
+      process.exit(1);
+    },
+  );
+}

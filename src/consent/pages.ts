@@ -1,0 +1,120 @@
+/**
+ * The HTML a tenant admin sees. Plain, accessible, no scripts and no external assets; every reflected value
+ * goes through `escapeHtml`. The headers forbid scripts, framing, sniffing, caching and referrers.
+ */
+
+export interface PageResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-store',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"'`]/g, (char) => ENTITIES[char] ?? char);
+}
+
+const STYLE = `
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;
+line-height:1.5;color:#1b1b1b;background:#fff}
+h1{font-size:1.6rem}main{border:1px solid #d0d0d0;border-radius:8px;padding:1.5rem}
+.ok{border-color:#107c10}.bad{border-color:#a4262c}label{display:block;font-weight:600;margin-top:1rem}
+input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}
+button{font:inherit;margin-top:1rem;padding:.5rem 1.2rem;background:#0f6cbd;color:#fff;border:0;border-radius:4px}
+code{background:#f3f3f3;padding:0 .2rem}`;
+
+function page(status: number, title: string, tone: 'neutral' | 'ok' | 'bad', content: string): PageResponse {
+  const body = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} - Drive Crawler</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main class="${tone}">
+<h1>${escapeHtml(title)}</h1>
+${content}
+</main>
+</body>
+</html>`;
+  return { status, headers: { ...PAGE_HEADERS }, body };
+}
+
+/** The landing page: what the app reads and why, and the button that starts admin consent. */
+export function landingPage(isvName: string): PageResponse {
+  return page(
+    200,
+    `Connect your organization to ${isvName}`,
+    'neutral',
+    `<p>${escapeHtml(isvName)} reads what sits at the top level of each licensed user's OneDrive, on a schedule
+and with nobody signed in. To allow that, an administrator of your Microsoft 365 organization grants these
+application permissions once:</p>
+<ul>
+<li><strong>User.Read.All</strong>: to list the licensed users of the organization.</li>
+<li><strong>Files.Read.All</strong>: to read the names, sizes and dates of the files and folders at the root of
+their OneDrive. The app never changes or deletes anything.</li>
+</ul>
+<p>You can withdraw this at any time by removing the app under Enterprise applications in Microsoft Entra ID.</p>
+<form method="get" action="/api/consent/start">
+<label for="tenant">Your organization's domain or tenant ID (optional)</label>
+<input id="tenant" name="tenant" type="text" autocomplete="off" spellcheck="false" maxlength="253"
+placeholder="contoso.onmicrosoft.com">
+<button type="submit">Continue to Microsoft to grant consent</button>
+</form>`,
+  );
+}
+
+/** Consent granted and proven. */
+export function connectedPage(organization: string, nextRun: Date, incomplete: string[]): PageResponse {
+  const when = nextRun.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  if (incomplete.length > 0) {
+    return page(
+      200,
+      'Consent is incomplete',
+      'bad',
+      `<p>The app can sign in to <strong>${escapeHtml(organization)}</strong>, but these permissions were not
+granted: ${incomplete.map((p) => `<code>${escapeHtml(p)}</code>`).join(', ')}. Nothing will be read until an
+administrator grants them; start again from the consent link.</p>`,
+    );
+  }
+  return page(
+    200,
+    'Your organization is connected',
+    'ok',
+    `<p><strong>${escapeHtml(organization)}</strong> is connected. Its users' OneDrive files will first be read at
+the next scheduled run, <time datetime="${escapeHtml(nextRun.toISOString())}">${escapeHtml(when)}</time>.</p>
+<p>You can close this page.</p>`,
+  );
+}
+
+/** Any refusal: a 4xx page with a plain reason, or a 503 when a service we depend on failed. */
+export function problemPage(status: number, title: string, reason: string): PageResponse {
+  return page(
+    status,
+    title,
+    'bad',
+    `<p>${escapeHtml(reason)}</p>
+<p><a href="/api/consent">Start again</a></p>`,
+  );
+}

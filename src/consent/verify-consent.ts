@@ -1,0 +1,94 @@
+import { GraphError, TokenError } from '../errors';
+import type { TenantGraph } from '../graph/tenant-graph';
+import type { TenantCredentials } from '../identity/tenant-credentials';
+import { tokenClaims } from '../identity/tenant-credentials';
+import { REPLICATION_LAG_CODES } from '../identity/token-errors';
+
+export type AppRole = 'User.Read.All' | 'Files.Read.All';
+export const REQUIRED_ROLES: readonly AppRole[] = ['User.Read.All', 'Files.Read.All'];
+
+export type Verification =
+  | { kind: 'verified'; tenantId: string; missing: AppRole[] }
+  /** No app-only token for that tenant: never consented, revoked, or Entra ID refused the tenant. */
+  | { kind: 'no_token'; aadsts: number | undefined; code: TokenError['code'] }
+  /** The token is for another tenant than the redirect named. */
+  | { kind: 'tenant_mismatch'; tenantId: string };
+
+export interface VerifyConsentDeps {
+  credentials: TenantCredentials;
+  graphEndpoint: string;
+  /** The Graph access for a tenant (paced like every other Graph call). */
+  graphFor: (tenantId: string) => TenantGraph;
+  /** How long to keep retrying the codes that replication lag produces right after consent. */
+  retryWindowMs?: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const LICENSED_USERS_TO_TRY = 10;
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Proves consent instead of trusting the redirect (whose `tenant` can be forged): takes an app-only token for
+ * the tenant, reads the tenant ID from it, and proves each application permission with the cheapest call it
+ * allows. The token's `roles` only break a tie when no call can decide (a tenant where no licensed user has a
+ * OneDrive yet).
+ */
+export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Promise<Verification> {
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const deadline = now() + (deps.retryWindowMs ?? 30_000);
+  const scope = `${new URL(deps.graphEndpoint).origin}/.default`;
+
+  let token: string;
+  for (let delay = 1_000; ; delay = Math.min(delay * 2, 8_000)) {
+    try {
+      token = (await deps.credentials.getToken(tenant, scope)).token;
+      break;
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      const lagging = error.aadsts !== undefined && REPLICATION_LAG_CODES.has(error.aadsts);
+      const retryable = lagging || error.code === 'transient';
+      if (!retryable || now() + delay > deadline) {
+        if (error.code === 'transient' || error.code === 'app_secret_rejected') throw error;
+        return { kind: 'no_token', aadsts: error.aadsts, code: error.code };
+      }
+      await sleep(delay);
+    }
+  }
+
+  const claims = tokenClaims(token);
+  const tenantId = claims.tid;
+  if (!tenantId || (GUID.test(tenant) && tenantId !== tenant.toLowerCase())) {
+    return { kind: 'tenant_mismatch', tenantId: tenantId ?? 'unknown' };
+  }
+
+  const graph = deps.graphFor(tenantId);
+  const missing: AppRole[] = [];
+  const hinted = new Set(claims.roles ?? []);
+
+  let usersReadable = true;
+  try {
+    await graph.someUsers(1, false);
+  } catch (error) {
+    if (!(error instanceof GraphError && error.status === 403)) throw error;
+    usersReadable = false;
+    missing.push('User.Read.All');
+  }
+
+  let files: 'ok' | 'forbidden' | 'unproven' = 'unproven';
+  if (usersReadable) {
+    for (const user of await graph.someUsers(LICENSED_USERS_TO_TRY, true)) {
+      const probe = await graph.probeDrive(user.id);
+      if (probe === 'noDrive') continue;
+      files = probe;
+      break;
+    }
+  }
+  if (files === 'forbidden' || (files === 'unproven' && !hinted.has('Files.Read.All'))) {
+    missing.push('Files.Read.All');
+  }
+  return { kind: 'verified', tenantId, missing };
+}

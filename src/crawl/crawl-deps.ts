@@ -1,0 +1,67 @@
+import type { TenantGraph } from '../graph/tenant-graph';
+import type { Logger } from '../logging/logger';
+import type { ClientSecretSource } from '../secrets/client-secret-source';
+import type { TenantRegistry } from '../tenants/tenant-registry';
+import type { CrawlRunStore } from './crawl-runs';
+import type { DriveItemStore } from './drive-item-store';
+import type { TenantCrawlMessage, UserBatchMessage } from './messages';
+import type { RunProgress } from './run-progress';
+
+/** What the crawl capabilities need; the queue path and the inline crawl differ only in the two `enqueue`s. */
+export interface CrawlDeps {
+  registry: TenantRegistry;
+  runs: CrawlRunStore;
+  progress: RunProgress;
+  items: DriveItemStore;
+  secrets: ClientSecretSource;
+  /**
+   * Graph access for a tenant. Directory calls (the users listing) and drive calls have separate budgets in
+   * Graph, so each has its own pacer; the drive pacer starts from the tier of the licensed-user count.
+   */
+  graphFor(tenantId: string, budget: GraphBudget, signal?: AbortSignal): TenantGraph;
+  /** Forgets a tenant's cached credential (after it was revoked). */
+  forgetTenant(tenantId: string): void;
+  enqueueTenant(message: TenantCrawlMessage): Promise<void>;
+  enqueueBatch(message: UserBatchMessage): Promise<void>;
+  logger: Logger;
+  now: () => Date;
+  settings: CrawlSettings;
+}
+
+export type GraphBudget = { kind: 'directory' } | { kind: 'drives'; licensedUsers: number };
+
+export interface CrawlSettings {
+  /** Users per queued batch: small enough that a batch ends well inside the Functions timeout. */
+  usersPerBatch: number;
+  /** Users reconciled at once inside a batch. */
+  reconcileConcurrency: number;
+  /** A run still `running` after this long is taken for crashed and marked `failed` by the next plan. */
+  runTimeLimitMs: number;
+  /** A batch gives up (and is retried by the queue) after this long, before the Functions timeout. */
+  batchDeadlineMs: number;
+  /** Warn when the client secret expires within this many days. */
+  secretWarningDays: number;
+  /** `$top` of the users listing (Graph allows 1 to 999). */
+  userPageSize: number;
+  /** `$top` of a drive root listing (Graph allows up to 1000). */
+  childrenPageSize: number;
+  /** Attempts per Graph request (throttled answers and transient failures) before the batch fails. */
+  graphMaxAttempts: number;
+  /** First pause before retrying a Graph 5xx or network failure. */
+  graphBackoffMs: number;
+  /** Give up on one Graph answer after this long. */
+  graphTimeoutMs: number;
+}
+
+export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
+  usersPerBatch: 100,
+  reconcileConcurrency: 8,
+  runTimeLimitMs: 12 * 3600_000,
+  batchDeadlineMs: 20 * 60_000,
+  secretWarningDays: 30,
+  userPageSize: 999,
+  childrenPageSize: 1000,
+  graphMaxAttempts: 8,
+  graphBackoffMs: 500,
+  graphTimeoutMs: 30_000,
+};

@@ -1,0 +1,172 @@
+import type { TableClient } from '@azure/data-tables';
+import { ensureTable, isConflict, isNotFound } from '../storage/storage-clients';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+/** The counters of the contract's `CrawlRuns` table. */
+export interface RunCounters {
+  usersSeen: number;
+  usersCrawled: number;
+  usersWithoutDrive: number;
+  itemsStored: number;
+  itemsDeleted: number;
+  requests: number;
+  throttled: number;
+}
+
+export const ZERO_COUNTERS: Readonly<RunCounters> = {
+  usersSeen: 0,
+  usersCrawled: 0,
+  usersWithoutDrive: 0,
+  itemsStored: 0,
+  itemsDeleted: 0,
+  requests: 0,
+  throttled: 0,
+};
+
+export interface CrawlRun extends RunCounters {
+  tenantId: string;
+  runId: string;
+  status: RunStatus;
+  error: string | undefined;
+  startedAt: string;
+  finishedAt: string | undefined;
+}
+
+interface RunEntity extends RunCounters {
+  partitionKey: string;
+  rowKey: string;
+  status: string;
+  error?: string;
+  startedAt: string;
+  finishedAt?: string;
+  etag?: string;
+}
+
+function toRun(entity: RunEntity): CrawlRun {
+  return {
+    tenantId: entity.partitionKey,
+    runId: entity.rowKey,
+    status: entity.status === 'succeeded' || entity.status === 'failed' ? entity.status : 'running',
+    error: entity.error || undefined,
+    startedAt: entity.startedAt,
+    finishedAt: entity.finishedAt || undefined,
+    usersSeen: entity.usersSeen ?? 0,
+    usersCrawled: entity.usersCrawled ?? 0,
+    usersWithoutDrive: entity.usersWithoutDrive ?? 0,
+    itemsStored: entity.itemsStored ?? 0,
+    itemsDeleted: entity.itemsDeleted ?? 0,
+    requests: entity.requests ?? 0,
+    throttled: entity.throttled ?? 0,
+  };
+}
+
+/** The contract's `CrawlRuns` table: one row per run, newest first in each tenant's partition. */
+export class CrawlRunStore {
+  readonly #table: TableClient;
+  #ready: Promise<void> | undefined;
+
+  constructor(table: TableClient) {
+    this.#table = table;
+  }
+
+  #ensure(): Promise<void> {
+    this.#ready ??= ensureTable(this.#table).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async open(tenantId: string, runId: string, startedAt: Date): Promise<void> {
+    await this.#ensure();
+    await this.#table.createEntity<RunEntity>({
+      partitionKey: tenantId,
+      rowKey: runId,
+      status: 'running',
+      startedAt: startedAt.toISOString(),
+      ...ZERO_COUNTERS,
+    });
+  }
+
+  async get(tenantId: string, runId: string): Promise<CrawlRun | undefined> {
+    await this.#ensure();
+    try {
+      return toRun(await this.#table.getEntity<RunEntity>(tenantId, runId));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The newest run of the tenant (RowKeys sort newest first). */
+  async latest(tenantId: string): Promise<CrawlRun | undefined> {
+    await this.#ensure();
+    const pages = this.#table
+      .listEntities<RunEntity>({ queryOptions: { filter: `PartitionKey eq '${tenantId}'` } })
+      .byPage({ maxPageSize: 1 });
+    for await (const page of pages) {
+      const first = page[0];
+      return first ? toRun(first) : undefined;
+    }
+    return undefined;
+  }
+
+  /** Every run still marked `running`, any tenant. */
+  async listRunning(): Promise<CrawlRun[]> {
+    await this.#ensure();
+    const runs: CrawlRun[] = [];
+    for await (const entity of this.#table.listEntities<RunEntity>({
+      queryOptions: { filter: `status eq 'running'` },
+    })) {
+      runs.push(toRun(entity));
+    }
+    return runs;
+  }
+
+  /** Publishes progress counters of a run that is still running. */
+  async updateCounters(tenantId: string, runId: string, counters: RunCounters): Promise<void> {
+    await this.#ensure();
+    await this.#table.updateEntity({ partitionKey: tenantId, rowKey: runId, ...counters }, 'Merge');
+  }
+
+  /**
+   * Ends a run once: only a `running` row changes (guarded by its ETag), so a late or repeated finish cannot
+   * turn a failed run into a succeeded one or the other way round. Returns whether this call ended it.
+   */
+  async finish(
+    tenantId: string,
+    runId: string,
+    outcome: { status: 'succeeded' | 'failed'; finishedAt: Date; error?: string; counters?: RunCounters },
+  ): Promise<boolean> {
+    await this.#ensure();
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      let entity: RunEntity;
+      try {
+        entity = await this.#table.getEntity<RunEntity>(tenantId, runId);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+      if (entity.status !== 'running') return false;
+      try {
+        await this.#table.updateEntity(
+          {
+            partitionKey: tenantId,
+            rowKey: runId,
+            status: outcome.status,
+            finishedAt: outcome.finishedAt.toISOString(),
+            error: outcome.error ?? '',
+            ...(outcome.counters ?? {}),
+          },
+          'Merge',
+          { etag: entity.etag ?? '*' },
+        );
+        return true;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
+    return false;
+  }
+}

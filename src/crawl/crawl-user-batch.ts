@@ -1,0 +1,85 @@
+import pLimit from 'p-limit';
+import type { CrawlDeps } from './crawl-deps';
+import { finishRunIfComplete, publishProgress } from './finish-run';
+import type { UserBatchMessage } from './messages';
+import type { WorkCounters } from './run-progress';
+import { ZERO_WORK, addWork } from './run-progress';
+import { settleTokenFailure } from './token-outcome';
+import { describeFailure } from './describe-failure';
+import { randomBytes } from 'node:crypto';
+import type { GraphCounters } from '../graph/graph-types';
+
+/** Users whose first pages travel in one `$batch` round trip (Graph's limit). */
+const GRAPH_BATCH = 20;
+
+/**
+ * The batch worker: lists every page of each user's drive root (first pages through `$batch`), reconciles each
+ * user's `DriveItems` partition, then records the batch's counters once and ends the run if it was the last.
+ * Any failure throws, so the queue retries the whole batch; reconciling again converges to the same rows.
+ */
+export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage): Promise<void> {
+  const { tenantId, runId } = message;
+  const run = await deps.runs.get(tenantId, runId);
+  if (!run || run.status !== 'running') {
+    deps.logger.info('batch for a finished run ignored', { tenantId, runId, batch: message.batch });
+    return;
+  }
+  const deadline = AbortSignal.timeout(deps.settings.batchDeadlineMs);
+  const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
+  const work: WorkCounters = { ...ZERO_WORK };
+  const limit = pLimit(deps.settings.reconcileConcurrency);
+
+  try {
+    for (let start = 0; start < message.users.length; start += GRAPH_BATCH) {
+      const users = message.users.slice(start, start + GRAPH_BATCH);
+      const listings = await graph.rootChildrenOfMany(
+        users.map((user) => user.id),
+        deps.settings.childrenPageSize,
+      );
+      await Promise.all(
+        users.map((user) =>
+          limit(async () => {
+            const listing = listings.get(user.id) ?? { kind: 'noDrive' as const };
+            const items = listing.kind === 'items' ? listing.items : [];
+            const result = await deps.items.reconcileUser(tenantId, user, items, runId);
+            addWork(work, {
+              usersCrawled: listing.kind === 'items' ? 1 : 0,
+              usersWithoutDrive: listing.kind === 'noDrive' ? 1 : 0,
+              ...result,
+            });
+          }),
+        ),
+      );
+    }
+  } catch (error) {
+    if (await settleTokenFailure(deps, error, tenantId, runId)) return;
+    await recordFailure(deps, message, graph.counters, error);
+    throw error;
+  }
+
+  addWork(work, {
+    requests: graph.counters.requests,
+    throttled: graph.counters.throttled,
+    roundTrips: graph.counters.roundTrips,
+  });
+  const summary = await deps.progress.recordBatch(tenantId, runId, message.batch, work);
+  if (!(await finishRunIfComplete(deps, tenantId, runId, summary))) {
+    await publishProgress(deps, tenantId, runId, summary);
+  }
+}
+
+async function recordFailure(
+  deps: CrawlDeps,
+  message: UserBatchMessage,
+  counters: GraphCounters,
+  error: unknown,
+): Promise<void> {
+  const attempt = `${String(message.batch).padStart(6, '0')}_${deps.now().getTime()}_${randomBytes(3).toString('hex')}`;
+  const reason = `Batch ${message.batch} failed: ${describeFailure(error)}`;
+  try {
+    await deps.progress.recordFailedAttempt(message.tenantId, message.runId, attempt, counters, reason);
+  } catch {
+    // Storage may be what failed; the queue retries the batch either way.
+  }
+  deps.logger.warn('batch attempt failed', { tenantId: message.tenantId, runId: message.runId, batch: message.batch, reason });
+}

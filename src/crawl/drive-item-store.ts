@@ -1,0 +1,208 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { GraphDriveItem } from '../graph/graph-types';
+import { ensureTable, isNotFound } from '../storage/storage-clients';
+
+/** Table transactions take at most 100 operations, all in one partition. */
+const TRANSACTION_LIMIT = 100;
+/** Item IDs per index property (a string property holds 64 KiB; IDs are short). */
+const IDS_PER_CHUNK = 1_000;
+/** Past this many items the index would outgrow an entity: that user is reconciled by a partition query. */
+const MAX_INDEXED_IDS = 20_000;
+
+export interface ReconcileResult {
+  itemsStored: number;
+  itemsDeleted: number;
+  transactions: number;
+  entitiesInTransactions: number;
+}
+
+interface IndexEntity {
+  partitionKey: string;
+  rowKey: string;
+  userPrincipalName: string;
+  runId: string;
+  count: number;
+  /** True when the IDs did not fit: read the user's partition instead. */
+  overflow: boolean;
+  [chunk: `ids${number}`]: string;
+  etag?: string;
+}
+
+/** The partition of a user's rows in `DriveItems` (contract). */
+export function driveItemPartition(tenantId: string, userId: string): string {
+  return `${tenantId}_${userId}`;
+}
+
+function toEntity(tenantId: string, userId: string, upn: string, runId: string, item: GraphDriveItem) {
+  const entity: Record<string, unknown> = {
+    partitionKey: driveItemPartition(tenantId, userId),
+    rowKey: item.id,
+    userId,
+    userPrincipalName: upn,
+    name: item.name ?? '',
+    size: { value: String(Math.trunc(item.size ?? 0)), type: 'Int64' },
+    isFolder: item.folder !== undefined,
+    webUrl: item.webUrl ?? '',
+    eTag: item.eTag ?? '',
+    lastModifiedDateTime: item.lastModifiedDateTime ?? '',
+    runId,
+  };
+  if (item.folder) entity.childCount = item.folder.childCount ?? 0;
+  if (item.file?.mimeType) entity.mimeType = item.file.mimeType;
+  return entity as { partitionKey: string; rowKey: string };
+}
+
+/**
+ * Keeps each user's `DriveItems` partition equal to their drive root. A small per-user index (table
+ * `CrawlUserIndex`, one row per user, read by point lookup) remembers which item IDs were stored, so finding
+ * what vanished never needs a partition query (FACTS.md: Azurite scans the whole table for any query, and the
+ * point lookup is also the cheaper call in Azure). The index is widened to old ∪ new before any change and
+ * narrowed after, so a crash at any point leaves no row untracked, and a retry converges.
+ */
+export class DriveItemStore {
+  readonly #items: TableClient;
+  readonly #index: TableClient;
+  #ready: Promise<void> | undefined;
+
+  constructor(items: TableClient, index: TableClient) {
+    this.#items = items;
+    this.#index = index;
+  }
+
+  #ensure(): Promise<void> {
+    this.#ready ??= Promise.all([ensureTable(this.#items), ensureTable(this.#index)])
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      });
+    return this.#ready;
+  }
+
+  /** Makes the user's rows exactly `items` (none for a user without a OneDrive), stamped with `runId`. */
+  async reconcileUser(
+    tenantId: string,
+    user: { id: string; upn: string },
+    items: readonly GraphDriveItem[],
+    runId: string,
+  ): Promise<ReconcileResult> {
+    await this.#ensure();
+    const partitionKey = driveItemPartition(tenantId, user.id);
+    const previous = await this.#storedIds(tenantId, user.id);
+    const current = new Set(items.map((item) => item.id));
+    const gone = [...previous].filter((id) => !current.has(id));
+
+    const added = [...current].filter((id) => !previous.has(id));
+    if (added.length > 0) {
+      await this.#writeIndex(tenantId, user, new Set([...previous, ...current]), undefined);
+    }
+
+    let transactions = 0;
+    for (let start = 0; start < items.length; start += TRANSACTION_LIMIT) {
+      const actions: TransactionAction[] = items
+        .slice(start, start + TRANSACTION_LIMIT)
+        .map((item) => ['upsert', toEntity(tenantId, user.id, user.upn, runId, item), 'Replace']);
+      await this.#items.submitTransaction(actions);
+      transactions += 1;
+    }
+    // Deletes one by one: in a transaction one missing row (already deleted by a crashed attempt) fails them all.
+    for (const id of gone) await this.#deleteItem(partitionKey, id);
+
+    await this.#writeIndex(tenantId, user, current, runId);
+    return { itemsStored: items.length, itemsDeleted: gone.length, transactions, entitiesInTransactions: items.length };
+  }
+
+  /**
+   * Removes the rows of users the run did not see (no longer licensed, or gone): every indexed user whose index
+   * row carries another run ID. Returns how many item rows were removed.
+   */
+  async sweepUsersNotSeen(tenantId: string, runId: string): Promise<number> {
+    await this.#ensure();
+    let deleted = 0;
+    const stale: IndexEntity[] = [];
+    for await (const row of this.#index.listEntities<IndexEntity>({
+      queryOptions: { filter: `PartitionKey eq '${tenantId}'` },
+    })) {
+      if (row.runId !== runId) stale.push(row);
+    }
+    for (const row of stale) {
+      const ids = await this.#idsOf(tenantId, row.rowKey, row);
+      for (const id of ids) await this.#deleteItem(driveItemPartition(tenantId, row.rowKey), id);
+      deleted += ids.size;
+      try {
+        await this.#index.deleteEntity(tenantId, row.rowKey);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    return deleted;
+  }
+
+  async #deleteItem(partitionKey: string, id: string): Promise<void> {
+    try {
+      await this.#items.deleteEntity(partitionKey, id);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  async #storedIds(tenantId: string, userId: string): Promise<Set<string>> {
+    let row: IndexEntity;
+    try {
+      row = await this.#index.getEntity<IndexEntity>(tenantId, userId);
+    } catch (error) {
+      if (isNotFound(error)) return new Set();
+      throw error;
+    }
+    return this.#idsOf(tenantId, userId, row);
+  }
+
+  async #idsOf(tenantId: string, userId: string, row: IndexEntity): Promise<Set<string>> {
+    if (row.overflow) {
+      const ids = new Set<string>();
+      for await (const entity of this.#items.listEntities({
+        queryOptions: { filter: `PartitionKey eq '${driveItemPartition(tenantId, userId)}'`, select: ['RowKey'] },
+      })) {
+        if (entity.rowKey) ids.add(entity.rowKey);
+      }
+      return ids;
+    }
+    const ids = new Set<string>();
+    for (let chunk = 0; ; chunk += 1) {
+      const value = row[`ids${chunk}`];
+      if (typeof value !== 'string') break;
+      if (value !== '') for (const id of value.split('\n')) ids.add(id);
+    }
+    return ids;
+  }
+
+  async #writeIndex(
+    tenantId: string,
+    user: { id: string; upn: string },
+    ids: Set<string>,
+    runId: string | undefined,
+  ): Promise<void> {
+    const list = [...ids];
+    const overflow = list.length > MAX_INDEXED_IDS;
+    const entity: IndexEntity = {
+      partitionKey: tenantId,
+      rowKey: user.id,
+      userPrincipalName: user.upn,
+      runId: runId ?? '',
+      count: list.length,
+      overflow,
+    };
+    if (!overflow) {
+      for (let chunk = 0; chunk * IDS_PER_CHUNK < list.length || chunk === 0; chunk += 1) {
+        entity[`ids${chunk}`] = list.slice(chunk * IDS_PER_CHUNK, (chunk + 1) * IDS_PER_CHUNK).join('\n');
+      }
+    }
+    if (runId === undefined) {
+      // Widening keeps the previous run ID so an interrupted user still counts as seen by that run.
+      const { runId: _unused, ...withoutRun } = entity;
+      await this.#index.upsertEntity(withoutRun, 'Merge');
+      return;
+    }
+    await this.#index.upsertEntity(entity, 'Replace');
+  }
+}

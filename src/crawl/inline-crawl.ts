@@ -1,0 +1,153 @@
+import pLimit from 'p-limit';
+import type { GraphCounters } from '../graph/graph-types';
+import type { TenantRecord } from '../tenants/tenant-registry';
+import type { CrawlDeps } from './crawl-deps';
+import { crawlUserBatch } from './crawl-user-batch';
+import type { CrawlRun } from './crawl-runs';
+import type { DriveItemStore } from './drive-item-store';
+import { failRun } from './finish-run';
+import { listTenantUsers } from './list-tenant-users';
+import type { UserBatchMessage } from './messages';
+import { checkClientSecret, failStaleRuns } from './plan-crawl';
+import { failPoisonedWork } from './poisoned-message';
+import { newRunId } from './run-id';
+
+export interface InlineCrawlOptions {
+  /** Only these tenants (already checked to exist); default every crawlable tenant. */
+  tenants: TenantRecord[];
+  /** Batches worked on at once across tenants (the pacers keep each tenant under its budget). */
+  batchConcurrency?: number;
+  /** Tenants listed at once. */
+  tenantConcurrency?: number;
+  /** Attempts per piece of work, like the queue's `maxDequeueCount`. */
+  maxAttempts?: number;
+  onProgress?: (progress: InlineProgress) => void;
+  progressIntervalMs?: number;
+}
+
+/** Live figures of an inline crawl, for the progress line on stderr. */
+export interface InlineProgress {
+  tenantsTotal: number;
+  tenantsDone: number;
+  usersDone: number;
+  itemsStored: number;
+  requests: number;
+  throttled: number;
+  elapsedMs: number;
+}
+
+export interface InlineTenantResult {
+  tenantId: string;
+  run: CrawlRun | undefined;
+  /** The tenant's status after the run. */
+  status: string;
+}
+
+/**
+ * `npm run crawl`: the same capabilities as the queue path (plan, list, batches, finish), with the queues
+ * replaced by an in-process pool. A run of the tenant left `running` by a crawl that was killed is failed and
+ * superseded, so running the command again resumes from a clean run.
+ */
+export async function crawlInline(deps: CrawlDeps, options: InlineCrawlOptions): Promise<InlineTenantResult[]> {
+  const started = Date.now();
+  const maxAttempts = options.maxAttempts ?? 5;
+  const batchPool = pLimit(options.batchConcurrency ?? 24);
+  const tenantPool = pLimit(options.tenantConcurrency ?? 8);
+  const graphCounters: GraphCounters[] = [];
+  const progress: InlineProgress = {
+    tenantsTotal: options.tenants.length,
+    tenantsDone: 0,
+    usersDone: 0,
+    itemsStored: 0,
+    requests: 0,
+    throttled: 0,
+    elapsedMs: 0,
+  };
+  const items: DriveItemStore = Object.create(deps.items) as DriveItemStore;
+  items.reconcileUser = async (...args) => {
+    const result = await deps.items.reconcileUser(...args);
+    progress.usersDone += 1;
+    progress.itemsStored += result.itemsStored;
+    return result;
+  };
+  const report = (): void => {
+    progress.requests = graphCounters.reduce((sum, c) => sum + c.requests, 0);
+    progress.throttled = graphCounters.reduce((sum, c) => sum + c.throttled, 0);
+    progress.elapsedMs = Date.now() - started;
+    options.onProgress?.({ ...progress });
+  };
+  const ticker = options.onProgress ? setInterval(report, options.progressIntervalMs ?? 1_000) : undefined;
+
+  const withRetries = async (work: () => Promise<void>, onGiveUp: () => Promise<void>): Promise<void> => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await work();
+        return;
+      } catch (error) {
+        if (attempt >= maxAttempts) {
+          deps.logger.error('inline work gave up', { attempts: attempt, error: (error as Error).name });
+          await onGiveUp();
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 5_000)));
+      }
+    }
+  };
+
+  await checkClientSecret(deps);
+  await failStaleRuns(deps);
+
+  try {
+    const results = await Promise.all(
+      options.tenants.map((tenant) =>
+        tenantPool(async (): Promise<InlineTenantResult> => {
+          const tenantId = tenant.tenantId;
+          const batches: Promise<void>[] = [];
+          const tenantDeps: CrawlDeps = {
+            ...deps,
+            items,
+            graphFor: (id, budget, signal) => {
+              const graph = deps.graphFor(id, budget, signal);
+              graphCounters.push(graph.counters);
+              return graph;
+            },
+            enqueueTenant: () => Promise.resolve(),
+            enqueueBatch: (message: UserBatchMessage) => {
+              batches.push(
+                batchPool(() =>
+                  withRetries(
+                    () => crawlUserBatch(tenantDeps, message),
+                    () => failPoisonedWork(tenantDeps, message),
+                  ),
+                ),
+              );
+              return Promise.resolve();
+            },
+          };
+          const previous = await deps.runs.latest(tenantId);
+          if (previous?.status === 'running') {
+            await failRun(deps, tenantId, previous.runId, 'Interrupted; superseded by a new inline crawl', 'unchanged');
+          }
+          const runId = newRunId(deps.now());
+          await deps.runs.open(tenantId, runId, deps.now());
+          await deps.progress.start(tenantId, runId);
+          await deps.registry.recordRunStarted(tenantId, runId);
+          const message = { kind: 'tenant' as const, tenantId, runId };
+          await withRetries(
+            () => listTenantUsers(tenantDeps, message),
+            () => failPoisonedWork(tenantDeps, message),
+          );
+          await Promise.all(batches);
+          progress.tenantsDone += 1;
+          const run = await deps.runs.get(tenantId, runId);
+          const after = await deps.registry.get(tenantId);
+          return { tenantId, run, status: after?.status ?? tenant.status };
+        }),
+      ),
+    );
+    report();
+    return results;
+  } finally {
+    if (ticker) clearInterval(ticker);
+  }
+}

@@ -1,0 +1,91 @@
+import { RegistryError, SecretError } from '../errors';
+import { daysUntilExpiry } from '../secrets/client-secret-source';
+import { CRAWLABLE } from '../tenants/tenant-registry';
+import type { CrawlDeps } from './crawl-deps';
+import { failRun } from './finish-run';
+import { newRunId } from './run-id';
+
+/**
+ * Reads the app's client secret and checks its end date: expired or missing fails loudly (no tenant can be
+ * crawled), within the warning window logs a warning.
+ */
+export async function checkClientSecret(deps: CrawlDeps): Promise<void> {
+  const secret = await deps.secrets.refresh();
+  const days = daysUntilExpiry(secret, deps.now().getTime());
+  if (days !== undefined && days <= 0) {
+    deps.logger.error('client secret expired', { secretName: deps.secrets.secretName });
+    throw new SecretError('secret_expired', deps.secrets.secretName, 'expired; put a new secret in the vault');
+  }
+  if (days !== undefined && days <= deps.settings.secretWarningDays) {
+    deps.logger.warn('client secret expires soon', {
+      secretName: deps.secrets.secretName,
+      daysLeft: Math.floor(days),
+    });
+  }
+}
+
+/** Marks runs left `running` past the time limit (a crashed worker) as `failed`. */
+export async function failStaleRuns(deps: CrawlDeps): Promise<number> {
+  const limit = deps.now().getTime() - deps.settings.runTimeLimitMs;
+  let failed = 0;
+  for (const run of await deps.runs.listRunning()) {
+    if (Date.parse(run.startedAt) < limit) {
+      await failRun(deps, run.tenantId, run.runId, 'The run exceeded its time limit (a worker stopped)');
+      failed += 1;
+    }
+  }
+  return failed;
+}
+
+async function openRun(deps: CrawlDeps, tenantId: string): Promise<string> {
+  const runId = newRunId(deps.now());
+  await deps.runs.open(tenantId, runId, deps.now());
+  await deps.progress.start(tenantId, runId);
+  await deps.registry.recordRunStarted(tenantId, runId);
+  return runId;
+}
+
+export interface PlannedRun {
+  tenantId: string;
+  runId: string;
+}
+
+/**
+ * The timer's job: check the secret, fail stale runs, then open a run and queue one message for every
+ * crawlable tenant that has no run going. It only plans; the queue workers do the work.
+ */
+export async function planCrawl(deps: CrawlDeps): Promise<{ planned: PlannedRun[]; busy: string[] }> {
+  await checkClientSecret(deps);
+  await failStaleRuns(deps);
+  const planned: PlannedRun[] = [];
+  const busy: string[] = [];
+  for (const tenant of await deps.registry.listCrawlable()) {
+    const latest = await deps.runs.latest(tenant.tenantId);
+    if (latest?.status === 'running') {
+      busy.push(tenant.tenantId);
+      continue;
+    }
+    const runId = await openRun(deps, tenant.tenantId);
+    await deps.enqueueTenant({ kind: 'tenant', tenantId: tenant.tenantId, runId });
+    planned.push({ tenantId: tenant.tenantId, runId });
+  }
+  deps.logger.info('crawl planned', { tenants: planned.length, busy: busy.length });
+  return { planned, busy };
+}
+
+/** `POST /api/tenants/{id}/crawl`: one tenant, now. Throws `RegistryError` for the 404 and 409 answers. */
+export async function queueTenantCrawl(deps: CrawlDeps, tenantId: string): Promise<PlannedRun> {
+  const tenant = await deps.registry.get(tenantId);
+  if (!tenant) throw new RegistryError('tenant_not_found', tenantId, 'No such tenant');
+  if (!CRAWLABLE.has(tenant.status)) {
+    throw new RegistryError('tenant_not_crawlable', tenantId, `The tenant is ${tenant.status}`);
+  }
+  await failStaleRuns(deps);
+  const latest = await deps.runs.latest(tenantId);
+  if (latest?.status === 'running') {
+    throw new RegistryError('run_in_progress', tenantId, 'A run of this tenant is still running');
+  }
+  const runId = await openRun(deps, tenantId);
+  await deps.enqueueTenant({ kind: 'tenant', tenantId, runId });
+  return { tenantId, runId };
+}

@@ -1,0 +1,194 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { ensureTable, isNotFound } from '../storage/storage-clients';
+import type { RunCounters } from './crawl-runs';
+import { ZERO_COUNTERS } from './crawl-runs';
+
+/** What a finished batch (or the listing) adds to its run. */
+export interface WorkCounters extends RunCounters {
+  /** HTTP round trips to Graph (a `$batch` is one): for the benchmark's requests-per-round-trip. */
+  roundTrips: number;
+  /** Table transactions and the entities written through them: for entities-per-transaction. */
+  transactions: number;
+  entitiesInTransactions: number;
+}
+
+export const ZERO_WORK: Readonly<WorkCounters> = {
+  ...ZERO_COUNTERS,
+  roundTrips: 0,
+  transactions: 0,
+  entitiesInTransactions: 0,
+};
+
+export interface RunSummary extends WorkCounters {
+  /** Batches the listing queued; known once `listingDone`. */
+  batchesPlanned: number;
+  batchesDone: number;
+  listingDone: boolean;
+}
+
+interface SummaryEntity extends RunSummary {
+  partitionKey: string;
+  rowKey: string;
+  etag?: string;
+}
+
+const SUMMARY = 'summary';
+const COUNTER_KEYS = Object.keys(ZERO_WORK) as (keyof WorkCounters)[];
+
+export function addWork(into: WorkCounters, more: Partial<WorkCounters>): WorkCounters {
+  for (const key of COUNTER_KEYS) into[key] += more[key] ?? 0;
+  return into;
+}
+
+function toSummary(entity: Partial<SummaryEntity>): RunSummary {
+  const counters = { ...ZERO_WORK };
+  for (const key of COUNTER_KEYS) counters[key] = Number(entity[key] ?? 0);
+  return {
+    ...counters,
+    batchesPlanned: Number(entity.batchesPlanned ?? 0),
+    batchesDone: Number(entity.batchesDone ?? 0),
+    listingDone: entity.listingDone === true,
+  };
+}
+
+/**
+ * Bookkeeping of one run in the `CrawlProgress` table (partition `<tenantId>_<runId>`): a summary row plus one
+ * marker row per piece of work. Each piece's counters are added to the summary in the same transaction that
+ * creates its marker, so a retried queue message (whose marker exists) can never count twice, and concurrent
+ * finishers serialise on the summary's ETag.
+ */
+export class RunProgress {
+  readonly #table: TableClient;
+  #ready: Promise<void> | undefined;
+
+  constructor(table: TableClient) {
+    this.#table = table;
+  }
+
+  #ensure(): Promise<void> {
+    this.#ready ??= ensureTable(this.#table).catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  static partition(tenantId: string, runId: string): string {
+    return `${tenantId}_${runId}`;
+  }
+
+  async start(tenantId: string, runId: string): Promise<void> {
+    await this.#ensure();
+    try {
+      await this.#table.createEntity<SummaryEntity>({
+        partitionKey: RunProgress.partition(tenantId, runId),
+        rowKey: SUMMARY,
+        ...ZERO_WORK,
+        batchesPlanned: 0,
+        batchesDone: 0,
+        listingDone: false,
+      });
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+    }
+  }
+
+  async summary(tenantId: string, runId: string): Promise<RunSummary | undefined> {
+    await this.#ensure();
+    try {
+      return toSummary(await this.#table.getEntity<SummaryEntity>(RunProgress.partition(tenantId, runId), SUMMARY));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Records the end of the user listing: how many batches were queued and what the listing cost. */
+  recordListing(tenantId: string, runId: string, batches: number, work: Partial<WorkCounters>): Promise<RunSummary> {
+    return this.#record(tenantId, runId, 'listing', work, (summary) => {
+      summary.batchesPlanned = batches;
+      summary.listingDone = true;
+    });
+  }
+
+  /** Records a finished batch; a batch already recorded is left alone. */
+  recordBatch(tenantId: string, runId: string, batch: number, work: Partial<WorkCounters>): Promise<RunSummary> {
+    return this.#record(tenantId, runId, `batch_${String(batch).padStart(6, '0')}`, work, (summary) => {
+      summary.batchesDone += 1;
+    });
+  }
+
+  /**
+   * Counts the Graph requests of an attempt that failed (the queue will retry it), so `requests` and
+   * `throttled` include every request sent; `reason` is kept for the poison handler.
+   */
+  recordFailedAttempt(
+    tenantId: string,
+    runId: string,
+    attempt: string,
+    work: Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>,
+    reason: string,
+  ): Promise<RunSummary> {
+    return this.#record(tenantId, runId, `failed_${attempt}`, { ...work }, () => undefined, { reason });
+  }
+
+  /** The reason of the newest failed attempt of a piece of work, for the poison handler. */
+  async lastFailure(tenantId: string, runId: string, prefix: string): Promise<string | undefined> {
+    await this.#ensure();
+    let reason: string | undefined;
+    for await (const row of this.#table.listEntities<{ reason?: string }>({
+      queryOptions: {
+        filter: `PartitionKey eq '${RunProgress.partition(tenantId, runId)}' and RowKey ge 'failed_${prefix}' and RowKey lt 'failed_${prefix}~'`,
+      },
+    })) {
+      if (typeof row.reason === 'string') reason = row.reason;
+    }
+    return reason;
+  }
+
+  /** Adds counters found while finishing the run (the sweep of users that left), once per run. */
+  recordFinish(tenantId: string, runId: string, work: Partial<WorkCounters>): Promise<RunSummary> {
+    return this.#record(tenantId, runId, 'finish', work, () => undefined);
+  }
+
+  async #record(
+    tenantId: string,
+    runId: string,
+    marker: string,
+    work: Partial<WorkCounters>,
+    change: (summary: RunSummary) => void,
+    markerFields: Record<string, string> = {},
+  ): Promise<RunSummary> {
+    await this.#ensure();
+    const partitionKey = RunProgress.partition(tenantId, runId);
+    for (let attempt = 0; ; attempt += 1) {
+      const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
+      const current = toSummary(entity);
+      if (await this.#hasMarker(partitionKey, marker)) return current;
+      const next: RunSummary = addWork({ ...current }, work) as RunSummary;
+      change(next);
+      const actions: TransactionAction[] = [
+        ['update', { partitionKey, rowKey: SUMMARY, ...next }, 'Replace', { etag: entity.etag ?? '*' }],
+        ['create', { partitionKey, rowKey: marker, ...work, ...markerFields }],
+      ];
+      try {
+        await this.#table.submitTransaction(actions);
+        return next;
+      } catch (error) {
+        // Another writer changed the summary (ETag) or recorded the same marker: read again and decide.
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+      }
+    }
+  }
+
+  async #hasMarker(partitionKey: string, marker: string): Promise<boolean> {
+    try {
+      await this.#table.getEntity(partitionKey, marker);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,43 @@
+/** The user fields the product selects. */
+export interface GraphUser {
+  id: string;
+  userPrincipalName: string;
+}
+
+/** The driveItem fields the product selects (`$select` of DRIVE_ITEM_FIELDS). */
+export interface GraphDriveItem {
+  id: string;
+  name?: string;
+  size?: number;
+  webUrl?: string;
+  eTag?: string;
+  lastModifiedDateTime?: string;
+  folder?: { childCount?: number };
+  file?: { mimeType?: string };
+}
+
+export const USER_FIELDS = 'id,userPrincipalName';
+export const DRIVE_ITEM_FIELDS = 'id,name,size,webUrl,eTag,lastModifiedDateTime,folder,file';
+
+/** Resource units Graph charges (FACTS.md): a children listing costs 2, a directory page about 1. */
+export const UNITS = { driveListing: 2, directoryPage: 1 } as const;
+
+/** Counters of one unit of work, added to the run's totals when the work is done. */
+export interface GraphCounters {
+  /** Requests sent, each inner request of a `$batch` and each retry included. */
+  requests: number;
+  /** Answers 429 or 503. */
+  throttled: number;
+  /** HTTP round trips (a `$batch` is one). */
+  roundTrips: number;
+}
+
+export function newGraphCounters(): GraphCounters {
+  return { requests: 0, throttled: 0, roundTrips: 0 };
+}
+
+/** What a pacer must offer the Graph layer: wait for budget before a request, learn from every answer. */
+export interface RequestPacer {
+  acquire(units: number, signal?: AbortSignal): Promise<void>;
+  settle(units: number, outcome: { status: number; headers: { get(name: string): string | null } }): void;
+}

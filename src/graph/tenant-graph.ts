@@ -1,0 +1,361 @@
+import { Client, HTTPMessageHandler, ResponseType } from '@microsoft/microsoft-graph-client';
+import type { TokenCredential } from '@azure/identity';
+import type { GraphErrorCode } from '../errors';
+import { GraphError } from '../errors';
+import { graphErrorCode, headerBag } from './graph-error-body';
+import type { GraphCounters, GraphDriveItem, GraphUser, RequestPacer } from './graph-types';
+import { DRIVE_ITEM_FIELDS, UNITS, USER_FIELDS, newGraphCounters } from './graph-types';
+
+export interface TenantGraphOptions {
+  tenantId: string;
+  /** Graph root, e.g. `https://graph.microsoft.com`; tokens go to this origin only. */
+  graphEndpoint: string;
+  /** App-only credential for this tenant. */
+  credential: TokenCredential;
+  pacer: RequestPacer;
+  /** `ISV|<name>|DriveCrawler/<version>` (Microsoft's traffic decoration). */
+  userAgent: string;
+  /** Counters that every request, retry and throttled answer is added to. */
+  counters?: GraphCounters;
+  /** Give up on an answer after this long (then retry). */
+  requestTimeoutMs?: number;
+  /** Attempts per request before it fails (throttled answers and transient failures alike). */
+  maxAttempts?: number;
+  /** Pause before retrying a 5xx or network failure (doubles each time, capped at 30 s). */
+  backoffMs?: number;
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** A user's drive root: its children, or no OneDrive provisioned (a normal outcome, not an error). */
+export type DriveRootListing = { kind: 'items'; items: GraphDriveItem[] } | { kind: 'noDrive' };
+
+interface Page<T> {
+  value?: T[];
+  '@odata.nextLink'?: string;
+  '@odata.count'?: number;
+}
+
+interface BatchAnswer {
+  id: string;
+  status: number;
+  headers?: Record<string, unknown>;
+  body?: unknown;
+}
+
+const LICENSED_FILTER = 'assignedLicenses/$count ne 0';
+const MAX_BATCH = 20;
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_ATTEMPTS = 8;
+const DEFAULT_BACKOFF_MS = 500;
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function codeForStatus(status: number): GraphErrorCode {
+  if (status === 404) return 'graph_not_found';
+  if (status === 403) return 'graph_forbidden';
+  if (status === 401) return 'graph_unauthorized';
+  if (status === 429) return 'graph_throttled';
+  if (status === 503 || status === 504) return 'graph_unavailable';
+  if (status >= 400 && status < 500) return 'graph_bad_request';
+  return 'graph_failed';
+}
+
+const isThrottle = (status: number): boolean => status === 429 || status === 503;
+const isRetryable = (status: number): boolean => status === 0 || status === 429 || status >= 500;
+
+/**
+ * Every Microsoft Graph call the product makes for one tenant. Requests go through the tenant's pacer (which
+ * holds them after a 429/503) and are retried here, never by the Graph client's own middleware, so every
+ * attempt is paced and counted. Paging follows `@odata.nextLink` verbatim, but only on the Graph origin: a
+ * token is never sent anywhere else.
+ */
+export class TenantGraph {
+  readonly tenantId: string;
+  readonly counters: GraphCounters;
+  readonly #origin: string;
+  readonly #scope: string;
+  readonly #client: Client;
+  readonly #options: TenantGraphOptions;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+
+  constructor(options: TenantGraphOptions) {
+    this.tenantId = options.tenantId;
+    this.#options = options;
+    this.counters = options.counters ?? newGraphCounters();
+    this.#origin = new URL(options.graphEndpoint).origin;
+    this.#scope = `${this.#origin}/.default`;
+    this.#sleep = options.sleep ?? defaultSleep;
+    // Only the transport of the Graph client: no RetryHandler (its retries would bypass the pacer and the
+    // counters) and no AuthenticationHandler (token failures must surface as typed errors, see #send).
+    this.#client = Client.initWithMiddleware({
+      baseUrl: `${this.#origin}/`,
+      defaultVersion: 'v1.0',
+      customHosts: new Set([new URL(this.#origin).hostname]),
+      middleware: new HTTPMessageHandler(),
+    });
+  }
+
+  /**
+   * Licensed users, a page at a time (`$filter` on licenses, which needs `$count` and eventual consistency);
+   * `total` is Graph's `@odata.count` when it gave one (the first page does).
+   */
+  async *licensedUsers(pageSize = 999): AsyncGenerator<{ users: GraphUser[]; total: number | undefined }> {
+    const query = new URLSearchParams({
+      $select: USER_FIELDS,
+      $filter: LICENSED_FILTER,
+      $count: 'true',
+      $top: String(pageSize),
+    });
+    let url: string | undefined = `${this.#origin}/v1.0/users?${query.toString()}`;
+    while (url) {
+      const page: Page<GraphUser> = await this.#getJson<Page<GraphUser>>(url, UNITS.directoryPage, {
+        ConsistencyLevel: 'eventual',
+      });
+      const total = page['@odata.count'];
+      yield {
+        users: (page.value ?? []).filter((user) => typeof user.id === 'string'),
+        total: typeof total === 'number' ? total : undefined,
+      };
+      url = page['@odata.nextLink'];
+    }
+  }
+
+  /** One page of up to `top` users (any license), the cheapest call `User.Read.All` allows. */
+  async someUsers(top: number, licensedOnly: boolean): Promise<GraphUser[]> {
+    const query = new URLSearchParams({ $select: USER_FIELDS, $top: String(top) });
+    if (licensedOnly) {
+      query.set('$filter', LICENSED_FILTER);
+      query.set('$count', 'true');
+    }
+    const page = await this.#getJson<Page<GraphUser>>(
+      `${this.#origin}/v1.0/users?${query.toString()}`,
+      UNITS.directoryPage,
+      licensedOnly ? { ConsistencyLevel: 'eventual' } : {},
+    );
+    return page.value ?? [];
+  }
+
+  /** Whether one user's drive root can be listed: the cheapest proof that `Files.Read.All` was granted. */
+  async probeDrive(userId: string): Promise<'ok' | 'noDrive' | 'forbidden'> {
+    try {
+      await this.#getJson(this.#childrenUrl(userId, 1), UNITS.driveListing);
+      return 'ok';
+    } catch (error) {
+      if (error instanceof GraphError && error.status === 404) return 'noDrive';
+      if (error instanceof GraphError && error.status === 403) return 'forbidden';
+      throw error;
+    }
+  }
+
+  /** Every child of one user's drive root, every page; `noDrive` when the user has no OneDrive. */
+  async rootChildren(userId: string, top = 1000): Promise<DriveRootListing> {
+    return this.#followPages(this.#childrenUrl(userId, top), []);
+  }
+
+  /**
+   * The drive roots of many users: first pages through `$batch` (up to 20 per round trip, each inner request
+   * paced, charged and retried on its own), then the remaining pages of each user one by one.
+   */
+  async rootChildrenOfMany(userIds: readonly string[], top = 1000): Promise<Map<string, DriveRootListing>> {
+    const results = new Map<string, DriveRootListing>();
+    const firstPages = new Map<string, Page<GraphDriveItem>>();
+    let pending = [...new Set(userIds)];
+    const attempts = new Map<string, number>();
+    const maxAttempts = this.#options.maxAttempts ?? DEFAULT_ATTEMPTS;
+
+    while (pending.length > 0) {
+      const retry: string[] = [];
+      let failedWithoutHold = false;
+      for (let start = 0; start < pending.length; start += MAX_BATCH) {
+        const chunk = pending.slice(start, start + MAX_BATCH);
+        const answers = await this.#batch(chunk.map((userId) => this.#childrenPath(userId, top)));
+        chunk.forEach((userId, index) => {
+          const answer = answers[index];
+          const status = answer?.status ?? 0;
+          if (status >= 200 && status < 300) {
+            firstPages.set(userId, (answer?.body ?? {}) as Page<GraphDriveItem>);
+            return;
+          }
+          if (status === 404) {
+            results.set(userId, { kind: 'noDrive' });
+            return;
+          }
+          const tried = (attempts.get(userId) ?? 0) + 1;
+          attempts.set(userId, tried);
+          if (isRetryable(status) && tried < maxAttempts) {
+            retry.push(userId);
+            failedWithoutHold ||= !isThrottle(status);
+            return;
+          }
+          throw new GraphError(codeForStatus(status), this.tenantId, status, graphErrorCode(answer?.body));
+        });
+      }
+      if (failedWithoutHold) {
+        // The pacer already holds throttled requests; a plain failure waits a short backoff.
+        await this.#sleep(this.#options.backoffMs ?? DEFAULT_BACKOFF_MS, this.#options.signal);
+      }
+      pending = retry;
+    }
+
+    for (const [userId, page] of firstPages) {
+      const items = (page.value ?? []).filter((item) => typeof item.id === 'string');
+      const next = page['@odata.nextLink'];
+      results.set(userId, next ? await this.#followPages(next, items) : { kind: 'items', items });
+    }
+    return results;
+  }
+
+  async #followPages(firstUrl: string, items: GraphDriveItem[]): Promise<DriveRootListing> {
+    let url: string | undefined = firstUrl;
+    while (url) {
+      let page: Page<GraphDriveItem>;
+      try {
+        page = await this.#getJson<Page<GraphDriveItem>>(url, UNITS.driveListing);
+      } catch (error) {
+        if (error instanceof GraphError && error.status === 404 && items.length === 0) return { kind: 'noDrive' };
+        throw error;
+      }
+      for (const item of page.value ?? []) if (typeof item.id === 'string') items.push(item);
+      url = page['@odata.nextLink'];
+    }
+    return { kind: 'items', items };
+  }
+
+  #childrenPath(userId: string, top: number): string {
+    const query = new URLSearchParams({ $select: DRIVE_ITEM_FIELDS, $top: String(top) });
+    return `/users/${encodeURIComponent(userId)}/drive/root/children?${query.toString()}`;
+  }
+
+  #childrenUrl(userId: string, top: number): string {
+    return `${this.#origin}/v1.0${this.#childrenPath(userId, top)}`;
+  }
+
+  async #token(): Promise<string> {
+    // Throws TokenError (typed) straight to the caller; the credential caches the token until near expiry.
+    const token = await this.#options.credential.getToken(this.#scope, { abortSignal: this.#options.signal });
+    if (!token) throw new GraphError('graph_unauthorized', this.tenantId, 401, 'NoToken');
+    return token.token;
+  }
+
+  /** One paced, counted, retried GET of a Graph URL on the Graph origin. */
+  async #getJson<T>(url: string, units: number, headers: Record<string, string> = {}): Promise<T> {
+    if (new URL(url).origin !== this.#origin) {
+      // A nextLink to another host would carry our token there: refuse.
+      throw new GraphError('graph_bad_request', this.tenantId, 0, 'ForeignNextLink');
+    }
+    const maxAttempts = this.#options.maxAttempts ?? DEFAULT_ATTEMPTS;
+    let backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      const { status, body } = await this.#send('GET', url, units, headers);
+      if (status >= 200 && status < 300) return body as T;
+      if (!isRetryable(status) || attempt >= maxAttempts) {
+        throw new GraphError(codeForStatus(status), this.tenantId, status, graphErrorCode(body));
+      }
+      if (!isThrottle(status)) {
+        await this.#sleep(backoff, this.#options.signal);
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+  }
+
+  /** Sends `$batch` rounds of GETs; answers come back in the order of `paths`. */
+  async #batch(paths: string[]): Promise<BatchAnswer[]> {
+    const requests = paths.map((url, index) => ({ id: String(index + 1), method: 'GET', url }));
+    for (let i = 0; i < requests.length; i += 1) {
+      await this.#options.pacer.acquire(UNITS.driveListing, this.#options.signal);
+    }
+    this.counters.requests += requests.length;
+    const outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true);
+    const byId = new Map<string, BatchAnswer>();
+    if (outer.status >= 200 && outer.status < 300) {
+      for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? []) byId.set(answer.id, answer);
+    }
+    return requests.map((request) => {
+      const answer = byId.get(request.id) ?? { id: request.id, status: outer.status === 200 ? 0 : outer.status };
+      const status = answer.status;
+      if (isThrottle(status)) this.counters.throttled += 1;
+      this.#options.pacer.settle(UNITS.driveListing, { status, headers: headerBag(answer.headers) });
+      return answer;
+    });
+  }
+
+  /**
+   * One HTTP round trip. For a plain request it acquires the units from the pacer and settles them with the
+   * answer; for `$batch` (`prepaid`) the caller does that per inner request.
+   */
+  async #send(
+    method: 'GET' | 'POST',
+    url: string,
+    units: number,
+    headers: Record<string, string>,
+    body?: unknown,
+    prepaid = false,
+  ): Promise<{ status: number; headers: { get(name: string): string | null }; body: unknown }> {
+    const signal = this.#options.signal;
+    if (!prepaid) {
+      await this.#options.pacer.acquire(units, signal);
+      this.counters.requests += 1;
+    }
+    this.counters.roundTrips += 1;
+    let status = 0;
+    let answerHeaders: { get(name: string): string | null } = headerBag({});
+    let parsed: unknown;
+    try {
+      const token = await this.#token();
+      const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+      const request = this.#client
+        .api(url)
+        .headers({
+          ...headers,
+          Authorization: `Bearer ${token}`,
+          'User-Agent': this.#options.userAgent,
+          Accept: 'application/json',
+        })
+        .option('signal', signal ? AbortSignal.any([signal, timeout]) : timeout)
+        .responseType(ResponseType.RAW);
+      const response = (await (method === 'GET' ? request.get() : request.post(body))) as Response;
+      status = response.status;
+      answerHeaders = response.headers;
+      const text = await response.text();
+      parsed = text ? (JSON.parse(text) as unknown) : undefined;
+    } catch (error) {
+      if (signal?.aborted) {
+        if (!prepaid) this.#options.pacer.settle(units, { status: 0, headers: answerHeaders });
+        throw signal.reason as Error;
+      }
+      if ((error as { name?: string }).name === 'TokenError') {
+        if (!prepaid) this.#options.pacer.settle(units, { status: 0, headers: answerHeaders });
+        throw error;
+      }
+      // A reset, a timeout or a body that is not JSON: status 0, retried like a 5xx.
+      status = 0;
+    }
+    if (!prepaid) {
+      if (isThrottle(status)) this.counters.throttled += 1;
+      this.#options.pacer.settle(units, { status, headers: answerHeaders });
+    }
+    return { status, headers: answerHeaders, body: parsed };
+  }
+}
+
+/** `User-Agent` that Microsoft asks ISVs to send: `ISV|<company>|<app>/<version>`. */
+export function graphUserAgent(isvName: string, version: string): string {
+  return `ISV|${isvName}|DriveCrawler/${version}`;
+}

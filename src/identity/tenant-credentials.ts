@@ -1,0 +1,96 @@
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
+import { ClientSecretCredential } from '@azure/identity';
+import { TokenError } from '../errors';
+import type { ClientSecretSource } from '../secrets/client-secret-source';
+import { classifyTokenFailure } from './token-errors';
+
+export interface TenantCredentialsOptions {
+  clientId: string;
+  authorityHost: string;
+  /** Off for any authority that is not a public-cloud host (sovereign clouds behind a proxy, the simulator). */
+  disableInstanceDiscovery: boolean;
+  secrets: ClientSecretSource;
+}
+
+/**
+ * App-only credentials for customer tenants: one `ClientSecretCredential` per tenant (its token cache lives in
+ * the instance), rebuilt when Key Vault hands out a rotated secret. Failures become `TokenError`s with a code
+ * that says what to do; a rejected secret is re-read from the vault once before it is reported.
+ */
+export class TenantCredentials {
+  readonly #options: TenantCredentialsOptions;
+  readonly #byTenant = new Map<string, { version: string; credential: ClientSecretCredential }>();
+
+  constructor(options: TenantCredentialsOptions) {
+    this.#options = options;
+  }
+
+  /** A TokenCredential for one tenant, for SDK clients (the Graph client's auth provider). */
+  forTenant(tenantId: string): TokenCredential {
+    return { getToken: (scopes, options) => this.getToken(tenantId, scopes, options) };
+  }
+
+  /** Gets an app-only token for the tenant. Throws `TokenError`. */
+  async getToken(tenantId: string, scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    let secret = await this.#options.secrets.get();
+    try {
+      return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
+    } catch (error) {
+      const failure = classifyTokenFailure(error);
+      if (failure.code !== 'app_secret_rejected') throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
+      // A rotated secret may be in the vault already: read it again once, and try with it if it is new.
+      const fresh = await this.#options.secrets.refresh();
+      if (fresh.version === secret.version) {
+        throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
+      }
+      secret = fresh;
+    }
+    try {
+      return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
+    } catch (error) {
+      const failure = classifyTokenFailure(error);
+      throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
+    }
+  }
+
+  async #request(
+    tenantId: string,
+    version: string,
+    secret: string,
+    scopes: string | string[],
+    options: GetTokenOptions | undefined,
+  ): Promise<AccessToken> {
+    let entry = this.#byTenant.get(tenantId);
+    if (!entry || entry.version !== version) {
+      entry = {
+        version,
+        credential: new ClientSecretCredential(tenantId, this.#options.clientId, secret, {
+          authorityHost: this.#options.authorityHost,
+          disableInstanceDiscovery: this.#options.disableInstanceDiscovery,
+        }),
+      };
+      this.#byTenant.set(tenantId, entry);
+    }
+    return entry.credential.getToken(scopes, options);
+  }
+
+  /** Forgets a tenant's credential (after revocation), so its cached token is not reused. */
+  forget(tenantId: string): void {
+    this.#byTenant.delete(tenantId);
+  }
+}
+
+/** The claims the product reads from an access token: only as hints (FACTS.md: do not parse Graph's tokens to decide). */
+export function tokenClaims(token: string): { tid?: string; roles?: string[] } {
+  const payload = token.split('.')[1];
+  if (!payload) return {};
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    return {
+      tid: typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined,
+      roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : undefined,
+    };
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,42 @@
+import type { TokenErrorCode } from '../errors';
+
+/** AADSTS numbers that mean the app is gone from, disabled in, or not consented by the tenant. */
+const REVOKED = new Set([700016, 7000229, 65001, 7000112]);
+/** The app's own client secret is wrong or expired. */
+const APP_SECRET = new Set([7000215, 7000222]);
+/** Entra ID's transient failures. */
+const TRANSIENT = new Set([50033, 90006, 90024, 90033, 90055]);
+/** Right after consent, these can be replication lag rather than a real refusal (FACTS.md). */
+export const REPLICATION_LAG_CODES: ReadonlySet<number> = new Set([700016, 65001]);
+
+/** Extracts the AADSTS number from an @azure/identity error (portable across versions: the message). */
+export function aadstsOf(error: unknown): number | undefined {
+  const text = [
+    (error as { message?: unknown }).message,
+    ((error as { cause?: { message?: unknown } }).cause ?? {}).message,
+  ]
+    .filter((part): part is string => typeof part === 'string')
+    .join(' ');
+  const match = /AADSTS(\d+)/.exec(text);
+  return match?.[1] ? Number(match[1]) : undefined;
+}
+
+/** Maps a token failure to what the product does about it (FACTS.md, "Token errors a daemon must tell apart"). */
+export function classifyTokenFailure(error: unknown): { code: TokenErrorCode; aadsts: number | undefined } {
+  const aadsts = aadstsOf(error);
+  if (aadsts !== undefined) {
+    if (REVOKED.has(aadsts)) return { code: 'tenant_revoked', aadsts };
+    if (APP_SECRET.has(aadsts)) return { code: 'app_secret_rejected', aadsts };
+    if (TRANSIENT.has(aadsts)) return { code: 'transient', aadsts };
+    // 90002 (tenant not found), 53003 (conditional access) and anything unknown are the tenant's side.
+    return { code: 'tenant_error', aadsts };
+  }
+  const name = (error as { name?: unknown }).name;
+  const message = String((error as { message?: unknown }).message ?? '');
+  // MSAL reads the tenant's OpenID document first: an unknown tenant (AADSTS90002) surfaces only as this.
+  if (name === 'CredentialUnavailableError' || /endpoints_resolution_error/.test(message)) {
+    return { code: 'tenant_error', aadsts: undefined };
+  }
+  // Network failures and Entra ID 5xx after the SDK's own retries.
+  return { code: 'transient', aadsts: undefined };
+}

@@ -1,0 +1,36 @@
+import type { CrawlRunStore } from '../crawl/crawl-runs';
+import type { TenantRegistry } from './tenant-registry';
+
+/** `GET /api/tenants`: every tenant with its newest run, times as ISO 8601 strings (contract). */
+export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlRunStore) {
+  const tenants = await registry.list();
+  return Promise.all(
+    tenants.map(async (tenant) => {
+      const lastRun = await runs.latest(tenant.tenantId);
+      return {
+        tenantId: tenant.tenantId,
+        status: tenant.status,
+        consentedAt: tenant.consentedAt?.toISOString() ?? null,
+        lastRunId: tenant.lastRunId ?? null,
+        lastCrawlAt: tenant.lastCrawlAt?.toISOString() ?? null,
+        lastError: tenant.lastError ?? null,
+        lastRun: lastRun
+          ? {
+              runId: lastRun.runId,
+              status: lastRun.status,
+              error: lastRun.error ?? null,
+              startedAt: lastRun.startedAt,
+              finishedAt: lastRun.finishedAt ?? null,
+              usersSeen: lastRun.usersSeen,
+              usersCrawled: lastRun.usersCrawled,
+              usersWithoutDrive: lastRun.usersWithoutDrive,
+              itemsStored: lastRun.itemsStored,
+              itemsDeleted: lastRun.itemsDeleted,
+              requests: lastRun.requests,
+              throttled: lastRun.throttled,
+            }
+          : null,
+      };
+    }),
+  );
+}

@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Browser } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import type { RunningLocalHost } from '../../dev/local-host/local-functions-host';
+import { startLocalHost } from '../../dev/local-host/local-functions-host';
+import { sim } from '../support/sim';
+import type { TestApp } from '../support/test-app';
+import { createTestApp, freePort, uniqueSeed } from '../support/test-app';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
+const available = existsSync(CHROMIUM);
+const inCi = process.env.CI === 'true';
+
+if (!available && !inCi) {
+  // eslint-disable-next-line no-console
+  console.warn(`Skipping the browser test: Debian's chromium is not installed at ${CHROMIUM} (apt-get install chromium).`);
+}
+
+(available ? describe : describe.skip)('consent in a real browser', () => {
+  let app: TestApp;
+  let host: RunningLocalHost;
+  let browser: Browser;
+  let base: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    app = await createTestApp({}, { redirectUri: `${base}/api/consent/callback` });
+    host = await startLocalHost(app.context, { port, workers: false, log: () => undefined });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await host?.stop();
+  });
+
+  async function walk(button: 'Accept' | 'Cancel', name: string) {
+    const tenant = await sim().createTenant({ seed: uniqueSeed(), users: 8, withoutDriveShare: 0 });
+    // The simulator's consent page is served over https with the test CA, which Chromium does not know.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    await page.goto(`${base}/api/consent`);
+    await page.screenshot({ path: path.join(ARTIFACTS, `consent-${name}-1-landing.png`), fullPage: true });
+    await page.getByLabel(/domain or tenant ID/).fill(tenant.domain);
+    await page.getByRole('button', { name: /Continue to Microsoft/ }).click();
+    await page.getByRole('button', { name: button }).waitFor();
+    await page.screenshot({ path: path.join(ARTIFACTS, `consent-${name}-2-entra.png`), fullPage: true });
+    await page.getByRole('button', { name: button }).click();
+    await page.waitForURL(/\/api\/consent\/callback/);
+    await page.screenshot({ path: path.join(ARTIFACTS, `consent-${name}-3-result.png`), fullPage: true });
+    const heading = await page.getByRole('heading', { level: 1 }).textContent();
+    const text = await page.locator('main').textContent();
+    await context.close();
+    return { tenant, heading, text };
+  }
+
+  it('walks from the landing page through Accept to the success page and stores the tenant', async () => {
+    const { tenant, heading, text } = await walk('Accept', 'accept');
+    expect(heading).toBe('Your organization is connected');
+    expect(text).toContain(tenant.domain);
+    expect(await app.context.registry.get(tenant.tenantId)).toMatchObject({ status: 'active', domain: tenant.domain });
+  });
+
+  it('stores nothing when the admin presses Cancel', async () => {
+    const { tenant, heading } = await walk('Cancel', 'cancel');
+    expect(heading).toBe('Consent was not granted');
+    expect(await app.context.registry.get(tenant.tenantId)).toBeUndefined();
+  });
+});
+
+if (!available && inCi) {
+  it('has Debian chromium installed in CI', () => {
+    throw new Error(`CI=true but ${CHROMIUM} is missing: .ci/run must install Debian's chromium package`);
+  });
+}

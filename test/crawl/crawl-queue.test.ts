@@ -1,0 +1,174 @@
+import { InvocationContext } from '@azure/functions';
+import type { QueueClient } from '@azure/storage-queue';
+import type { QueueHandler, QueueRules } from '../../dev/local-host/queue-worker';
+import { deliverOnce, readQueueRules } from '../../dev/local-host/queue-worker';
+import type { SimClient } from '../../dev/sim/sim-client';
+import type { AppContext } from '../../src/app-context';
+import { crawlHandlers } from '../../src/functions/crawl';
+import { tenantHandlers } from '../../src/functions/tenants';
+import { HttpRequest } from '@azure/functions';
+import { QUEUES } from '../../src/storage/storage-clients';
+import { sim } from '../support/sim';
+import type { TestApp } from '../support/test-app';
+import { createTestApp } from '../support/test-app';
+import { expectTableEqualsDrives, onboardTenant } from './crawl-helpers';
+
+const SETTINGS = { userPageSize: 10, usersPerBatch: 6, graphMaxAttempts: 2, graphBackoffMs: 10 };
+/** host.json's rules, with failed messages visible again at once so the test does not wait. */
+const RULES: QueueRules = { ...readQueueRules(), visibilityTimeoutS: 0 };
+
+interface Instance {
+  context: AppContext;
+  handlers: ReturnType<typeof crawlHandlers>;
+}
+
+function queues(context: AppContext): Array<{ queue: QueueClient; poison: QueueClient; pick: (i: Instance) => QueueHandler }> {
+  return [
+    {
+      queue: context.storage.queue(QUEUES.tenantCrawl),
+      poison: context.storage.queue(`${QUEUES.tenantCrawl}-poison`),
+      pick: (i) => i.handlers.tenant,
+    },
+    {
+      queue: context.storage.queue(QUEUES.userBatch),
+      poison: context.storage.queue(`${QUEUES.userBatch}-poison`),
+      pick: (i) => i.handlers.batch,
+    },
+    {
+      queue: context.storage.queue(`${QUEUES.tenantCrawl}-poison`),
+      poison: context.storage.queue(`${QUEUES.tenantCrawl}-poison-poison`),
+      pick: (i) => i.handlers.poisonedTenant,
+    },
+    {
+      queue: context.storage.queue(`${QUEUES.userBatch}-poison`),
+      poison: context.storage.queue(`${QUEUES.userBatch}-poison-poison`),
+      pick: (i) => i.handlers.poisonedBatch,
+    },
+  ];
+}
+
+/** Drains every queue, handing messages alternately to the instances, until all are empty. */
+async function drain(instances: Instance[], rules: QueueRules = RULES): Promise<void> {
+  const all = queues(instances[0]!.context);
+  await Promise.all(all.map((q) => q.queue.createIfNotExists()));
+  let quiet = 0;
+  let turn = 0;
+  while (quiet < 2) {
+    let handled = 0;
+    for (const q of all) {
+      const instance = instances[turn++ % instances.length]!;
+      handled += await deliverOnce(q.queue, q.poison, q.pick(instance), rules, 'test');
+    }
+    quiet = handled === 0 ? quiet + 1 : 0;
+  }
+}
+
+describe('crawl through the queues', () => {
+  let cloud: SimClient;
+  let app: TestApp;
+  let one: Instance;
+  let two: Instance;
+
+  beforeAll(async () => {
+    cloud = sim();
+    app = await createTestApp({ crawlSettings: SETTINGS, instanceId: 'instance-one' });
+    // A second "instance": its own context and pacers, the same storage (shared hold and budget) and app.
+    const secondContext = app.newInstance({ instanceId: 'instance-two' });
+    one = { context: app.context, handlers: crawlHandlers(() => app.context) };
+    two = { context: secondContext, handlers: crawlHandlers(() => secondContext) };
+  });
+
+  const timer = () =>
+    one.handlers.plan(
+      { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } },
+      new InvocationContext({ functionName: 'crawlPlan' }),
+    );
+
+  it('plans on the timer, lists users, fans out batches and ends exact with two instances', async () => {
+    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
+      users: 30,
+      itemsPerUser: [0, 6],
+      budgetPerWindow: 120,
+      windowSeconds: 60,
+      timeScale: 60,
+    });
+    await timer();
+    const planned = await app.context.runs.latest(tenant.tenantId);
+    expect(planned?.status).toBe('running');
+    await drain([one, two]);
+    const run = await app.context.runs.get(tenant.tenantId, planned!.runId);
+    expect(run?.status).toBe('succeeded');
+    const items = await expectTableEqualsDrives(cloud, app.context, tenant.tenantId);
+    expect(run).toMatchObject({ usersSeen: tenant.licensedUsers, usersCrawled: tenant.licensedWithDrive, itemsStored: items });
+    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    expect(stats.violations).toBe(0);
+  });
+
+  it('retries a batch that failed once and counts it once', async () => {
+    const tenant = await onboardTenant(cloud, app.context, app.clientId, { users: 12, withoutDriveShare: 0 });
+    await timer();
+    const runId = (await app.context.runs.latest(tenant.tenantId))!.runId;
+    // The listing goes through; then every drive request fails for one delivery round.
+    const all = queues(app.context);
+    await deliverOnce(all[0]!.queue, all[0]!.poison, one.handlers.tenant, RULES, 'test');
+    await cloud.setFaults(tenant.tenantId, { graph: { status500: 1 } });
+    await deliverOnce(all[1]!.queue, all[1]!.poison, one.handlers.batch, RULES, 'test');
+    expect((await app.context.runs.get(tenant.tenantId, runId))?.status).toBe('running');
+    await cloud.setFaults(tenant.tenantId, {});
+    await drain([one, two]);
+    const run = await app.context.runs.get(tenant.tenantId, runId);
+    expect(run?.status).toBe('succeeded');
+    const items = await expectTableEqualsDrives(cloud, app.context, tenant.tenantId);
+    expect(run?.itemsStored).toBe(items);
+    expect(run?.usersCrawled).toBe(tenant.licensedWithDrive);
+  });
+
+  it('fails the run with its reason when a batch lands in the poison queue, and keeps the tenant crawlable', async () => {
+    const tenant = await onboardTenant(cloud, app.context, app.clientId, { users: 8, withoutDriveShare: 0 });
+    await timer();
+    const runId = (await app.context.runs.latest(tenant.tenantId))!.runId;
+    await cloud.setFaults(tenant.tenantId, { graph: { status500: 1 } });
+    try {
+      await drain([one, two]);
+    } finally {
+      await cloud.setFaults(tenant.tenantId, {});
+    }
+    const run = await app.context.runs.get(tenant.tenantId, runId);
+    expect(run?.status).toBe('failed');
+    expect(run?.error).toMatch(/graph_failed \(HTTP 500\)/);
+    const record = await app.context.registry.get(tenant.tenantId);
+    expect(record?.status).toBe('error');
+    expect((await app.context.registry.listCrawlable()).some((t) => t.tenantId === tenant.tenantId)).toBe(true);
+  });
+
+  it('queues one tenant on POST /api/tenants/{id}/crawl with the contract answers', async () => {
+    const tenant = await onboardTenant(cloud, app.context, app.clientId, { users: 5 });
+    const routes = tenantHandlers(() => app.context);
+    const post = (id: string) =>
+      routes.crawl(
+        new HttpRequest({ method: 'POST', url: `http://127.0.0.1/api/tenants/${id}/crawl`, params: { tenantId: id } }),
+        new InvocationContext({ functionName: 'tenantCrawl' }),
+      );
+    const accepted = await post(tenant.tenantId);
+    expect(accepted.status).toBe(202);
+    const runId = (JSON.parse(String(accepted.body)) as { runId: string }).runId;
+    expect((await post(tenant.tenantId)).status).toBe(409);
+    expect((await post('00000000-0000-0000-0000-00000000beef')).status).toBe(404);
+    await drain([one]);
+    expect((await app.context.runs.get(tenant.tenantId, runId))?.status).toBe('succeeded');
+
+    const listed = await routes.list(
+      new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/tenants' }),
+      new InvocationContext({ functionName: 'tenantsList' }),
+    );
+    const body = JSON.parse(String(listed.body)) as { tenants: Array<Record<string, unknown>> };
+    const row = body.tenants.find((t) => t.tenantId === tenant.tenantId);
+    expect(row).toMatchObject({ status: 'active', lastRunId: runId });
+    expect((row?.lastRun as { status: string }).status).toBe('succeeded');
+    expect(typeof row?.consentedAt).toBe('string');
+
+    await cloud.revoke(tenant.tenantId, app.clientId);
+    await app.context.registry.recordCrawlOutcome(tenant.tenantId, { status: 'revoked', at: new Date() });
+    expect((await post(tenant.tenantId)).status).toBe(409);
+  });
+});

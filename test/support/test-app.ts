@@ -1,0 +1,109 @@
+import { ClientSecretCredential } from '@azure/identity';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AppContext, AppContextOverrides } from '../../src/app-context';
+import { createAppContext } from '../../src/app-context';
+import { loadConfig } from '../../src/config';
+import type { LogFields } from '../../src/logging/logger';
+import { createLogger } from '../../src/logging/logger';
+import { sim, storageConnectionString } from './sim';
+
+export const TEST_REDIRECT_URI = 'http://127.0.0.1:7071/api/consent/callback';
+
+export interface CapturedLog {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  fields: LogFields;
+}
+
+export interface TestApp {
+  context: AppContext;
+  clientId: string;
+  clientSecret: string;
+  secretName: string;
+  /** Every line the app logged. */
+  logs: CapturedLog[];
+  /** The environment that configures this app (for `npm run crawl` as a child process). */
+  env: Record<string, string>;
+  /** Another process of the same deployment: same configuration and storage, its own pacers and caches. */
+  newInstance(overrides?: AppContextOverrides): AppContext;
+}
+
+/**
+ * A fresh app registration in the simulator (its own client ID and secret, the secret in the simulated Key
+ * Vault under a name of its own) and an AppContext for it on this test file's own storage account.
+ */
+export async function createTestApp(
+  overrides: AppContextOverrides = {},
+  options: { secretExpiresOn?: string; vaultSecretExpiresOn?: string; redirectUri?: string } = {},
+): Promise<TestApp> {
+  const cloud = sim();
+  const env = await cloud.env();
+  const clientSecret = `s3cr3t~${randomBytes(18).toString('base64url')}`;
+  const secretName = `app-secret-${randomUUID().slice(0, 8)}`;
+  const { clientId } = await cloud.createApp({
+    secrets: [{ value: clientSecret, expiresOn: options.secretExpiresOn }],
+    redirectUris: [options.redirectUri ?? TEST_REDIRECT_URI],
+  });
+  await cloud.setVaultSecret(secretName, clientSecret, {
+    expiresOn: options.vaultSecretExpiresOn ?? new Date(Date.now() + 365 * 86_400_000).toISOString(),
+  });
+  const appEnv: Record<string, string> = {
+    APP_CLIENT_ID: clientId,
+    KEY_VAULT_URL: env.KEY_VAULT_URL,
+    APP_CLIENT_SECRET_NAME: secretName,
+    CONSENT_REDIRECT_URI: options.redirectUri ?? TEST_REDIRECT_URI,
+    AUTHORITY_HOST: env.AUTHORITY_HOST,
+    AZURE_AUTHORITY_HOST: env.AZURE_AUTHORITY_HOST,
+    GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
+    AzureWebJobsStorage: storageConnectionString(),
+    CRAWL_SCHEDULE: '0 0 */6 * * *',
+    ISV_NAME: 'Contoso Test',
+    AZURE_TOKEN_CREDENTIALS: 'EnvironmentCredential',
+    AZURE_TENANT_ID: env.AZURE_TENANT_ID,
+    AZURE_CLIENT_ID: env.AZURE_CLIENT_ID,
+    AZURE_CLIENT_SECRET: env.AZURE_CLIENT_SECRET,
+  };
+  const logs: CapturedLog[] = [];
+  const build = (more: AppContextOverrides = {}): AppContext =>
+    createAppContext(loadConfig(appEnv, 'consent'), {
+      logger: createLogger((level, message, fields) => logs.push({ level, message, fields })),
+      appCredential: new ClientSecretCredential(env.AZURE_TENANT_ID, env.AZURE_CLIENT_ID, env.AZURE_CLIENT_SECRET, {
+        authorityHost: env.AUTHORITY_HOST,
+        disableInstanceDiscovery: true,
+      }),
+      consentRetryWindowMs: 3_000,
+      secretCacheMs: 0,
+      ...overrides,
+      ...more,
+    });
+  return {
+    context: build(),
+    clientId,
+    clientSecret,
+    secretName,
+    logs,
+    env: appEnv,
+    newInstance: build,
+  };
+}
+
+let seedCounter = Math.floor(Math.random() * 1_000_000);
+
+/** A seed no other test in this run uses (tenant IDs derive from it). */
+export function uniqueSeed(): number {
+  seedCounter += 1;
+  return seedCounter * 7919 + process.pid;
+}
+
+/** A free loopback port (for a local host whose callback URL must be registered before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

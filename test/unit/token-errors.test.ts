@@ -1,0 +1,42 @@
+import { aadstsOf, classifyTokenFailure } from '../../src/identity/token-errors';
+
+const entraError = (code: number) =>
+  Object.assign(new Error(`ClientSecretCredential authentication failed: AADSTS${code}: something happened.`), {
+    name: 'AuthenticationError',
+  });
+
+describe('token failure classification', () => {
+  it.each([
+    [700016, 'tenant_revoked'],
+    [7000229, 'tenant_revoked'],
+    [65001, 'tenant_revoked'],
+    [7000112, 'tenant_revoked'],
+    [7000215, 'app_secret_rejected'],
+    [7000222, 'app_secret_rejected'],
+    [53003, 'tenant_error'],
+    [90002, 'tenant_error'],
+    [50033, 'transient'],
+    [90006, 'transient'],
+    [90024, 'transient'],
+    [90033, 'transient'],
+    [90055, 'transient'],
+  ])('maps AADSTS%i to %s', (code, expected) => {
+    expect(classifyTokenFailure(entraError(code))).toEqual({ code: expected, aadsts: code });
+  });
+
+  it('reads the AADSTS number from the cause when the message has none', () => {
+    const error = new Error('authentication failed', { cause: new Error('AADSTS7000215: Invalid client secret') });
+    expect(aadstsOf(error)).toBe(7000215);
+  });
+
+  it('treats an unresolvable authority (an unknown tenant) as the tenant side', () => {
+    const error = Object.assign(new Error('endpoints_resolution_error: could not resolve endpoints'), {
+      name: 'CredentialUnavailableError',
+    });
+    expect(classifyTokenFailure(error)).toEqual({ code: 'tenant_error', aadsts: undefined });
+  });
+
+  it('treats a network failure without an AADSTS code as transient', () => {
+    expect(classifyTokenFailure(new Error('socket hang up'))).toEqual({ code: 'transient', aadsts: undefined });
+  });
+});
