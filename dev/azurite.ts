@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 
 /** The emulator's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface RunningAzurite {
   /** Connection string of the development account. */
@@ -17,6 +18,8 @@ export interface RunningAzurite {
   tableEndpoint: string;
   queueEndpoint: string;
   blobEndpoint: string;
+  /** Process ID of the Azurite child (for CPU and memory figures, e.g. the benchmark's). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -81,9 +84,10 @@ export async function startAzurite(options: { extraAccounts?: number } = {}): Pr
       reject(new Error(`Azurite exited with code ${String(code)} before listening: ${stderr}`));
     });
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(
-        line,
-      );
+      const match =
+        /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(
+          line,
+        );
       if (!match?.[1] || !match[2]) return;
       ports[match[1].toLowerCase() as 'blob' | 'queue' | 'table'] = Number(match[2]);
       if (ports.blob && ports.queue && ports.table) {
@@ -105,10 +109,14 @@ export async function startAzurite(options: { extraAccounts?: number } = {}): Pr
 
   return {
     connectionString,
-    accounts: extra.map((account) => ({ name: account.name, connectionString: connectionFor(account.name, account.key) })),
+    accounts: extra.map((account) => ({
+      name: account.name,
+      connectionString: connectionFor(account.name, account.key),
+    })),
     blobEndpoint,
     queueEndpoint,
     tableEndpoint,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) {

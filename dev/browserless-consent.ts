@@ -12,10 +12,19 @@ interface FormField {
 function attribute(tag: string, name: string): string | undefined {
   const match = new RegExp(`\\b${name}\\s*=\\s*("([^"]*)"|'([^']*)')`, 'i').exec(tag);
   const raw = match?.[2] ?? match?.[3];
-  return raw?.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  return raw
+    ?.replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>');
 }
 
-function formOf(html: string, button: 'Accept' | 'Cancel', tenantField?: string): { action: string; method: string; fields: FormField[] } {
+function formOf(
+  html: string,
+  button: 'Accept' | 'Cancel',
+  tenantField?: string,
+): { action: string; method: string; fields: FormField[] } {
   const forms = html.match(/<form[\s\S]*?<\/form>/gi) ?? [];
   for (const form of forms) {
     const buttons = form.match(/<button[\s\S]*?<\/button>/gi) ?? [];
@@ -34,11 +43,16 @@ function formOf(html: string, button: 'Accept' | 'Cancel', tenantField?: string)
     for (const select of form.match(/<select[\s\S]*?<\/select>/gi) ?? []) {
       const name = attribute(select, 'name');
       const option = /<option[^>]*>/i.exec(select)?.[0];
-      if (name) fields.push({ name, value: tenantField ?? (option ? (attribute(option, 'value') ?? '') : '') });
+      if (name)
+        fields.push({ name, value: tenantField ?? (option ? (attribute(option, 'value') ?? '') : '') });
     }
     const buttonName = attribute(chosen, 'name');
     if (buttonName) fields.push({ name: buttonName, value: attribute(chosen, 'value') ?? '' });
-    return { action: attribute(open, 'action') ?? '', method: (attribute(open, 'method') ?? 'get').toLowerCase(), fields };
+    return {
+      action: attribute(open, 'action') ?? '',
+      method: (attribute(open, 'method') ?? 'get').toLowerCase(),
+      fields,
+    };
   }
   throw new Error(`The consent page has no "${button}" button`);
 }
@@ -49,7 +63,11 @@ export interface ConsentWalk {
 }
 
 /** Starts consent at `startUrl`, presses `button` on the consent page as the admin of `tenant`, lands on the callback. */
-export async function walkConsent(startUrl: string, button: 'Accept' | 'Cancel', tenant?: string): Promise<ConsentWalk> {
+export async function walkConsent(
+  startUrl: string,
+  button: 'Accept' | 'Cancel',
+  tenant?: string,
+): Promise<ConsentWalk> {
   const start = await fetch(startUrl, { redirect: 'manual' });
   const cookie = (start.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const consentUrl = start.headers.get('location');

@@ -81,22 +81,31 @@ async function main(): Promise<number> {
     const context = createAppContext(config, {
       logger: createLogger(consoleSink('error')),
       // The operator's own identity in the simulated cloud (Key Vault access), pinned: no managed-identity probe.
-      appCredential: new ClientSecretCredential(env.AZURE_TENANT_ID, env.AZURE_CLIENT_ID, env.AZURE_CLIENT_SECRET, {
-        authorityHost: env.AUTHORITY_HOST,
-        disableInstanceDiscovery: true,
-      }),
+      appCredential: new ClientSecretCredential(
+        env.AZURE_TENANT_ID,
+        env.AZURE_CLIENT_ID,
+        env.AZURE_CLIENT_SECRET,
+        {
+          authorityHost: env.AUTHORITY_HOST,
+          disableInstanceDiscovery: true,
+        },
+      ),
     });
     const served = await startLocalHost(context, { port, workers: false, log: () => undefined });
 
     try {
-      say(`Onboarding ${tenants.length} tenants through http://127.0.0.1:${served.port}/api/consent/start ...`);
+      say(
+        `Onboarding ${tenants.length} tenants through http://127.0.0.1:${served.port}/api/consent/start ...`,
+      );
       for (const tenant of tenants) {
         const walk = await walkConsent(
           `http://127.0.0.1:${served.port}/api/consent/start?tenant=${encodeURIComponent(tenant.domain)}`,
           tenant.consent === 'accept' ? 'Accept' : 'Cancel',
           tenant.domain,
         );
-        say(`  ${tenant.name.padEnd(10)} ${tenant.consent === 'accept' ? 'Accept' : 'Cancel'} -> callback answered ${walk.status}`);
+        say(
+          `  ${tenant.name.padEnd(10)} ${tenant.consent === 'accept' ? 'Accept' : 'Cancel'} -> callback answered ${walk.status}`,
+        );
       }
 
       const crawlable = await context.registry.listCrawlable();
@@ -104,7 +113,9 @@ async function main(): Promise<number> {
       const results = await crawlInline(context.crawlDeps(), {
         tenants: crawlable,
         onProgress: (p) =>
-          say(`  [${(p.elapsedMs / 1000).toFixed(1)}s] users ${p.usersDone}  items ${p.itemsStored}  requests ${p.requests}  throttled ${p.throttled}`),
+          say(
+            `  [${(p.elapsedMs / 1000).toFixed(1)}s] users ${p.usersDone}  items ${p.itemsStored}  requests ${p.requests}  throttled ${p.throttled}`,
+          ),
       });
       const names = new Map(tenants.map((tenant) => [tenant.tenantId, tenant.name]));
       process.stdout.write('\n' + formatSummaryTable(results, names));

@@ -11,7 +11,7 @@ import { TablePacerState } from './graph/table-pacer-state';
 import type { TenantGraphOptions } from './graph/tenant-graph';
 import { TenantGraph, graphUserAgent } from './graph/tenant-graph';
 import { createAppCredential, createStorageCredential } from './identity/app-credential';
-import { TenantCredentials } from './identity/tenant-credentials';
+import { TenantCredentials, tokenClaims } from './identity/tenant-credentials';
 import type { Logger } from './logging/logger';
 import { consoleSink, createLogger } from './logging/logger';
 import { ClientSecretSource } from './secrets/client-secret-source';
@@ -185,7 +185,8 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
           tenantId,
           graphEndpoint: config.graphEndpoint,
           credential: credentials.forTenant(tenantId),
-          pacer: budget.kind === 'drives' ? pacerFor(tenantId, budget.licensedUsers) : directoryPacerFor(tenantId),
+          pacer:
+            budget.kind === 'drives' ? pacerFor(tenantId, budget.licensedUsers) : directoryPacerFor(tenantId),
           userAgent,
           signal,
           maxAttempts: crawlSettings.graphMaxAttempts,
@@ -222,6 +223,13 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
         registry,
         logger,
         now,
+        tenantOfDomain: async (domain: string) => {
+          const token = await credentials.getToken(
+            domain,
+            `${new URL(config.graphEndpoint).origin}/.default`,
+          );
+          return tokenClaims(token.token).tid;
+        },
         verify: (tenant: string): Promise<Verification> =>
           verifyConsent(tenant, {
             credentials,

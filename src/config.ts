@@ -102,75 +102,80 @@ const optionalNonEmpty = z
   .optional()
   .transform((value) => (value === '' ? undefined : value));
 
-const schema = z
-  .object({
-    APP_CLIENT_ID: z
-      .string({ error: 'APP_CLIENT_ID is required (the application ID of the app registration)' })
-      .trim()
-      .regex(GUID, 'APP_CLIENT_ID must be a GUID'),
-    KEY_VAULT_URL: z.string({ error: 'KEY_VAULT_URL is required (the vault holding the client secret)' }).pipe(
-      httpsUrl('KEY_VAULT_URL'),
-    ),
-    APP_CLIENT_SECRET_NAME: optionalNonEmpty.pipe(
-      z
-        .string()
-        .regex(/^[0-9A-Za-z-]{1,127}$/, 'APP_CLIENT_SECRET_NAME must be 1-127 letters, digits or dashes')
-        .default('graph-app-client-secret'),
-    ),
-    CONSENT_REDIRECT_URI: optionalNonEmpty.pipe(
-      z
-        .string()
-        .refine((value) => URL.canParse(value), { message: 'CONSENT_REDIRECT_URI must be an absolute URL' })
-        .refine(
-          (value) => {
-            if (!URL.canParse(value)) return true;
-            const url = new URL(value);
-            return url.protocol === 'https:' || isLoopbackHttp(url);
-          },
-          { message: 'CONSENT_REDIRECT_URI must use https (plain http only on loopback)' },
-        )
-        .optional(),
-    ),
-    AUTHORITY_HOST: optionalNonEmpty.pipe(hostRoot('AUTHORITY_HOST').default(PUBLIC_CLOUD_AUTHORITY)),
-    GRAPH_ENDPOINT: optionalNonEmpty.pipe(hostRoot('GRAPH_ENDPOINT').default('https://graph.microsoft.com')),
-    AzureWebJobsStorage: optionalNonEmpty,
-    AzureWebJobsStorage__accountName: optionalNonEmpty.pipe(
-      z
-        .string()
-        .regex(/^[a-z0-9]{3,24}$/, 'AzureWebJobsStorage__accountName must be 3-24 lower-case letters or digits')
-        .optional(),
-    ),
-    AzureWebJobsStorage__tableServiceUri: optionalNonEmpty.pipe(
-      httpsUrl('AzureWebJobsStorage__tableServiceUri').optional(),
-    ),
-    AzureWebJobsStorage__queueServiceUri: optionalNonEmpty.pipe(
-      httpsUrl('AzureWebJobsStorage__queueServiceUri').optional(),
-    ),
-    AzureWebJobsStorage__credential: optionalNonEmpty,
-    AzureWebJobsStorage__clientId: optionalNonEmpty,
-    CRAWL_SCHEDULE: optionalNonEmpty.pipe(
-      z
-        .string()
-        .refine((value) => isNcrontab(value), {
-          message: 'CRAWL_SCHEDULE must be an NCRONTAB expression with 6 fields (seconds first), e.g. "0 0 */6 * * *"',
-        })
-        .default('0 0 */6 * * *'),
-    ),
-    ISV_NAME: optionalNonEmpty.pipe(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9 ._-]{1,64}$/, 'ISV_NAME must be 1-64 letters, digits, spaces, dots, dashes or underscores')
-        .default('DriveCrawler'),
-    ),
-    PORT: optionalNonEmpty.pipe(
-      z
-        .string()
-        .regex(/^\d{1,5}$/, 'PORT must be a whole number from 1 to 65535')
-        .transform(Number)
-        .refine((port) => port >= 1 && port <= 65535, { message: 'PORT must be a whole number from 1 to 65535' })
-        .default(7071),
-    ),
-  });
+const schema = z.object({
+  APP_CLIENT_ID: z
+    .string({ error: 'APP_CLIENT_ID is required (the application ID of the app registration)' })
+    .trim()
+    .regex(GUID, 'APP_CLIENT_ID must be a GUID'),
+  KEY_VAULT_URL: z
+    .string({ error: 'KEY_VAULT_URL is required (the vault holding the client secret)' })
+    .pipe(httpsUrl('KEY_VAULT_URL')),
+  APP_CLIENT_SECRET_NAME: optionalNonEmpty.pipe(
+    z
+      .string()
+      .regex(/^[0-9A-Za-z-]{1,127}$/, 'APP_CLIENT_SECRET_NAME must be 1-127 letters, digits or dashes')
+      .default('graph-app-client-secret'),
+  ),
+  CONSENT_REDIRECT_URI: optionalNonEmpty.pipe(
+    z
+      .string()
+      .refine((value) => URL.canParse(value), { message: 'CONSENT_REDIRECT_URI must be an absolute URL' })
+      .refine(
+        (value) => {
+          if (!URL.canParse(value)) return true;
+          const url = new URL(value);
+          return url.protocol === 'https:' || isLoopbackHttp(url);
+        },
+        { message: 'CONSENT_REDIRECT_URI must use https (plain http only on loopback)' },
+      )
+      .optional(),
+  ),
+  AUTHORITY_HOST: optionalNonEmpty.pipe(hostRoot('AUTHORITY_HOST').default(PUBLIC_CLOUD_AUTHORITY)),
+  GRAPH_ENDPOINT: optionalNonEmpty.pipe(hostRoot('GRAPH_ENDPOINT').default('https://graph.microsoft.com')),
+  AzureWebJobsStorage: optionalNonEmpty,
+  AzureWebJobsStorage__accountName: optionalNonEmpty.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9]{3,24}$/, 'AzureWebJobsStorage__accountName must be 3-24 lower-case letters or digits')
+      .optional(),
+  ),
+  AzureWebJobsStorage__tableServiceUri: optionalNonEmpty.pipe(
+    httpsUrl('AzureWebJobsStorage__tableServiceUri').optional(),
+  ),
+  AzureWebJobsStorage__queueServiceUri: optionalNonEmpty.pipe(
+    httpsUrl('AzureWebJobsStorage__queueServiceUri').optional(),
+  ),
+  AzureWebJobsStorage__credential: optionalNonEmpty,
+  AzureWebJobsStorage__clientId: optionalNonEmpty,
+  CRAWL_SCHEDULE: optionalNonEmpty.pipe(
+    z
+      .string()
+      .refine((value) => isNcrontab(value), {
+        message:
+          'CRAWL_SCHEDULE must be an NCRONTAB expression with 6 fields (seconds first), e.g. "0 0 */6 * * *"',
+      })
+      .default('0 0 */6 * * *'),
+  ),
+  ISV_NAME: optionalNonEmpty.pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9 ._-]{1,64}$/,
+        'ISV_NAME must be 1-64 letters, digits, spaces, dots, dashes or underscores',
+      )
+      .default('DriveCrawler'),
+  ),
+  PORT: optionalNonEmpty.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, 'PORT must be a whole number from 1 to 65535')
+      .transform(Number)
+      .refine((port) => port >= 1 && port <= 65535, {
+        message: 'PORT must be a whole number from 1 to 65535',
+      })
+      .default(7071),
+  ),
+});
 
 /** Storage problems, checked on the raw environment so they are reported beside every other problem. */
 function storageProblems(env: Record<string, string | undefined>): string[] {
@@ -186,7 +191,9 @@ function storageProblems(env: Record<string, string | undefined>): string[] {
     ];
   }
   if (connectionString !== '' && !isConnectionString(connectionString)) {
-    return ['AzureWebJobsStorage must be a storage connection string (Name=value;... or UseDevelopmentStorage=true)'];
+    return [
+      'AzureWebJobsStorage must be a storage connection string (Name=value;... or UseDevelopmentStorage=true)',
+    ];
   }
   return [];
 }
@@ -238,7 +245,10 @@ export function loadConfig(
   const parsed = schema.safeParse(env);
   const problems: string[] = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   problems.push(...storageProblems(env));
-  if (purpose === 'consent' && !(parsed.success ? parsed.data.CONSENT_REDIRECT_URI : env.CONSENT_REDIRECT_URI)) {
+  if (
+    purpose === 'consent' &&
+    !(parsed.success ? parsed.data.CONSENT_REDIRECT_URI : env.CONSENT_REDIRECT_URI)
+  ) {
     problems.push('CONSENT_REDIRECT_URI is required for the consent routes (the registered callback URL)');
   }
   if (!parsed.success || problems.length > 0) {

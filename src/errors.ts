@@ -39,7 +39,12 @@ export class TokenError extends DriveCrawlerError<TokenErrorCode> {
   readonly tenantId: string;
   /** The AADSTS number when Entra ID gave one. */
   readonly aadsts: number | undefined;
-  constructor(code: TokenErrorCode, tenantId: string, aadsts: number | undefined, options?: { cause?: unknown }) {
+  constructor(
+    code: TokenErrorCode,
+    tenantId: string,
+    aadsts: number | undefined,
+    options?: { cause?: unknown },
+  ) {
     super(
       code,
       `Token request for tenant ${tenantId} failed (${code}${aadsts ? `, AADSTS${aadsts}` : ''})`,
@@ -84,7 +89,11 @@ export class GraphError extends DriveCrawlerError<GraphErrorCode> {
     graphCode: string | undefined,
     options?: { cause?: unknown },
   ) {
-    super(code, `Graph answered ${status}${graphCode ? ` ${graphCode}` : ''} for tenant ${tenantId}`, options);
+    super(
+      code,
+      `Graph answered ${status}${graphCode ? ` ${graphCode}` : ''} for tenant ${tenantId}`,
+      options,
+    );
     this.status = status;
     this.graphCode = graphCode;
     this.tenantId = tenantId;

@@ -19,7 +19,9 @@ const MAX_BODY = 1 << 20;
 function matcher(route: string): RegExp {
   const pattern = route
     .split('/')
-    .map((part) => (/^\{(\w+)\}$/.test(part) ? `(?<${part.slice(1, -1)}>[^/]+)` : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+    .map((part) =>
+      /^\{(\w+)\}$/.test(part) ? `(?<${part.slice(1, -1)}>[^/]+)` : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'),
+    )
     .join('/');
   return new RegExp(`^/api/${pattern}/?$`);
 }
@@ -50,7 +52,9 @@ export function createHttpHost(
       const candidates = compiled.filter((route) => route.pattern.test(url.pathname));
       const route = candidates.find((candidate) => candidate.method === request.method);
       if (!route) {
-        response.writeHead(candidates.length > 0 ? 405 : 404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        response.writeHead(candidates.length > 0 ? 405 : 404, {
+          'Content-Type': 'text/plain; charset=utf-8',
+        });
         response.end(candidates.length > 0 ? 'Method not allowed\n' : 'Not found\n');
         return;
       }
@@ -72,7 +76,10 @@ export function createHttpHost(
         const context = new Invocation({
           functionName: route.name,
           logHandler: (level, ...args) =>
-            log(level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info', args.map(String).join(' ')),
+            log(
+              level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
+              args.map(String).join(' '),
+            ),
         });
         const answer = await route.handler(httpRequest, context);
         const outHeaders: Record<string, string> = {};

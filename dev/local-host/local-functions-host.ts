@@ -42,9 +42,15 @@ export function routesFor(getContext: () => AppContext): Route[] {
  * `npm run serve`: the HTTP functions, the queue workers (host.json's dequeue and poison rules) and the timer,
  * all over the same handlers as in Azure.
  */
-export async function startLocalHost(context: AppContext, options: LocalHostOptions): Promise<RunningLocalHost> {
+export async function startLocalHost(
+  context: AppContext,
+  options: LocalHostOptions,
+): Promise<RunningLocalHost> {
   const log = options.log ?? ((level, text) => process.stderr.write(`[${level}] ${text}\n`));
-  const server: Server = createHttpHost(routesFor(() => context), log);
+  const server: Server = createHttpHost(
+    routesFor(() => context),
+    log,
+  );
   const port = await listen(server, options.port);
 
   const rules = readQueueRules();

@@ -78,7 +78,8 @@ export async function deliverOnce(
         functionName,
         triggerMetadata: { dequeueCount: item.dequeueCount, id: item.messageId },
         logHandler: (level, ...args) => {
-          const mapped = level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'info';
+          const mapped =
+            level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'info';
           log(mapped, args.map(String).join(' '));
         },
       });

@@ -76,7 +76,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(formatSummaryTable(results));
   // A revoked tenant is a status change, reported but not a failure; a rejected secret fails the runs, so exit 1.
-  const failed = results.filter((result) => result.run?.status !== 'succeeded' && result.status !== 'revoked');
+  const failed = results.filter(
+    (result) => result.run?.status !== 'succeeded' && result.status !== 'revoked',
+  );
   return failed.length > 0 ? 1 : 0;
 }
 

@@ -15,11 +15,16 @@ const COLUMNS = [
 ] as const;
 
 /** The per-tenant summary table `npm run crawl` and the demo print on stdout. */
-export function formatSummaryTable(results: readonly InlineTenantResult[], names?: Map<string, string>): string {
+export function formatSummaryTable(
+  results: readonly InlineTenantResult[],
+  names?: Map<string, string>,
+): string {
   const rows = results.map((result) => {
     const run = result.run;
     const seconds =
-      run?.finishedAt && run.startedAt ? ((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1) : '';
+      run?.finishedAt && run.startedAt
+        ? ((Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1)
+        : '';
     return [
       names?.get(result.tenantId) ?? result.tenantId,
       result.status,
@@ -34,8 +39,14 @@ export function formatSummaryTable(results: readonly InlineTenantResult[], names
       seconds,
     ];
   });
-  const widths = COLUMNS.map((column, index) => Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)));
+  const widths = COLUMNS.map((column, index) =>
+    Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)),
+  );
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, index) => (index >= 3 ? cell.padStart(widths[index] ?? 0) : cell.padEnd(widths[index] ?? 0))).join('  ');
+    cells
+      .map((cell, index) =>
+        index >= 3 ? cell.padStart(widths[index] ?? 0) : cell.padEnd(widths[index] ?? 0),
+      )
+      .join('  ');
   return [line(COLUMNS), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n') + '\n';
 }

@@ -42,6 +42,8 @@ export interface ConsentFlowDeps {
   states: ConsentStateStore;
   registry: TenantRegistry;
   verify: (tenant: string) => Promise<Verification>;
+  /** The tenant ID a domain signs in to (an app-only token's `tid`), to show the domain only when it is proven. */
+  tenantOfDomain: (domain: string) => Promise<string | undefined>;
   logger: Logger;
   now?: () => Date;
 }
@@ -83,8 +85,8 @@ function bindingCookie(value: string, secure: boolean): string {
 }
 
 /** The landing page (`GET /api/consent`). */
-export function showLanding(deps: Pick<ConsentFlowDeps, 'isvName'>): PageResponse {
-  return landingPage(deps.isvName);
+export function showLanding(deps: Pick<ConsentFlowDeps, 'isvName' | 'authorityHost'>): PageResponse {
+  return landingPage(deps.isvName, deps.authorityHost);
 }
 
 /**
@@ -107,7 +109,7 @@ export async function startConsent(request: ConsentRequest, deps: ConsentFlowDep
   }
   const binding = readCookie(request.cookieHeader, CONSENT_COOKIE) ?? newRandomToken();
   const state = newRandomToken();
-  await deps.states.save(state, binding);
+  await deps.states.save(state, binding, tenant === 'organizations' ? undefined : tenant);
 
   const target = new URL(`${deps.authorityHost}/${encodeURIComponent(tenant)}/v2.0/adminconsent`);
   target.searchParams.set('client_id', deps.appClientId);
@@ -143,7 +145,7 @@ function parseCallback(query: URLSearchParams): Parsed | Malformed {
     if (!CALLBACK_PARAMS.has(key)) continue;
     if (params.has(key)) return bad('The answer from Microsoft repeated a parameter.');
     if (value.length > MAX_PARAM_LENGTH) return bad('The answer from Microsoft had an overlong value.');
-    // eslint-disable-next-line no-control-regex
+     
     if (/[\u0000-\u001f\u007f]/.test(value)) return bad('The answer from Microsoft had control characters.');
     params.set(key, value);
   }
@@ -179,7 +181,11 @@ export async function completeConsent(request: ConsentRequest, deps: ConsentFlow
 
   if (!state) {
     deps.logger.warn('consent callback refused', { outcome: 'state_missing' });
-    return problemPage(400, 'This sign-in answer cannot be used', 'It does not carry the state this site issued.');
+    return problemPage(
+      400,
+      'This sign-in answer cannot be used',
+      'It does not carry the state this site issued.',
+    );
   }
   const tenantParam = params.get('tenant') ?? '';
   const tenant = normaliseTenant(tenantParam);
@@ -203,7 +209,11 @@ export async function completeConsent(request: ConsentRequest, deps: ConsentFlow
         'This consent was started in another browser (or cookies are blocked). Finish it in the browser where ' +
         'you started, or start again here.',
     } as const;
-    return problemPage(consumed.reason === 'other_browser' ? 403 : 400, 'This consent cannot be finished', reasons[consumed.reason]);
+    return problemPage(
+      consumed.reason === 'other_browser' ? 403 : 400,
+      'This consent cannot be finished',
+      reasons[consumed.reason],
+    );
   }
 
   let verification: Verification;
@@ -235,7 +245,11 @@ export async function completeConsent(request: ConsentRequest, deps: ConsentFlow
     );
   }
   if (verification.kind === 'tenant_mismatch') {
-    deps.logger.warn('consent not verified', { outcome: 'tenant_mismatch', tenant, tokenTenant: verification.tenantId });
+    deps.logger.warn('consent not verified', {
+      outcome: 'tenant_mismatch',
+      tenant,
+      tokenTenant: verification.tenantId,
+    });
     return problemPage(
       403,
       'Consent could not be verified',
@@ -244,9 +258,19 @@ export async function completeConsent(request: ConsentRequest, deps: ConsentFlow
   }
 
   const status = verification.missing.length === 0 ? 'active' : 'consent_incomplete';
-  const domain = GUID.test(tenant) ? undefined : tenant;
+  // Entra ID sends the tenant ID back; the domain the admin typed is shown only once proven to be that tenant's.
+  let domain = GUID.test(tenant) ? undefined : tenant;
+  const hint = consumed.hint;
+  if (!domain && hint && !GUID.test(hint)) {
+    domain =
+      (await deps.tenantOfDomain(hint).catch(() => undefined)) === verification.tenantId ? hint : undefined;
+  }
   const now = (deps.now ?? (() => new Date()))();
   await deps.registry.recordConsent(verification.tenantId, status, now, domain);
   deps.logger.info('consent recorded', { outcome: status, tenantId: verification.tenantId });
-  return connectedPage(domain ?? verification.tenantId, nextScheduledRun(deps.crawlSchedule, now), verification.missing);
+  return connectedPage(
+    domain ?? verification.tenantId,
+    nextScheduledRun(deps.crawlSchedule, now),
+    verification.missing,
+  );
 }

@@ -11,6 +11,8 @@ interface StateEntity {
   rowKey: string;
   browser: string;
   expiresAt: number;
+  /** The organization the admin named on the landing page (a domain or GUID; not a secret), if any. */
+  hint?: string;
   /** Set when the state was used; the row stays until it expires so a replay is told apart from nonsense. */
   usedAt?: number;
   etag?: string;
@@ -51,13 +53,14 @@ export class ConsentStateStore {
   }
 
   /** Remembers a new state for the browser holding `binding`. */
-  async save(state: string, binding: string): Promise<void> {
+  async save(state: string, binding: string, hint?: string): Promise<void> {
     await this.#ensure();
     await this.#table.createEntity<StateEntity>({
       partitionKey: PARTITION,
       rowKey: hash(state),
       browser: hash(binding),
       expiresAt: this.#now() + STATE_TTL_MS,
+      ...(hint ? { hint } : {}),
     });
   }
 
@@ -68,7 +71,7 @@ export class ConsentStateStore {
   async consume(
     state: string,
     binding: string | undefined,
-  ): Promise<{ ok: true } | { ok: false; reason: StateRefusal }> {
+  ): Promise<{ ok: true; hint: string | undefined } | { ok: false; reason: StateRefusal }> {
     await this.#ensure();
     let entity: StateEntity;
     try {
@@ -94,7 +97,7 @@ export class ConsentStateStore {
       throw error;
     }
     if (entity.expiresAt <= this.#now()) return { ok: false, reason: 'expired' };
-    return { ok: true };
+    return { ok: true, hint: entity.hint || undefined };
   }
 }
 
@@ -103,7 +106,10 @@ export async function purgeExpiredStates(table: TableClient, now: number = Date.
   let purged = 0;
   try {
     const rows = table.listEntities<StateEntity>({
-      queryOptions: { filter: `PartitionKey eq '${PARTITION}' and expiresAt lt ${now}`, select: ['PartitionKey', 'RowKey'] },
+      queryOptions: {
+        filter: `PartitionKey eq '${PARTITION}' and expiresAt lt ${now}`,
+        select: ['PartitionKey', 'RowKey'],
+      },
     });
     for await (const row of rows) {
       try {

@@ -42,7 +42,13 @@ input{font:inherit;padding:.4rem;width:100%;box-sizing:border-box}
 button{font:inherit;margin-top:1rem;padding:.5rem 1.2rem;background:#0f6cbd;color:#fff;border:0;border-radius:4px}
 code{background:#f3f3f3;padding:0 .2rem}`;
 
-function page(status: number, title: string, tone: 'neutral' | 'ok' | 'bad', content: string): PageResponse {
+function page(
+  status: number,
+  title: string,
+  tone: 'neutral' | 'ok' | 'bad',
+  content: string,
+  headers: Record<string, string> = PAGE_HEADERS,
+): PageResponse {
   const body = `<!doctype html>
 <html lang="en">
 <head>
@@ -58,11 +64,19 @@ ${content}
 </main>
 </body>
 </html>`;
-  return { status, headers: { ...PAGE_HEADERS }, body };
+  return { status, headers: { ...headers }, body };
 }
 
-/** The landing page: what the app reads and why, and the button that starts admin consent. */
-export function landingPage(isvName: string): PageResponse {
+/**
+ * The landing page: what the app reads and why, and the button that starts admin consent. Its form posts to our
+ * start route, which redirects to Entra ID; browsers apply `form-action` to that redirect too, so the policy
+ * names the authority host.
+ */
+export function landingPage(isvName: string, authorityHost: string): PageResponse {
+  const csp = (PAGE_HEADERS['Content-Security-Policy'] ?? '').replace(
+    "form-action 'self'",
+    `form-action 'self' ${new URL(authorityHost).origin}`,
+  );
   return page(
     200,
     `Connect your organization to ${isvName}`,
@@ -82,12 +96,16 @@ their OneDrive. The app never changes or deletes anything.</li>
 placeholder="contoso.onmicrosoft.com">
 <button type="submit">Continue to Microsoft to grant consent</button>
 </form>`,
+    { ...PAGE_HEADERS, 'Content-Security-Policy': csp },
   );
 }
 
 /** Consent granted and proven. */
 export function connectedPage(organization: string, nextRun: Date, incomplete: string[]): PageResponse {
-  const when = nextRun.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  const when = nextRun
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
   if (incomplete.length > 0) {
     return page(
       200,

@@ -42,8 +42,10 @@ export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Pr
   const deadline = now() + (deps.retryWindowMs ?? 30_000);
   const scope = `${new URL(deps.graphEndpoint).origin}/.default`;
 
+  // A fresh credential: a token cached before this consent would carry the roles of the previous one.
+  deps.credentials.forget(tenant);
   let token: string;
-  for (let delay = 1_000; ; delay = Math.min(delay * 2, 8_000)) {
+  for (let delay = 500; ; delay = Math.min(delay * 2, 8_000)) {
     try {
       token = (await deps.credentials.getToken(tenant, scope)).token;
       break;
@@ -65,6 +67,7 @@ export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Pr
     return { kind: 'tenant_mismatch', tenantId: tenantId ?? 'unknown' };
   }
 
+  if (tenantId !== tenant) deps.credentials.forget(tenantId);
   const graph = deps.graphFor(tenantId);
   const missing: AppRole[] = [];
   const hinted = new Set(claims.roles ?? []);

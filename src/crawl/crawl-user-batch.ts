@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import type { CrawlDeps } from './crawl-deps';
 import { finishRunIfComplete, publishProgress } from './finish-run';
 import type { UserBatchMessage } from './messages';
@@ -27,7 +26,6 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   const deadline = AbortSignal.timeout(deps.settings.batchDeadlineMs);
   const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
   const work: WorkCounters = { ...ZERO_WORK };
-  const limit = pLimit(deps.settings.reconcileConcurrency);
 
   try {
     for (let start = 0; start < message.users.length; start += GRAPH_BATCH) {
@@ -36,19 +34,17 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
         users.map((user) => user.id),
         deps.settings.childrenPageSize,
       );
-      await Promise.all(
-        users.map((user) =>
-          limit(async () => {
-            const listing = listings.get(user.id) ?? { kind: 'noDrive' as const };
-            const items = listing.kind === 'items' ? listing.items : [];
-            const result = await deps.items.reconcileUser(tenantId, user, items, runId);
-            addWork(work, {
-              usersCrawled: listing.kind === 'items' ? 1 : 0,
-              usersWithoutDrive: listing.kind === 'noDrive' ? 1 : 0,
-              ...result,
-            });
-          }),
-        ),
+      const entries = users.map((user) => {
+        const listing = listings.get(user.id) ?? { kind: 'noDrive' as const };
+        addWork(work, {
+          usersCrawled: listing.kind === 'items' ? 1 : 0,
+          usersWithoutDrive: listing.kind === 'noDrive' ? 1 : 0,
+        });
+        return { user, items: listing.kind === 'items' ? listing.items : [] };
+      });
+      addWork(
+        work,
+        await deps.items.reconcileUsers(tenantId, entries, runId, deps.settings.reconcileConcurrency),
       );
     }
   } catch (error) {
@@ -81,5 +77,10 @@ async function recordFailure(
   } catch {
     // Storage may be what failed; the queue retries the batch either way.
   }
-  deps.logger.warn('batch attempt failed', { tenantId: message.tenantId, runId: message.runId, batch: message.batch, reason });
+  deps.logger.warn('batch attempt failed', {
+    tenantId: message.tenantId,
+    runId: message.runId,
+    batch: message.batch,
+    reason,
+  });
 }

@@ -7,12 +7,17 @@ import { DriveCrawlerError } from '../errors';
 export function describeFailure(error: unknown): string {
   if (error instanceof DriveCrawlerError) {
     const status = (error as { status?: unknown }).status;
-    return typeof status === 'number' && status > 0 ? `${error.code} (HTTP ${status})` : error.code;
+    const code = (error as DriveCrawlerError<string>).code;
+    return typeof status === 'number' && status > 0 ? `${code} (HTTP ${status})` : code;
   }
   if (error instanceof Error) {
     const status = (error as { statusCode?: unknown }).statusCode;
     const code = (error as { code?: unknown }).code;
-    return [error.name, typeof code === 'string' ? code : undefined, typeof status === 'number' ? `HTTP ${status}` : undefined]
+    return [
+      error.name,
+      typeof code === 'string' ? code : undefined,
+      typeof status === 'number' ? `HTTP ${status}` : undefined,
+    ]
       .filter(Boolean)
       .join(' ');
   }

@@ -86,30 +86,83 @@ export class DriveItemStore {
     items: readonly GraphDriveItem[],
     runId: string,
   ): Promise<ReconcileResult> {
+    return this.reconcileUsers(tenantId, [{ user, items }], runId, 1);
+  }
+
+  /**
+   * Reconciles several users of one tenant at once. Their index rows share the tenant's partition, so widening
+   * and narrowing them takes one transaction per 100 users instead of one write per user.
+   */
+  async reconcileUsers(
+    tenantId: string,
+    users: ReadonlyArray<{ user: { id: string; upn: string }; items: readonly GraphDriveItem[] }>,
+    runId: string,
+    concurrency = 8,
+  ): Promise<ReconcileResult> {
     await this.#ensure();
-    const partitionKey = driveItemPartition(tenantId, user.id);
-    const previous = await this.#storedIds(tenantId, user.id);
-    const current = new Set(items.map((item) => item.id));
-    const gone = [...previous].filter((id) => !current.has(id));
+    const total: ReconcileResult = {
+      itemsStored: 0,
+      itemsDeleted: 0,
+      transactions: 0,
+      entitiesInTransactions: 0,
+    };
+    const plans = await Promise.all(
+      users.map(async ({ user, items }) => {
+        const previous = await this.#storedIds(tenantId, user.id);
+        const current = new Set(items.map((item) => item.id));
+        return {
+          user,
+          items,
+          current,
+          previous,
+          gone: [...previous].filter((id) => !current.has(id)),
+          widened: [...current].some((id) => !previous.has(id))
+            ? new Set([...previous, ...current])
+            : undefined,
+        };
+      }),
+    );
 
-    const added = [...current].filter((id) => !previous.has(id));
-    if (added.length > 0) {
-      await this.#writeIndex(tenantId, user, new Set([...previous, ...current]), undefined);
-    }
+    // 1. Widen the index to old ∪ new before any row changes, so a crash leaves no stored row untracked.
+    await this.#writeIndexes(
+      tenantId,
+      plans
+        .filter((plan) => plan.widened)
+        .map((plan) => ({ user: plan.user, ids: plan.widened!, runId: undefined })),
+    );
 
-    let transactions = 0;
-    for (let start = 0; start < items.length; start += TRANSACTION_LIMIT) {
-      const actions: TransactionAction[] = items
-        .slice(start, start + TRANSACTION_LIMIT)
-        .map((item) => ['upsert', toEntity(tenantId, user.id, user.upn, runId, item), 'Replace']);
-      await this.#items.submitTransaction(actions);
-      transactions += 1;
-    }
-    // Deletes one by one: in a transaction one missing row (already deleted by a crashed attempt) fails them all.
-    for (const id of gone) await this.#deleteItem(partitionKey, id);
+    // 2. Upsert each user's items (transactions of up to 100 in the user's partition), delete what vanished.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < plans.length) {
+        const plan = plans[next++]!;
+        const partitionKey = driveItemPartition(tenantId, plan.user.id);
+        for (let start = 0; start < plan.items.length; start += TRANSACTION_LIMIT) {
+          const actions: TransactionAction[] = plan.items
+            .slice(start, start + TRANSACTION_LIMIT)
+            .map((item) => [
+              'upsert',
+              toEntity(tenantId, plan.user.id, plan.user.upn, runId, item),
+              'Replace',
+            ]);
+          await this.#items.submitTransaction(actions);
+          total.transactions += 1;
+          total.entitiesInTransactions += actions.length;
+        }
+        // One by one: in a transaction, one row already deleted by a crashed attempt would fail them all.
+        for (const id of plan.gone) await this.#deleteItem(partitionKey, id);
+        total.itemsStored += plan.items.length;
+        total.itemsDeleted += plan.gone.length;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, worker));
 
-    await this.#writeIndex(tenantId, user, current, runId);
-    return { itemsStored: items.length, itemsDeleted: gone.length, transactions, entitiesInTransactions: items.length };
+    // 3. Narrow the index to exactly the current items, stamped with the run that saw them.
+    await this.#writeIndexes(
+      tenantId,
+      plans.map((plan) => ({ user: plan.user, ids: plan.current, runId })),
+    );
+    return total;
   }
 
   /**
@@ -161,7 +214,10 @@ export class DriveItemStore {
     if (row.overflow) {
       const ids = new Set<string>();
       for await (const entity of this.#items.listEntities({
-        queryOptions: { filter: `PartitionKey eq '${driveItemPartition(tenantId, userId)}'`, select: ['RowKey'] },
+        queryOptions: {
+          filter: `PartitionKey eq '${driveItemPartition(tenantId, userId)}'`,
+          select: ['RowKey'],
+        },
       })) {
         if (entity.rowKey) ids.add(entity.rowKey);
       }
@@ -176,33 +232,35 @@ export class DriveItemStore {
     return ids;
   }
 
-  async #writeIndex(
+  /** Writes index rows of one tenant, 100 to a transaction (one partition); `runId` undefined keeps the old one. */
+  async #writeIndexes(
     tenantId: string,
-    user: { id: string; upn: string },
-    ids: Set<string>,
-    runId: string | undefined,
+    rows: ReadonlyArray<{ user: { id: string; upn: string }; ids: Set<string>; runId: string | undefined }>,
   ): Promise<void> {
-    const list = [...ids];
-    const overflow = list.length > MAX_INDEXED_IDS;
-    const entity: IndexEntity = {
-      partitionKey: tenantId,
-      rowKey: user.id,
-      userPrincipalName: user.upn,
-      runId: runId ?? '',
-      count: list.length,
-      overflow,
-    };
-    if (!overflow) {
-      for (let chunk = 0; chunk * IDS_PER_CHUNK < list.length || chunk === 0; chunk += 1) {
-        entity[`ids${chunk}`] = list.slice(chunk * IDS_PER_CHUNK, (chunk + 1) * IDS_PER_CHUNK).join('\n');
+    const actions: TransactionAction[] = rows.map(({ user, ids, runId }) => {
+      const list = [...ids];
+      const overflow = list.length > MAX_INDEXED_IDS;
+      const entity: Record<string, unknown> = {
+        partitionKey: tenantId,
+        rowKey: user.id,
+        userPrincipalName: user.upn,
+        count: list.length,
+        overflow,
+      };
+      if (!overflow) {
+        for (let chunk = 0; chunk * IDS_PER_CHUNK < list.length || chunk === 0; chunk += 1) {
+          entity[`ids${chunk}`] = list.slice(chunk * IDS_PER_CHUNK, (chunk + 1) * IDS_PER_CHUNK).join('\n');
+        }
       }
+      if (runId === undefined) {
+        // Widening merges and keeps the previous run ID: an interrupted user still belongs to the run that saw it.
+        return ['upsert', entity as { partitionKey: string; rowKey: string }, 'Merge'];
+      }
+      entity.runId = runId;
+      return ['upsert', entity as { partitionKey: string; rowKey: string }, 'Replace'];
+    });
+    for (let start = 0; start < actions.length; start += TRANSACTION_LIMIT) {
+      await this.#index.submitTransaction(actions.slice(start, start + TRANSACTION_LIMIT));
     }
-    if (runId === undefined) {
-      // Widening keeps the previous run ID so an interrupted user still counts as seen by that run.
-      const { runId: _unused, ...withoutRun } = entity;
-      await this.#index.upsertEntity(withoutRun, 'Merge');
-      return;
-    }
-    await this.#index.upsertEntity(entity, 'Replace');
   }
 }

@@ -48,7 +48,10 @@ export interface InlineTenantResult {
  * replaced by an in-process pool. A run of the tenant left `running` by a crawl that was killed is failed and
  * superseded, so running the command again resumes from a clean run.
  */
-export async function crawlInline(deps: CrawlDeps, options: InlineCrawlOptions): Promise<InlineTenantResult[]> {
+export async function crawlInline(
+  deps: CrawlDeps,
+  options: InlineCrawlOptions,
+): Promise<InlineTenantResult[]> {
   const started = Date.now();
   const maxAttempts = options.maxAttempts ?? 5;
   const batchPool = pLimit(options.batchConcurrency ?? 24);
@@ -64,9 +67,9 @@ export async function crawlInline(deps: CrawlDeps, options: InlineCrawlOptions):
     elapsedMs: 0,
   };
   const items: DriveItemStore = Object.create(deps.items) as DriveItemStore;
-  items.reconcileUser = async (...args) => {
-    const result = await deps.items.reconcileUser(...args);
-    progress.usersDone += 1;
+  items.reconcileUsers = async (tenantId, users, runId, concurrency) => {
+    const result = await deps.items.reconcileUsers(tenantId, users, runId, concurrency);
+    progress.usersDone += users.length;
     progress.itemsStored += result.itemsStored;
     return result;
   };
@@ -126,7 +129,13 @@ export async function crawlInline(deps: CrawlDeps, options: InlineCrawlOptions):
           };
           const previous = await deps.runs.latest(tenantId);
           if (previous?.status === 'running') {
-            await failRun(deps, tenantId, previous.runId, 'Interrupted; superseded by a new inline crawl', 'unchanged');
+            await failRun(
+              deps,
+              tenantId,
+              previous.runId,
+              'Interrupted; superseded by a new inline crawl',
+              'unchanged',
+            );
           }
           const runId = newRunId(deps.now());
           await deps.runs.open(tenantId, runId, deps.now());

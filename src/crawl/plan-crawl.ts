@@ -14,7 +14,11 @@ export async function checkClientSecret(deps: CrawlDeps): Promise<void> {
   const days = daysUntilExpiry(secret, deps.now().getTime());
   if (days !== undefined && days <= 0) {
     deps.logger.error('client secret expired', { secretName: deps.secrets.secretName });
-    throw new SecretError('secret_expired', deps.secrets.secretName, 'expired; put a new secret in the vault');
+    throw new SecretError(
+      'secret_expired',
+      deps.secrets.secretName,
+      'expired; put a new secret in the vault',
+    );
   }
   if (days !== undefined && days <= deps.settings.secretWarningDays) {
     deps.logger.warn('client secret expires soon', {

@@ -96,7 +96,9 @@ export class RunProgress {
   async summary(tenantId: string, runId: string): Promise<RunSummary | undefined> {
     await this.#ensure();
     try {
-      return toSummary(await this.#table.getEntity<SummaryEntity>(RunProgress.partition(tenantId, runId), SUMMARY));
+      return toSummary(
+        await this.#table.getEntity<SummaryEntity>(RunProgress.partition(tenantId, runId), SUMMARY),
+      );
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -104,7 +106,12 @@ export class RunProgress {
   }
 
   /** Records the end of the user listing: how many batches were queued and what the listing cost. */
-  recordListing(tenantId: string, runId: string, batches: number, work: Partial<WorkCounters>): Promise<RunSummary> {
+  recordListing(
+    tenantId: string,
+    runId: string,
+    batches: number,
+    work: Partial<WorkCounters>,
+  ): Promise<RunSummary> {
     return this.#record(tenantId, runId, 'listing', work, (summary) => {
       summary.batchesPlanned = batches;
       summary.listingDone = true;
@@ -112,7 +119,12 @@ export class RunProgress {
   }
 
   /** Records a finished batch; a batch already recorded is left alone. */
-  recordBatch(tenantId: string, runId: string, batch: number, work: Partial<WorkCounters>): Promise<RunSummary> {
+  recordBatch(
+    tenantId: string,
+    runId: string,
+    batch: number,
+    work: Partial<WorkCounters>,
+  ): Promise<RunSummary> {
     return this.#record(tenantId, runId, `batch_${String(batch).padStart(6, '0')}`, work, (summary) => {
       summary.batchesDone += 1;
     });

@@ -26,7 +26,12 @@ export function consentHandlers(getContext: ContextProvider) {
   });
   return {
     landing: (_request: HttpRequest, context: InvocationContext) =>
-      answerSafely(context, 'consent', () => Promise.resolve(toResponse(showLanding(getContext().config))), failed),
+      answerSafely(
+        context,
+        'consent',
+        () => Promise.resolve(toResponse(showLanding(getContext().config))),
+        failed,
+      ),
     start: (request: HttpRequest, context: InvocationContext) =>
       answerSafely(
         context,
@@ -45,8 +50,18 @@ export function consentHandlers(getContext: ContextProvider) {
 }
 
 const handlers = consentHandlers(hostContext('consent'));
-app.http('consentLanding', { methods: ['GET'], authLevel: 'anonymous', route: 'consent', handler: handlers.landing });
-app.http('consentStart', { methods: ['GET'], authLevel: 'anonymous', route: 'consent/start', handler: handlers.start });
+app.http('consentLanding', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'consent',
+  handler: handlers.landing,
+});
+app.http('consentStart', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'consent/start',
+  handler: handlers.start,
+});
 app.http('consentCallback', {
   methods: ['GET'],
   authLevel: 'anonymous',

@@ -14,7 +14,11 @@ import { hostContext, invocationLogger } from './runtime';
  * Runs one capability for a timer or queue trigger. Failures are logged once (name and code, never a message
  * that could carry outside values) and rethrown, so the host records them and the queue retries the message.
  */
-async function runOrRethrow(context: InvocationContext, what: string, work: () => Promise<void>): Promise<void> {
+async function runOrRethrow(
+  context: InvocationContext,
+  what: string,
+  work: () => Promise<void>,
+): Promise<void> {
   try {
     await work();
   } catch (error) {
@@ -41,7 +45,9 @@ export function crawlHandlers(getContext: ContextProvider) {
         listTenantUsers(deps(context), parseMessage(tenantCrawlMessage, message)),
       ),
     batch: (message: unknown, context: InvocationContext) =>
-      runOrRethrow(context, 'user batch', () => crawlUserBatch(deps(context), parseMessage(userBatchMessage, message))),
+      runOrRethrow(context, 'user batch', () =>
+        crawlUserBatch(deps(context), parseMessage(userBatchMessage, message)),
+      ),
     poisonedTenant: (message: unknown, context: InvocationContext) =>
       runOrRethrow(context, 'poisoned tenant listing', () =>
         failPoisonedWork(deps(context), parseMessage(tenantCrawlMessage, message)),
@@ -55,8 +61,16 @@ export function crawlHandlers(getContext: ContextProvider) {
 
 const handlers = crawlHandlers(hostContext('crawl'));
 app.timer('crawlPlan', { schedule: '%CRAWL_SCHEDULE%', handler: handlers.plan });
-app.storageQueue('crawlTenant', { queueName: QUEUES.tenantCrawl, connection: 'AzureWebJobsStorage', handler: handlers.tenant });
-app.storageQueue('crawlUserBatch', { queueName: QUEUES.userBatch, connection: 'AzureWebJobsStorage', handler: handlers.batch });
+app.storageQueue('crawlTenant', {
+  queueName: QUEUES.tenantCrawl,
+  connection: 'AzureWebJobsStorage',
+  handler: handlers.tenant,
+});
+app.storageQueue('crawlUserBatch', {
+  queueName: QUEUES.userBatch,
+  connection: 'AzureWebJobsStorage',
+  handler: handlers.batch,
+});
 app.storageQueue('crawlTenantPoison', {
   queueName: `${QUEUES.tenantCrawl}-poison`,
   connection: 'AzureWebJobsStorage',

@@ -37,11 +37,17 @@ export function tenantHandlers(getContext: ContextProvider) {
           const tenantId = (request.params.tenantId ?? '').toLowerCase();
           if (!GUID.test(tenantId)) return json(404, { error: 'tenant_not_found' });
           try {
-            const run = await queueTenantCrawl(getContext().crawlDeps({ logger: invocationLogger(context) }), tenantId);
+            const run = await queueTenantCrawl(
+              getContext().crawlDeps({ logger: invocationLogger(context) }),
+              tenantId,
+            );
             return json(202, { runId: run.runId });
           } catch (error) {
             if (error instanceof RegistryError) {
-              return json(error.code === 'tenant_not_found' ? 404 : 409, { error: error.code, message: error.message });
+              return json(error.code === 'tenant_not_found' ? 404 : 409, {
+                error: error.code,
+                message: error.message,
+              });
             }
             throw error;
           }
@@ -52,7 +58,12 @@ export function tenantHandlers(getContext: ContextProvider) {
 }
 
 const handlers = tenantHandlers(hostContext('crawl'));
-app.http('tenantsList', { methods: ['GET'], authLevel: 'function', route: 'tenants', handler: handlers.list });
+app.http('tenantsList', {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'tenants',
+  handler: handlers.list,
+});
 app.http('tenantCrawl', {
   methods: ['POST'],
   authLevel: 'function',

@@ -8,7 +8,9 @@ export function graphErrorCode(body: unknown): string | undefined {
 }
 
 /** A header bag over a plain object with any casing (inner `$batch` answers carry their headers that way). */
-export function headerBag(headers: Record<string, unknown> | undefined): { get(name: string): string | null } {
+export function headerBag(headers: Record<string, unknown> | undefined): {
+  get(name: string): string | null;
+} {
   const lower = new Map<string, string>();
   for (const [key, value] of Object.entries(headers ?? {})) {
     if (typeof value === 'string' || typeof value === 'number') lower.set(key.toLowerCase(), String(value));

@@ -190,7 +190,7 @@ export class TenantGraph {
           const answer = answers[index];
           const status = answer?.status ?? 0;
           if (status >= 200 && status < 300) {
-            firstPages.set(userId, (answer?.body ?? {}) as Page<GraphDriveItem>);
+            firstPages.set(userId, (answer?.body ?? {}));
             return;
           }
           if (status === 404) {
@@ -229,7 +229,8 @@ export class TenantGraph {
       try {
         page = await this.#getJson<Page<GraphDriveItem>>(url, UNITS.driveListing);
       } catch (error) {
-        if (error instanceof GraphError && error.status === 404 && items.length === 0) return { kind: 'noDrive' };
+        if (error instanceof GraphError && error.status === 404 && items.length === 0)
+          return { kind: 'noDrive' };
         throw error;
       }
       for (const item of page.value ?? []) if (typeof item.id === 'string') items.push(item);
@@ -285,10 +286,14 @@ export class TenantGraph {
     const outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true);
     const byId = new Map<string, BatchAnswer>();
     if (outer.status >= 200 && outer.status < 300) {
-      for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? []) byId.set(answer.id, answer);
+      for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? [])
+        byId.set(answer.id, answer);
     }
     return requests.map((request) => {
-      const answer = byId.get(request.id) ?? { id: request.id, status: outer.status === 200 ? 0 : outer.status };
+      const answer = byId.get(request.id) ?? {
+        id: request.id,
+        status: outer.status === 200 ? 0 : outer.status,
+      };
       const status = answer.status;
       if (isThrottle(status)) this.counters.throttled += 1;
       this.#options.pacer.settle(UNITS.driveListing, { status, headers: headerBag(answer.headers) });
@@ -338,7 +343,7 @@ export class TenantGraph {
     } catch (error) {
       if (signal?.aborted) {
         if (!prepaid) this.#options.pacer.settle(units, { status: 0, headers: answerHeaders });
-        throw signal.reason as Error;
+        throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       }
       if ((error as { name?: string }).name === 'TokenError') {
         if (!prepaid) this.#options.pacer.settle(units, { status: 0, headers: answerHeaders });

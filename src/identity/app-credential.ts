@@ -18,7 +18,9 @@ export function createAppCredential(config: AppConfig): TokenCredential {
 export function createStorageCredential(config: AppConfig, appCredential: TokenCredential): TokenCredential {
   const storage = config.storage;
   if (storage.kind === 'identity' && storage.credential?.toLowerCase() === 'managedidentity') {
-    return storage.clientId ? new ManagedIdentityCredential({ clientId: storage.clientId }) : new ManagedIdentityCredential();
+    return storage.clientId
+      ? new ManagedIdentityCredential({ clientId: storage.clientId })
+      : new ManagedIdentityCredential();
   }
   return appCredential;
 }

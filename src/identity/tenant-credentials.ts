@@ -31,13 +31,18 @@ export class TenantCredentials {
   }
 
   /** Gets an app-only token for the tenant. Throws `TokenError`. */
-  async getToken(tenantId: string, scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+  async getToken(
+    tenantId: string,
+    scopes: string | string[],
+    options?: GetTokenOptions,
+  ): Promise<AccessToken> {
     let secret = await this.#options.secrets.get();
     try {
       return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
     } catch (error) {
       const failure = classifyTokenFailure(error);
-      if (failure.code !== 'app_secret_rejected') throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
+      if (failure.code !== 'app_secret_rejected')
+        throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
       // A rotated secret may be in the vault already: read it again once, and try with it if it is new.
       const fresh = await this.#options.secrets.refresh();
       if (fresh.version === secret.version) {
@@ -88,7 +93,9 @@ export function tokenClaims(token: string): { tid?: string; roles?: string[] } {
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     return {
       tid: typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined,
-      roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : undefined,
+      roles: Array.isArray(claims.roles)
+        ? claims.roles.filter((r): r is string => typeof r === 'string')
+        : undefined,
     };
   } catch {
     return {};

@@ -32,7 +32,8 @@ export function classifyTokenFailure(error: unknown): { code: TokenErrorCode; aa
     return { code: 'tenant_error', aadsts };
   }
   const name = (error as { name?: unknown }).name;
-  const message = String((error as { message?: unknown }).message ?? '');
+  const raw = (error as { message?: unknown }).message;
+  const message = typeof raw === 'string' ? raw : '';
   // MSAL reads the tenant's OpenID document first: an unknown tenant (AADSTS90002) surfaces only as this.
   if (name === 'CredentialUnavailableError' || /endpoints_resolution_error/.test(message)) {
     return { code: 'tenant_error', aadsts: undefined };

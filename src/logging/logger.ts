@@ -27,7 +27,9 @@ export function consoleSink(minimum: 'info' | 'warn' | 'error' = 'info'): LogSin
   const order = { info: 0, warn: 1, error: 2 } as const;
   return (level, message, fields) => {
     if (order[level] < order[minimum]) return;
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`,
+    );
   };
 }
 

@@ -76,9 +76,14 @@ export class ClientSecretSource {
       if (status === 404) {
         throw new SecretError('secret_missing', this.#name, 'not found in the vault', { cause: error });
       }
-      throw new SecretError('secret_unavailable', this.#name, `the vault could not be read (${status ?? 'no answer'})`, {
-        cause: error,
-      });
+      throw new SecretError(
+        'secret_unavailable',
+        this.#name,
+        `the vault could not be read (${status ?? 'no answer'})`,
+        {
+          cause: error,
+        },
+      );
     }
     if (!result.value || result.properties.enabled === false) {
       throw new SecretError('secret_missing', this.#name, 'has no enabled value');

@@ -37,7 +37,10 @@ function endpointsOf(connectionString: string): { table?: string; queue?: string
       }),
   );
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
-    return { table: 'http://127.0.0.1:10002/devstoreaccount1', queue: 'http://127.0.0.1:10001/devstoreaccount1' };
+    return {
+      table: 'http://127.0.0.1:10002/devstoreaccount1',
+      queue: 'http://127.0.0.1:10001/devstoreaccount1',
+    };
   }
   return { table: parts.get('tableendpoint'), queue: parts.get('queueendpoint') };
 }
@@ -70,7 +73,10 @@ export class StorageClients {
     if (settings.kind === 'connectionString') {
       return new QueueClient(settings.connectionString.reveal(), name);
     }
-    return new QueueClient(`${settings.queueServiceUri.replace(/\/$/, '')}/${name}`, this.#requireCredential());
+    return new QueueClient(
+      `${settings.queueServiceUri.replace(/\/$/, '')}/${name}`,
+      this.#requireCredential(),
+    );
   }
 
   #requireCredential(): TokenCredential {

@@ -72,7 +72,13 @@ export class TenantRegistry {
     domain: string | undefined,
   ): Promise<void> {
     await this.#ensure();
-    const entity: TenantEntity = { partitionKey: PARTITION, rowKey: tenantId, status, consentedAt, lastError: '' };
+    const entity: TenantEntity = {
+      partitionKey: PARTITION,
+      rowKey: tenantId,
+      status,
+      consentedAt,
+      lastError: '',
+    };
     if (domain) entity.domain = domain;
     await this.#table.upsertEntity(entity, 'Merge');
   }
@@ -106,7 +112,10 @@ export class TenantRegistry {
   /** Notes the start of a run of the tenant. */
   async recordRunStarted(tenantId: string, runId: string): Promise<void> {
     await this.#ensure();
-    await this.#table.upsertEntity<TenantEntity>({ partitionKey: PARTITION, rowKey: tenantId, lastRunId: runId }, 'Merge');
+    await this.#table.upsertEntity<TenantEntity>(
+      { partitionKey: PARTITION, rowKey: tenantId, lastRunId: runId },
+      'Merge',
+    );
   }
 
   /**
@@ -123,7 +132,8 @@ export class TenantRegistry {
     if (!current) return;
     const keep =
       outcome.status === undefined ||
-      ((current.status === 'revoked' || current.status === 'consent_incomplete') && outcome.status !== 'revoked');
+      ((current.status === 'revoked' || current.status === 'consent_incomplete') &&
+        outcome.status !== 'revoked');
     const entity: TenantEntity = {
       partitionKey: PARTITION,
       rowKey: tenantId,

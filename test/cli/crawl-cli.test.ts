@@ -9,11 +9,19 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 function runCrawl(env: Record<string, string>, args: string[] = []) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'src/cli/crawl.ts', ...args], {
-      cwd: ROOT,
-      // Only what the product reads, plus the CA bundle that trusts the simulator.
-      env: { PATH: process.env.PATH ?? '', NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '', ...env },
-    });
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'src/cli/crawl.ts', ...args],
+      {
+        cwd: ROOT,
+        // Only what the product reads, plus the CA bundle that trusts the simulator.
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
+          ...env,
+        },
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -14,8 +14,10 @@ const available = existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
 
 if (!available && !inCi) {
-  // eslint-disable-next-line no-console
-  console.warn(`Skipping the browser test: Debian's chromium is not installed at ${CHROMIUM} (apt-get install chromium).`);
+   
+  console.warn(
+    `Skipping the browser test: Debian's chromium is not installed at ${CHROMIUM} (apt-get install chromium).`,
+  );
 }
 
 (available ? describe : describe.skip)('consent in a real browser', () => {
@@ -59,8 +61,9 @@ if (!available && !inCi) {
     await page.screenshot({ path: path.join(ARTIFACTS, `consent-${name}-1-landing.png`), fullPage: true });
     await page.getByLabel(/domain or tenant ID/).fill(tenant.domain);
     await page.getByRole('button', { name: /Continue to Microsoft/ }).click();
-    await page.getByRole('button', { name: button }).waitFor();
+    await page.waitForLoadState();
     await page.screenshot({ path: path.join(ARTIFACTS, `consent-${name}-2-entra.png`), fullPage: true });
+    await page.getByRole('button', { name: button }).waitFor({ timeout: 10_000 });
     await page.getByRole('button', { name: button }).click();
     await page.waitForURL(/\/api\/consent\/callback/);
     await page.screenshot({ path: path.join(ARTIFACTS, `consent-${name}-3-result.png`), fullPage: true });
@@ -74,7 +77,10 @@ if (!available && !inCi) {
     const { tenant, heading, text } = await walk('Accept', 'accept');
     expect(heading).toBe('Your organization is connected');
     expect(text).toContain(tenant.domain);
-    expect(await app.context.registry.get(tenant.tenantId)).toMatchObject({ status: 'active', domain: tenant.domain });
+    expect(await app.context.registry.get(tenant.tenantId)).toMatchObject({
+      status: 'active',
+      domain: tenant.domain,
+    });
   });
 
   it('stores nothing when the admin presses Cancel', async () => {

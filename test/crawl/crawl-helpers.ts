@@ -44,7 +44,11 @@ export async function storedRows(context: AppContext, tenantId: string): Promise
 }
 
 /** Asserts that the `DriveItems` rows of the tenant are exactly the simulator's drives, field by field. */
-export async function expectTableEqualsDrives(cloud: SimClient, context: AppContext, tenantId: string): Promise<number> {
+export async function expectTableEqualsDrives(
+  cloud: SimClient,
+  context: AppContext,
+  tenantId: string,
+): Promise<number> {
   const drives = await cloud.drives(tenantId);
   const rows = await storedRows(context, tenantId);
   const byKey = new Map(rows.map((row) => [`${row.partitionKey}/${row.rowKey}`, row]));

@@ -45,17 +45,23 @@ describe('inline crawl', () => {
     });
     const log = await cloud.requestLog({ tenantId: tenant.tenantId, service: 'graph', since });
     // Several pages of users (7 a page) and of children (4 a page).
-    expect(log.filter((entry) => entry.url.includes('/users?') || entry.url.includes('/users%3F')).length).toBeGreaterThan(2);
-    expect(log.filter((entry) => entry.url.includes('skiptoken') && entry.url.includes('/children')).length).toBeGreaterThan(0);
+    expect(
+      log.filter((entry) => entry.url.includes('/users?') || entry.url.includes('/users%3F')).length,
+    ).toBeGreaterThan(2);
+    expect(
+      log.filter((entry) => entry.url.includes('skiptoken') && entry.url.includes('/children')).length,
+    ).toBeGreaterThan(0);
     // Drives of unlicensed users are never requested.
     const users = await cloud.listUsers(tenant.tenantId);
     for (const user of users.filter((u) => !u.licensed)) {
       expect(log.some((entry) => entry.url.includes(user.id))).toBe(false);
     }
     // Every request is decorated, and the license filter travels with eventual consistency.
-    expect(log.every((entry) => entry.userAgent === 'ISV|Contoso Test|DriveCrawler/0.1.0' || entry.url.includes('$batch'))).toBe(
-      true,
-    );
+    expect(
+      log.every(
+        (entry) => entry.userAgent === 'ISV|Contoso Test|DriveCrawler/0.1.0' || entry.url.includes('$batch'),
+      ),
+    ).toBe(true);
     const listings = log.filter((entry) => /\/users\?/.test(entry.url));
     expect(listings.every((entry) => entry.consistencyLevel === 'eventual')).toBe(true);
     expect(result?.run?.requests).toBe(log.filter((entry) => !entry.url.endsWith('$batch')).length);
@@ -98,14 +104,18 @@ describe('inline crawl', () => {
     expect(bad?.run?.status).toBe('failed');
     expect(bad?.run?.error).toMatch(/AADSTS7000229/);
     expect((await app.context.registry.get(revoked.tenantId))?.status).toBe('revoked');
-    expect((await app.context.registry.listCrawlable()).some((t) => t.tenantId === revoked.tenantId)).toBe(false);
+    expect((await app.context.registry.listCrawlable()).some((t) => t.tenantId === revoked.tenantId)).toBe(
+      false,
+    );
     await expectTableEqualsDrives(cloud, app.context, healthy.tenantId);
   });
 
   it('picks up a rotated client secret without a restart', async () => {
     const rotating = await createTestApp({ secretCacheMs: 60 * 60_000, crawlSettings: SMALL_PAGES });
     const tenant = await onboardTenant(cloud, rotating.context, rotating.clientId, { users: 6 });
-    const first = await crawlInline(rotating.context.crawlDeps(), { tenants: [(await rotating.context.registry.get(tenant.tenantId))!] });
+    const first = await crawlInline(rotating.context.crawlDeps(), {
+      tenants: [(await rotating.context.registry.get(tenant.tenantId))!],
+    });
     expect(first[0]?.run?.status).toBe('succeeded');
     // Rotate: a new secret on the app, the old one removed, the vault holds the new version.
     await cloud.addAppSecret(rotating.clientId, { value: 'rotated-secret-value-123' });
@@ -114,7 +124,9 @@ describe('inline crawl', () => {
     // Drop the cached token so the next crawl must ask Entra ID again with the (still cached, now stale) secret:
     // it is refused with AADSTS7000215, and the crawler has to re-read the vault to carry on.
     rotating.context.credentials.forget(tenant.tenantId);
-    const second = await crawlInline(rotating.context.crawlDeps(), { tenants: [(await rotating.context.registry.get(tenant.tenantId))!] });
+    const second = await crawlInline(rotating.context.crawlDeps(), {
+      tenants: [(await rotating.context.registry.get(tenant.tenantId))!],
+    });
     expect(second[0]?.run?.status).toBe('succeeded');
   });
 
@@ -127,7 +139,9 @@ describe('inline crawl', () => {
       windowSeconds: 60,
       timeScale: 60,
     });
-    await cloud.setFaults(tenant.tenantId, { graph: { status429: 0.15, status503: 0.05, retryAfterSeconds: 6 } });
+    await cloud.setFaults(tenant.tenantId, {
+      graph: { status429: 0.15, status503: 0.05, retryAfterSeconds: 6 },
+    });
     const [result] = await crawl([tenant.tenantId]);
     await cloud.setFaults(tenant.tenantId, {});
     expect(result?.run?.status).toBe('succeeded');

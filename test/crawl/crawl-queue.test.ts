@@ -22,7 +22,9 @@ interface Instance {
   handlers: ReturnType<typeof crawlHandlers>;
 }
 
-function queues(context: AppContext): Array<{ queue: QueueClient; poison: QueueClient; pick: (i: Instance) => QueueHandler }> {
+function queues(
+  context: AppContext,
+): Array<{ queue: QueueClient; poison: QueueClient; pick: (i: Instance) => QueueHandler }> {
   return [
     {
       queue: context.storage.queue(QUEUES.tenantCrawl),
@@ -80,7 +82,11 @@ describe('crawl through the queues', () => {
 
   const timer = () =>
     one.handlers.plan(
-      { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: '', next: '', lastUpdated: '' } },
+      {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: '', next: '', lastUpdated: '' },
+      },
       new InvocationContext({ functionName: 'crawlPlan' }),
     );
 
@@ -99,7 +105,11 @@ describe('crawl through the queues', () => {
     const run = await app.context.runs.get(tenant.tenantId, planned!.runId);
     expect(run?.status).toBe('succeeded');
     const items = await expectTableEqualsDrives(cloud, app.context, tenant.tenantId);
-    expect(run).toMatchObject({ usersSeen: tenant.licensedUsers, usersCrawled: tenant.licensedWithDrive, itemsStored: items });
+    expect(run).toMatchObject({
+      usersSeen: tenant.licensedUsers,
+      usersCrawled: tenant.licensedWithDrive,
+      itemsStored: items,
+    });
     const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
     expect(stats.violations).toBe(0);
   });
@@ -138,7 +148,9 @@ describe('crawl through the queues', () => {
     expect(run?.error).toMatch(/graph_failed \(HTTP 500\)/);
     const record = await app.context.registry.get(tenant.tenantId);
     expect(record?.status).toBe('error');
-    expect((await app.context.registry.listCrawlable()).some((t) => t.tenantId === tenant.tenantId)).toBe(true);
+    expect((await app.context.registry.listCrawlable()).some((t) => t.tenantId === tenant.tenantId)).toBe(
+      true,
+    );
   });
 
   it('queues one tenant on POST /api/tenants/{id}/crawl with the contract answers', async () => {
@@ -146,12 +158,16 @@ describe('crawl through the queues', () => {
     const routes = tenantHandlers(() => app.context);
     const post = (id: string) =>
       routes.crawl(
-        new HttpRequest({ method: 'POST', url: `http://127.0.0.1/api/tenants/${id}/crawl`, params: { tenantId: id } }),
+        new HttpRequest({
+          method: 'POST',
+          url: `http://127.0.0.1/api/tenants/${id}/crawl`,
+          params: { tenantId: id },
+        }),
         new InvocationContext({ functionName: 'tenantCrawl' }),
       );
     const accepted = await post(tenant.tenantId);
     expect(accepted.status).toBe(202);
-    const runId = (JSON.parse(String(accepted.body)) as { runId: string }).runId;
+    const runId = (JSON.parse(accepted.body as string) as { runId: string }).runId;
     expect((await post(tenant.tenantId)).status).toBe(409);
     expect((await post('00000000-0000-0000-0000-00000000beef')).status).toBe(404);
     await drain([one]);
@@ -161,7 +177,7 @@ describe('crawl through the queues', () => {
       new HttpRequest({ method: 'GET', url: 'http://127.0.0.1/api/tenants' }),
       new InvocationContext({ functionName: 'tenantsList' }),
     );
-    const body = JSON.parse(String(listed.body)) as { tenants: Array<Record<string, unknown>> };
+    const body = JSON.parse(listed.body as string) as { tenants: Array<Record<string, unknown>> };
     const row = body.tenants.find((t) => t.tenantId === tenant.tenantId);
     expect(row).toMatchObject({ status: 'active', lastRunId: runId });
     expect((row?.lastRun as { status: string }).status).toBe('succeeded');

@@ -16,7 +16,9 @@ const TEST_TIME_SCALE = 60;
  */
 export default async function globalSetup(): Promise<void> {
   if (!process.env.NODE_EXTRA_CA_CERTS?.includes('.sim')) {
-    throw new Error('Run the tests through `npm test` (dev/with-test-tls.ts), so every process trusts the test CA.');
+    throw new Error(
+      'Run the tests through `npm test` (dev/with-test-tls.ts), so every process trusts the test CA.',
+    );
   }
   const [azurite, cloud] = await Promise.all([
     startAzurite({ extraAccounts: STORAGE_ACCOUNTS }),
@@ -24,7 +26,9 @@ export default async function globalSetup(): Promise<void> {
   ]);
   globalThis.__driveCrawlerTestServices = { azurite, cloud };
   process.env.TEST_STORAGE_CONNECTION_STRING = azurite.connectionString;
-  process.env.TEST_STORAGE_ACCOUNTS = JSON.stringify(azurite.accounts.map((account) => account.connectionString));
+  process.env.TEST_STORAGE_ACCOUNTS = JSON.stringify(
+    azurite.accounts.map((account) => account.connectionString),
+  );
   process.env.TEST_ACCOUNT_CLAIMS_DIR = mkdtempSync(path.join(tmpdir(), 'drive-crawler-claims-'));
   process.env.TEST_SIM_URL = cloud.url;
 }

@@ -60,7 +60,7 @@ export function installNetworkGuard(): void {
       }
     }
     return (original as (...a: unknown[]) => net.Socket).apply(this, args);
-  } as typeof original;
+  };
 }
 
 /** Returns and clears the refused attempts since the last call. */

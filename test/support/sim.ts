@@ -19,7 +19,8 @@ export function storageConnectionString(): string {
   if (claimed) return claimed;
   const accounts = JSON.parse(process.env.TEST_STORAGE_ACCOUNTS ?? '[]') as string[];
   const dir = process.env.TEST_ACCOUNT_CLAIMS_DIR;
-  if (!dir || accounts.length === 0) throw new Error('TEST_STORAGE_ACCOUNTS is not set: run the tests through `npm test`.');
+  if (!dir || accounts.length === 0)
+    throw new Error('TEST_STORAGE_ACCOUNTS is not set: run the tests through `npm test`.');
   for (const [index, connectionString] of accounts.entries()) {
     try {
       closeSync(openSync(path.join(dir, String(index)), 'wx'));

@@ -68,10 +68,15 @@ export async function createTestApp(
   const build = (more: AppContextOverrides = {}): AppContext =>
     createAppContext(loadConfig(appEnv, 'consent'), {
       logger: createLogger((level, message, fields) => logs.push({ level, message, fields })),
-      appCredential: new ClientSecretCredential(env.AZURE_TENANT_ID, env.AZURE_CLIENT_ID, env.AZURE_CLIENT_SECRET, {
-        authorityHost: env.AUTHORITY_HOST,
-        disableInstanceDiscovery: true,
-      }),
+      appCredential: new ClientSecretCredential(
+        env.AZURE_TENANT_ID,
+        env.AZURE_CLIENT_ID,
+        env.AZURE_CLIENT_SECRET,
+        {
+          authorityHost: env.AUTHORITY_HOST,
+          disableInstanceDiscovery: true,
+        },
+      ),
       consentRetryWindowMs: 3_000,
       secretCacheMs: 0,
       ...overrides,

@@ -16,7 +16,14 @@ describe('queue messages', () => {
   it('refuses a batch without users or with a bad tenant ID', () => {
     const runId = newRunId(new Date());
     expect(() =>
-      parseMessage(userBatchMessage, { kind: 'batch', tenantId, runId, batch: 0, licensedUsers: 1, users: [] }),
+      parseMessage(userBatchMessage, {
+        kind: 'batch',
+        tenantId,
+        runId,
+        batch: 0,
+        licensedUsers: 1,
+        users: [],
+      }),
     ).toThrow();
     expect(() =>
       parseMessage(userBatchMessage, {

@@ -2,13 +2,15 @@ import { connectedPage, escapeHtml, landingPage, problemPage } from '../../src/c
 
 describe('consent pages', () => {
   it('escapes every character that could open markup or an attribute', () => {
-    expect(escapeHtml(`<a href="x" onclick='y'>&\``)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;');
+    expect(escapeHtml(`<a href="x" onclick='y'>&\``)).toBe(
+      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;',
+    );
   });
 
   it('escape reflected values on every page', () => {
     const evil = '<script>alert(1)</script>';
     for (const page of [
-      landingPage(evil),
+      landingPage(evil, 'https://login.microsoftonline.com'),
       connectedPage(evil, new Date('2026-11-25T12:00:00Z'), []),
       connectedPage('contoso.com', new Date(), [evil]),
       problemPage(400, evil, evil),
@@ -25,7 +27,10 @@ describe('consent pages', () => {
   });
 
   it('carry no script and no external asset', () => {
-    const page = landingPage('Contoso');
+    const page = landingPage('Contoso', 'https://login.microsoftonline.com');
+    expect(page.headers['Content-Security-Policy']).toContain(
+      "form-action 'self' https://login.microsoftonline.com",
+    );
     expect(page.body).not.toMatch(/<script|https?:\/\/|<link/i);
     expect(page.body).toMatch(/<label for="tenant">/);
     expect(page.body).toMatch(/<html lang="en">/);

@@ -1,9 +1,12 @@
 import { aadstsOf, classifyTokenFailure } from '../../src/identity/token-errors';
 
 const entraError = (code: number) =>
-  Object.assign(new Error(`ClientSecretCredential authentication failed: AADSTS${code}: something happened.`), {
-    name: 'AuthenticationError',
-  });
+  Object.assign(
+    new Error(`ClientSecretCredential authentication failed: AADSTS${code}: something happened.`),
+    {
+      name: 'AuthenticationError',
+    },
+  );
 
 describe('token failure classification', () => {
   it.each([
@@ -25,7 +28,9 @@ describe('token failure classification', () => {
   });
 
   it('reads the AADSTS number from the cause when the message has none', () => {
-    const error = new Error('authentication failed', { cause: new Error('AADSTS7000215: Invalid client secret') });
+    const error = new Error('authentication failed', {
+      cause: new Error('AADSTS7000215: Invalid client secret'),
+    });
     expect(aadstsOf(error)).toBe(7000215);
   });
 
@@ -37,6 +42,9 @@ describe('token failure classification', () => {
   });
 
   it('treats a network failure without an AADSTS code as transient', () => {
-    expect(classifyTokenFailure(new Error('socket hang up'))).toEqual({ code: 'transient', aadsts: undefined });
+    expect(classifyTokenFailure(new Error('socket hang up'))).toEqual({
+      code: 'transient',
+      aadsts: undefined,
+    });
   });
 });
