@@ -145,7 +145,7 @@ function parseCallback(query: URLSearchParams): Parsed | Malformed {
     if (!CALLBACK_PARAMS.has(key)) continue;
     if (params.has(key)) return bad('The answer from Microsoft repeated a parameter.');
     if (value.length > MAX_PARAM_LENGTH) return bad('The answer from Microsoft had an overlong value.');
-     
+
     if (/[\u0000-\u001f\u007f]/.test(value)) return bad('The answer from Microsoft had control characters.');
     params.set(key, value);
   }

@@ -3,7 +3,7 @@ import type { Logger } from '../logging/logger';
 import type { ClientSecretSource } from '../secrets/client-secret-source';
 import type { TenantRegistry } from '../tenants/tenant-registry';
 import type { CrawlRunStore } from './crawl-runs';
-import type { DriveItemStore } from './drive-item-store';
+import type { DriveItemWriter } from './drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './messages';
 import type { RunProgress } from './run-progress';
 
@@ -12,7 +12,7 @@ export interface CrawlDeps {
   registry: TenantRegistry;
   runs: CrawlRunStore;
   progress: RunProgress;
-  items: DriveItemStore;
+  items: DriveItemWriter;
   secrets: ClientSecretSource;
   /**
    * Graph access for a tenant. Directory calls (the users listing) and drive calls have separate budgets in

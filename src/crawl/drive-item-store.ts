@@ -28,6 +28,17 @@ interface IndexEntity {
   etag?: string;
 }
 
+/** What the crawl needs from the item store (an interface, so the inline crawl can count what passes through). */
+export interface DriveItemWriter {
+  reconcileUsers(
+    tenantId: string,
+    users: ReadonlyArray<{ user: { id: string; upn: string }; items: readonly GraphDriveItem[] }>,
+    runId: string,
+    concurrency?: number,
+  ): Promise<ReconcileResult>;
+  sweepUsersNotSeen(tenantId: string, runId: string): Promise<number>;
+}
+
 /** The partition of a user's rows in `DriveItems` (contract). */
 export function driveItemPartition(tenantId: string, userId: string): string {
   return `${tenantId}_${userId}`;
@@ -59,7 +70,7 @@ function toEntity(tenantId: string, userId: string, upn: string, runId: string, 
  * point lookup is also the cheaper call in Azure). The index is widened to old ∪ new before any change and
  * narrowed after, so a crash at any point leaves no row untracked, and a retry converges.
  */
-export class DriveItemStore {
+export class DriveItemStore implements DriveItemWriter {
   readonly #items: TableClient;
   readonly #index: TableClient;
   #ready: Promise<void> | undefined;

@@ -4,7 +4,7 @@ import type { TenantRecord } from '../tenants/tenant-registry';
 import type { CrawlDeps } from './crawl-deps';
 import { crawlUserBatch } from './crawl-user-batch';
 import type { CrawlRun } from './crawl-runs';
-import type { DriveItemStore } from './drive-item-store';
+import type { DriveItemWriter } from './drive-item-store';
 import { failRun } from './finish-run';
 import { listTenantUsers } from './list-tenant-users';
 import type { UserBatchMessage } from './messages';
@@ -66,12 +66,14 @@ export async function crawlInline(
     throttled: 0,
     elapsedMs: 0,
   };
-  const items: DriveItemStore = Object.create(deps.items) as DriveItemStore;
-  items.reconcileUsers = async (tenantId, users, runId, concurrency) => {
-    const result = await deps.items.reconcileUsers(tenantId, users, runId, concurrency);
-    progress.usersDone += users.length;
-    progress.itemsStored += result.itemsStored;
-    return result;
+  const items: DriveItemWriter = {
+    reconcileUsers: async (tenantId, users, runId, concurrency) => {
+      const result = await deps.items.reconcileUsers(tenantId, users, runId, concurrency);
+      progress.usersDone += users.length;
+      progress.itemsStored += result.itemsStored;
+      return result;
+    },
+    sweepUsersNotSeen: (tenantId, runId) => deps.items.sweepUsersNotSeen(tenantId, runId),
   };
   const report = (): void => {
     progress.requests = graphCounters.reduce((sum, c) => sum + c.requests, 0);

@@ -106,9 +106,8 @@ const DEFAULT_LATENCY_MS = 200;
  * comes (at 80% of the budget), what is already on its way is about ln 2 / 8 of 80%, some 7% of the budget.
  */
 const SLOW_START_LATENCIES = 8;
-/** Latency samples kept; the pacer uses a low percentile of them (the network, not callers' own delays). */
+/** Latency samples kept; the pacer uses the shortest (the network, not callers' own delays). */
 const LATENCY_SAMPLES = 64;
-const LATENCY_PERCENTILE = 0.1;
 /** Why the pacer cancels its own sleeps (a constant: no error is made and thrown away each time). */
 const DONE = Symbol('done');
 /** Microtask turns a granted caller gets to ask again before anyone else is granted. */
@@ -124,8 +123,13 @@ const PROBE_HEADROOM = 0.05;
 /** Multiplicative decrease on a budget 429 and on running out of a `RateLimit` allowance. */
 const DECREASE_ON_429 = 0.7;
 const DECREASE_ON_EXHAUSTION = 0.9;
-/** The local bucket holds this much time's worth of the rate: smooth, but no request waits for a whole one. */
+/**
+ * The local bucket holds this much time's worth of the rate, or one `$batch` (Graph's limit of 20 requests, of
+ * the largest size asked for), whichever is more: a batch's requests reach the server together however they
+ * were paced, so pacing them one by one only delays them.
+ */
 const BURST_MS = 100;
+const BATCH_REQUESTS = 20;
 /** Retry-After when a 429/503 gives none: doubles per throttle in a row, up to the cap. */
 const DEFAULT_HOLD_MS = 1_000;
 const MAX_DEFAULT_HOLD_MS = 30_000;
@@ -212,6 +216,8 @@ export class TenantPacer {
   #tenantRate: number;
   #share = 1;
   #tokens = 0;
+  /** The most units one request has asked for (for the bucket's size). */
+  #largestUnits = 1;
   #refilledAt: number;
   #slowStart = true;
   /** Since when the queue has waited for tokens only (the rate is what limits us), for probing upward. */
@@ -277,6 +283,13 @@ export class TenantPacer {
   acquire(units: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!(units >= 0) || !Number.isFinite(units)) return Promise.reject(new RangeError('units must be >= 0'));
+    if (units > this.#largestUnits) {
+      // A bigger bucket, as full as it was.
+      this.#refill(this.#clock.now());
+      const before = this.#capacity();
+      this.#largestUnits = units;
+      this.#tokens += this.#capacity() - before;
+    }
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { units, resolve, reject, signal };
       if (signal) this.#watch(signal, waiter);
@@ -497,7 +510,7 @@ export class TenantPacer {
   }
 
   #capacity(): number {
-    return (this.#localRate() * BURST_MS) / 1000;
+    return Math.max((this.#localRate() * BURST_MS) / 1000, BATCH_REQUESTS * this.#largestUnits);
   }
 
   #refill(now: number): void {
@@ -729,8 +742,8 @@ export class TenantPacer {
   /**
    * Frees a settled request's units and measures latency. Answers are matched to grants oldest first; a
    * request that waited in its caller (the first inner requests of a `$batch` wait for the last) measures long,
-   * so the latency is a low percentile of the recent samples. Answers without a status (failed connections)
-   * say nothing about latency.
+   * while the last one granted measures the round trip, so the latency is the shortest recent sample. Answers
+   * without a status (failed connections) say nothing about latency.
    */
   #release(units: number, now: number, answered: boolean): void {
     while (this.#grants.length > 0 && now - (this.#grants[0]?.at ?? now) > LOST_AFTER_MS) {
@@ -741,7 +754,6 @@ export class TenantPacer {
     if (!grant || !answered) return;
     this.#latencySamples.push(Math.max(1, now - grant.at));
     if (this.#latencySamples.length > LATENCY_SAMPLES) this.#latencySamples.shift();
-    const sorted = [...this.#latencySamples].sort((a, b) => a - b);
-    this.#latencyMs = sorted[Math.floor(sorted.length * LATENCY_PERCENTILE)] ?? this.#latencyMs;
+    this.#latencyMs = Math.min(...this.#latencySamples);
   }
 }

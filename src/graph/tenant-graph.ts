@@ -190,7 +190,7 @@ export class TenantGraph {
           const answer = answers[index];
           const status = answer?.status ?? 0;
           if (status >= 200 && status < 300) {
-            firstPages.set(userId, (answer?.body ?? {}));
+            firstPages.set(userId, answer?.body ?? {});
             return;
           }
           if (status === 404) {
