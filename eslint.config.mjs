@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', '.sim/**', '.tools/**', 'eslint.config.mjs'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', '.sim/**', '.tools/**', 'eslint.config.mjs', 'jest.config.js'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
