@@ -1,7 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { AppContext } from '../../src/app-context';
-import { consentHandlers } from '../../src/functions/consent';
+import { consentHandlers } from '../../src/functions/handlers/consent-handlers';
 
 export interface Answer {
   status: number;

@@ -4,8 +4,8 @@ import type { QueueHandler, QueueRules } from '../../dev/local-host/queue-worker
 import { deliverOnce, readQueueRules } from '../../dev/local-host/queue-worker';
 import type { SimClient } from '../../dev/sim/sim-client';
 import type { AppContext } from '../../src/app-context';
-import { crawlHandlers } from '../../src/functions/crawl';
-import { tenantHandlers } from '../../src/functions/tenants';
+import { crawlHandlers } from '../../src/functions/handlers/crawl-handlers';
+import { tenantHandlers } from '../../src/functions/handlers/tenant-handlers';
 import { HttpRequest } from '@azure/functions';
 import { QUEUES } from '../../src/storage/storage-clients';
 import { sim } from '../support/sim';
