@@ -13,9 +13,11 @@ describe('network guard', () => {
 
   it('refuses a connection beyond loopback and records it', async () => {
     const error = await new Promise<Error>((resolve) => {
-      https.get('https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration', () => {
-        resolve(new Error('unexpected answer'));
-      }).on('error', resolve);
+      https
+        .get('https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration', () => {
+          resolve(new Error('unexpected answer'));
+        })
+        .on('error', resolve);
     });
     expect(error.message).toMatch(/Network guard/);
     // Taking the violation here keeps this one test green; any other test that tried would fail in afterEach.
@@ -24,9 +26,11 @@ describe('network guard', () => {
 
   it('refuses the managed identity endpoint', async () => {
     const error = await new Promise<Error>((resolve) => {
-      https.get('http://169.254.169.254/metadata/identity/oauth2/token'.replace('http:', 'https:'), () => {
-        resolve(new Error('unexpected answer'));
-      }).on('error', resolve);
+      https
+        .get('http://169.254.169.254/metadata/identity/oauth2/token'.replace('http:', 'https:'), () => {
+          resolve(new Error('unexpected answer'));
+        })
+        .on('error', resolve);
     });
     expect(error.message).toMatch(/Network guard/);
     expect(takeNetworkViolations()).toHaveLength(1);

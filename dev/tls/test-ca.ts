@@ -19,7 +19,11 @@ export interface TestTls {
 const VALID_DAYS = 825;
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
-function newKeyPair(): { publicKey: forge.pki.PublicKey; privateKey: forge.pki.PrivateKey; privatePem: string } {
+function newKeyPair(): {
+  publicKey: forge.pki.PublicKey;
+  privateKey: forge.pki.PrivateKey;
+  privatePem: string;
+} {
   // Node's generator is much faster than forge's pure-JS one; forge only signs.
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const privatePem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();

@@ -14,7 +14,6 @@ const available = existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
 
 if (!available && !inCi) {
-   
   console.warn(
     `Skipping the browser test: Debian's chromium is not installed at ${CHROMIUM} (apt-get install chromium).`,
   );

@@ -55,13 +55,19 @@ describe('loadConfig', () => {
   });
 
   it('refuses a Key Vault URL that is not https', () => {
-    expect(problemsOf({ ...base, KEY_VAULT_URL: 'http://vault.local/' })).toEqual(['KEY_VAULT_URL must use https']);
-    expect(problemsOf({ ...base, KEY_VAULT_URL: 'vault' })).toContain('KEY_VAULT_URL must be an absolute URL');
+    expect(problemsOf({ ...base, KEY_VAULT_URL: 'http://vault.local/' })).toEqual([
+      'KEY_VAULT_URL must use https',
+    ]);
+    expect(problemsOf({ ...base, KEY_VAULT_URL: 'vault' })).toContain(
+      'KEY_VAULT_URL must be an absolute URL',
+    );
   });
 
   it('refuses a secret name Key Vault would not accept', () => {
     expect(problemsOf({ ...base, APP_CLIENT_SECRET_NAME: 'bad_name!' })[0]).toMatch(/APP_CLIENT_SECRET_NAME/);
-    expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).clientSecretName).toBe('other-secret');
+    expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).clientSecretName).toBe(
+      'other-secret',
+    );
   });
 
   it('requires CONSENT_REDIRECT_URI only for the consent routes', () => {
@@ -72,7 +78,9 @@ describe('loadConfig', () => {
   });
 
   it('accepts a plain http redirect URI only on loopback', () => {
-    expect(problemsOf({ ...base, CONSENT_REDIRECT_URI: 'http://127.0.0.1:7071/api/consent/callback' })).toEqual([]);
+    expect(
+      problemsOf({ ...base, CONSENT_REDIRECT_URI: 'http://127.0.0.1:7071/api/consent/callback' }),
+    ).toEqual([]);
     expect(problemsOf({ ...base, CONSENT_REDIRECT_URI: 'http://example.com/api/consent/callback' })).toEqual([
       'CONSENT_REDIRECT_URI must use https (plain http only on loopback)',
     ]);
@@ -87,8 +95,12 @@ describe('loadConfig', () => {
     expect(config.authorityHost).toBe('https://127.0.0.1:8443');
     expect(config.authorityIsPublicCloud).toBe(false);
     expect(config.graphEndpoint).toBe('https://127.0.0.1:8443');
-    expect(problemsOf({ ...base, GRAPH_ENDPOINT: 'https://graph.microsoft.com/v1.0' })[0]).toMatch(/host root/);
-    expect(problemsOf({ ...base, AUTHORITY_HOST: 'http://login.local' })).toEqual(['AUTHORITY_HOST must use https']);
+    expect(problemsOf({ ...base, GRAPH_ENDPOINT: 'https://graph.microsoft.com/v1.0' })[0]).toMatch(
+      /host root/,
+    );
+    expect(problemsOf({ ...base, AUTHORITY_HOST: 'http://login.local' })).toEqual([
+      'AUTHORITY_HOST must use https',
+    ]);
   });
 
   it('accepts identity-based storage by account name or by service URIs', () => {
@@ -112,7 +124,10 @@ describe('loadConfig', () => {
       AzureWebJobsStorage__tableServiceUri: 'https://s.table.core.windows.net',
       AzureWebJobsStorage__queueServiceUri: 'https://s.queue.core.windows.net',
     });
-    expect(byUri.storage).toMatchObject({ kind: 'identity', tableServiceUri: 'https://s.table.core.windows.net' });
+    expect(byUri.storage).toMatchObject({
+      kind: 'identity',
+      tableServiceUri: 'https://s.table.core.windows.net',
+    });
   });
 
   it('refuses storage given as only one service URI or as a bad connection string', () => {
@@ -131,7 +146,9 @@ describe('loadConfig', () => {
   it('keeps the storage connection string out of logs', () => {
     const config = loadConfig({ ...base, AzureWebJobsStorage: 'AccountName=a;AccountKey=c2VjcmV0' });
     expect(JSON.stringify(config)).not.toContain('c2VjcmV0');
-    expect(String(config.storage.kind === 'connectionString' && config.storage.connectionString)).toBe('[redacted]');
+    expect(String(config.storage.kind === 'connectionString' && config.storage.connectionString)).toBe(
+      '[redacted]',
+    );
     expect(new Secret('x').reveal()).toBe('x');
   });
 
