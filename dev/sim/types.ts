@@ -23,6 +23,8 @@ export interface AppSecretSpec {
 export interface AppSpec {
   /** Defaults to a new random GUID. */
   clientId?: string;
+  /** Name shown on the adminconsent page. Defaults to `App <first 8 characters of the client ID>`. */
+  displayName?: string;
   secrets: AppSecretSpec[];
   /** Redirect URIs registered on the app; the adminconsent page refuses any other (AADSTS50011). */
   redirectUris?: string[];
@@ -197,7 +199,11 @@ export interface SimControl {
   listUsers(tenantId: string): Promise<SimUser[]>;
   /** Current root children of every licensed user with a drive, keyed by user ID. */
   drives(tenantId: string): Promise<Record<string, SimDriveItem[]>>;
-  addItem(tenantId: string, userId: string, item: Partial<SimDriveItem> & { name: string }): Promise<SimDriveItem>;
+  addItem(
+    tenantId: string,
+    userId: string,
+    item: Partial<SimDriveItem> & { name: string },
+  ): Promise<SimDriveItem>;
   renameItem(tenantId: string, userId: string, itemId: string, name: string): Promise<void>;
   deleteItem(tenantId: string, userId: string, itemId: string): Promise<void>;
   setLicensed(tenantId: string, userId: string, licensed: boolean): Promise<void>;
@@ -208,6 +214,7 @@ export interface SimControl {
     throttle: Pick<TenantSpec, 'budgetPerWindow' | 'windowSeconds' | 'timeScale' | 'latencyMs'>,
   ): Promise<void>;
   /** Replaces the faults of a tenant (`'*'`: every tenant, and Key Vault); `{}` clears them. */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- '*' documents the wildcard
   setFaults(tenantId: string | '*', faults: Faults): Promise<void>;
   requestLog(filter?: RequestLogFilter): Promise<RequestLogEntry[]>;
   throttleStats(tenantId: string, clientId: string): Promise<ThrottleStats>;

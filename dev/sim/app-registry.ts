@@ -1,0 +1,134 @@
+import { SimError } from './sim-error';
+import type { AppSecretSpec, AppSpec, GraphAppRole, RevocationCode } from './types';
+import { randomUUID } from 'node:crypto';
+
+/** Every application permission the simulated Graph knows. */
+export const GRAPH_APP_ROLES: readonly GraphAppRole[] = ['User.Read.All', 'Files.Read.All'];
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** An app registration (multi-tenant): its credentials, redirect URIs and the permissions it asks for. */
+export interface AppRecord {
+  clientId: string;
+  displayName: string;
+  secrets: AppSecretSpec[];
+  redirectUris: string[];
+  requiredRoles: GraphAppRole[];
+}
+
+/** The state of an app's service principal in one tenant. */
+export type Grant =
+  | {
+      kind: 'granted';
+      roles: GraphAppRole[];
+      /** Until this real time (ms since epoch) the token endpoint still answers `lagCode`. */
+      lagUntil: number;
+      lagCode: 700016 | 65001;
+    }
+  | { kind: 'revoked'; code: RevocationCode };
+
+/** What checking a presented client secret found. */
+export type SecretCheck = 'valid' | 'wrong' | 'expired';
+
+function assertRoles(roles: readonly string[]): asserts roles is GraphAppRole[] {
+  for (const role of roles) {
+    if (!GRAPH_APP_ROLES.includes(role as GraphAppRole)) throw new SimError(400, `Unknown app role ${role}`);
+  }
+}
+
+function assertSecret(secret: AppSecretSpec): void {
+  if (typeof secret.value !== 'string' || secret.value.length === 0)
+    throw new SimError(400, 'A secret needs a value');
+  if (secret.expiresOn !== undefined && Number.isNaN(Date.parse(secret.expiresOn))) {
+    throw new SimError(400, `expiresOn is not a date: ${secret.expiresOn}`);
+  }
+}
+
+/**
+ * App registrations and their service principals per tenant (consent grants and revocations). Apps are global,
+ * as multi-tenant registrations are; a tenant knows an app only once it has been consented there.
+ */
+export class AppRegistry {
+  private readonly apps = new Map<string, AppRecord>();
+  private readonly grants = new Map<string, Grant>();
+
+  create(spec: AppSpec): AppRecord {
+    const clientId = (spec.clientId ?? randomUUID()).toLowerCase();
+    if (!GUID.test(clientId)) throw new SimError(400, 'clientId must be a GUID');
+    if (this.apps.has(clientId)) throw new SimError(409, `App ${clientId} already exists`);
+    spec.secrets.forEach(assertSecret);
+    const requiredRoles = spec.requiredRoles ?? [...GRAPH_APP_ROLES];
+    assertRoles(requiredRoles);
+    const redirectUris = spec.redirectUris ?? [];
+    for (const uri of redirectUris) {
+      if (!URL.canParse(uri)) throw new SimError(400, `Redirect URI is not a URL: ${uri}`);
+    }
+    const app: AppRecord = {
+      clientId,
+      displayName: spec.displayName ?? `App ${clientId.slice(0, 8)}`,
+      secrets: spec.secrets.map((secret) => ({ ...secret })),
+      redirectUris: [...redirectUris],
+      requiredRoles: [...requiredRoles],
+    };
+    this.apps.set(clientId, app);
+    return app;
+  }
+
+  get(clientId: string): AppRecord | undefined {
+    return this.apps.get(clientId.toLowerCase());
+  }
+
+  require(clientId: string): AppRecord {
+    const app = this.get(clientId);
+    if (!app) throw new SimError(404, `No app ${clientId}`);
+    return app;
+  }
+
+  addSecret(clientId: string, secret: AppSecretSpec): void {
+    assertSecret(secret);
+    this.require(clientId).secrets.push({ ...secret });
+  }
+
+  removeSecret(clientId: string, value: string): void {
+    const app = this.require(clientId);
+    const kept = app.secrets.filter((secret) => secret.value !== value);
+    if (kept.length === app.secrets.length) throw new SimError(404, `App ${clientId} has no such secret`);
+    app.secrets = kept;
+  }
+
+  /** Compares a presented secret with the app's; an expired match is `expired`, as Entra ID tells them apart. */
+  checkSecret(app: AppRecord, presented: string, nowMs: number): SecretCheck {
+    const matches = app.secrets.filter((secret) => secret.value === presented);
+    if (matches.length === 0) return 'wrong';
+    return matches.some((secret) => secret.expiresOn === undefined || Date.parse(secret.expiresOn) > nowMs)
+      ? 'valid'
+      : 'expired';
+  }
+
+  /** Records consent: the app's service principal exists in the tenant with these roles. */
+  grant(
+    tenantId: string,
+    clientId: string,
+    roles: readonly string[],
+    lagUntil: number,
+    lagCode: 700016 | 65001,
+  ): void {
+    assertRoles(roles);
+    this.require(clientId);
+    this.grants.set(`${tenantId}|${clientId.toLowerCase()}`, {
+      kind: 'granted',
+      roles: [...roles],
+      lagUntil,
+      lagCode,
+    });
+  }
+
+  revoke(tenantId: string, clientId: string, code: RevocationCode): void {
+    this.require(clientId);
+    this.grants.set(`${tenantId}|${clientId.toLowerCase()}`, { kind: 'revoked', code });
+  }
+
+  grantOf(tenantId: string, clientId: string): Grant | undefined {
+    return this.grants.get(`${tenantId}|${clientId.toLowerCase()}`);
+  }
+}

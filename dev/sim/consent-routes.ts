@@ -1,0 +1,163 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppRecord } from './app-registry';
+import type { CloudState } from './cloud-state';
+import { renderConsentErrorPage, renderConsentPage } from './consent-page';
+import { appNotFoundError, missingParameterError, unknownTenantError } from './entra-error';
+import { readBody, sendHtml, sendRedirect, splitTarget } from './http-kit';
+import type { SeededTenant } from './seeded-tenant';
+
+const MULTI_TENANT_NAMES = new Set(['organizations', 'common']);
+const SUGGESTED_TENANTS = 50;
+
+/** Encodes a redirect parameter as Entra ID does (.NET style: `+` for spaces, lower-case escapes). */
+function entraEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/%20/g, '+')
+    .replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
+}
+
+function withParams(redirectUri: string, params: Array<[string, string | undefined]>): string {
+  const query = params
+    .filter((param): param is [string, string] => param[1] !== undefined)
+    .map(([name, value]) => `${name}=${entraEncode(value)}`)
+    .join('&');
+  return `${redirectUri}${redirectUri.includes('?') ? '&' : '?'}${query}`;
+}
+
+type ConsentRequest =
+  | { ok: false; status: number; code: number; text: string; tenantId?: string; clientId?: string }
+  | {
+      ok: true;
+      app: AppRecord;
+      tenant: SeededTenant | undefined;
+      scope: string;
+      redirectUri: string;
+      state: string | undefined;
+    };
+
+/** Checks what Entra ID checks before showing the page: the tenant, the app, the redirect URI, the scope. */
+function validate(state: CloudState, pathTenant: string, params: URLSearchParams): ConsentRequest {
+  const multi = MULTI_TENANT_NAMES.has(pathTenant.toLowerCase());
+  const tenant = multi ? undefined : state.tenant(pathTenant);
+  if (!multi && !tenant) return { ok: false, ...unknownTenantError(pathTenant) };
+  const tenantId = tenant?.tenantId;
+  const clientId = params.get('client_id') ?? '';
+  if (!clientId) return { ok: false, ...missingParameterError('client_id'), tenantId };
+  const app = state.apps.get(clientId);
+  if (!app) {
+    return { ok: false, ...appNotFoundError(clientId, tenant?.domain ?? pathTenant), tenantId, clientId };
+  }
+  const redirectUri = params.get('redirect_uri') ?? '';
+  if (!app.redirectUris.includes(redirectUri)) {
+    return {
+      ok: false,
+      status: 400,
+      code: 50011,
+      text:
+        `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured ` +
+        `for the application '${app.clientId}'. Make sure the redirect URI sent in the request matches one added ` +
+        'to your application in the Azure portal.',
+      tenantId,
+      clientId,
+    };
+  }
+  const scope = params.get('scope') ?? '';
+  if (!scope.trim()) return { ok: false, ...missingParameterError('scope'), tenantId, clientId };
+  return { ok: true, app, tenant, scope, redirectUri, state: params.get('state') ?? undefined };
+}
+
+/**
+ * `GET /{tenant}/v2.0/adminconsent` shows the "Permissions requested" page; `POST` is its form. Accept grants
+ * every permission the app asks for in the chosen tenant and redirects with `admin_consent=True&tenant&scope&state`;
+ * Cancel redirects with `error=access_denied` (and, as Entra ID does, `admin_consent=True`). A bad redirect URI,
+ * app or tenant gets an error page and no redirect.
+ */
+export async function handleAdminConsent(
+  state: CloudState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathTenant: string,
+): Promise<void> {
+  const isPost = req.method === 'POST';
+  const params = isPost ? new URLSearchParams(await readBody(req)) : splitTarget(req.url ?? '/').query;
+  const log = (status: number, tenantId: string | undefined, clientId: string | undefined): void => {
+    state.log.add({
+      at: state.wall(),
+      service: 'consent',
+      ...(tenantId === undefined ? {} : { tenantId }),
+      ...(clientId === undefined ? {} : { clientId: clientId.toLowerCase() }),
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      status,
+      inBatch: false,
+      units: 0,
+      ...(req.headers['user-agent'] === undefined ? {} : { userAgent: req.headers['user-agent'] }),
+      authorized: false,
+      violation: false,
+    });
+  };
+
+  const request = validate(state, pathTenant, params);
+  if (!request.ok) {
+    log(request.status, request.tenantId, request.clientId);
+    sendHtml(res, request.status, renderConsentErrorPage(request.code, request.text));
+    return;
+  }
+  const { app, scope, redirectUri } = request;
+  const customers = state.customerTenants();
+  const model = {
+    action: `/${encodeURIComponent(pathTenant)}/v2.0/adminconsent`,
+    appName: app.displayName,
+    clientId: app.clientId,
+    roles: app.requiredRoles,
+    scope,
+    redirectUri,
+    state: request.state,
+    tenantLabel: request.tenant?.domain,
+    tenantSuggestion: customers[0]?.domain ?? '',
+    knownTenants: customers.slice(0, SUGGESTED_TENANTS).map((tenant) => tenant.domain),
+  };
+
+  if (!isPost) {
+    log(200, request.tenant?.tenantId, app.clientId);
+    sendHtml(res, 200, renderConsentPage(model));
+    return;
+  }
+
+  if (params.get('action') !== 'accept') {
+    log(302, request.tenant?.tenantId, app.clientId);
+    sendRedirect(
+      res,
+      withParams(redirectUri, [
+        ['error', 'access_denied'],
+        ['error_description', 'AADSTS65004: User declined to consent to access the app.'],
+        ['admin_consent', 'True'],
+        ['state', request.state],
+      ]),
+    );
+    return;
+  }
+
+  const chosen = request.tenant ?? state.tenant((params.get('tenant') ?? '').trim());
+  if (!chosen) {
+    const named = params.get('tenant') ?? '';
+    log(400, undefined, app.clientId);
+    sendHtml(
+      res,
+      400,
+      renderConsentPage({ ...model, tenantSuggestion: named, problem: unknownTenantError(named).text }),
+    );
+    return;
+  }
+  state.apps.grant(chosen.tenantId, app.clientId, app.requiredRoles, 0, 700016);
+  log(302, chosen.tenantId, app.clientId);
+  sendRedirect(
+    res,
+    withParams(redirectUri, [
+      ['admin_consent', 'True'],
+      ['tenant', chosen.tenantId],
+      ['scope', scope],
+      ['state', request.state],
+    ]),
+  );
+}

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import type { AccessTokenClaims } from './access-token';
+import type { CloudState } from './cloud-state';
+import type { ConnectionInfo } from './connection-tracker';
+import type { GraphAnswer } from './graph-plan';
+import { graphError } from './graph-plan';
+import { planGraphCall } from './graph-resources';
+import { formatSeconds } from './http-kit';
+import type { SeededTenant } from './seeded-tenant';
+import type { PairThrottle } from './throttle-ledger';
+
+/**
+ * Added to every budget `Retry-After` and allowed as slack when judging violations, so a client whose timer fires a
+ * millisecond early is neither a violator nor refused again at the window's edge.
+ */
+export const HOLD_MARGIN_MS = 2;
+/**
+ * Requests on other connections handled this soon after a `Retry-After` was written are taken to have been in
+ * flight when it left: the client could not have held them back, so they are not violations.
+ */
+export const IN_FLIGHT_GRACE_MS = 20;
+/** `RateLimit-*` headers appear once this share of the window's budget is used. */
+const RATE_LIMIT_HEADER_SHARE = 0.8;
+/** Directory buckets refill over 10 simulated seconds. */
+const DIRECTORY_PERIOD_SECONDS = 10;
+/** Default delay of an injected slow answer when the fault does not say. */
+const DEFAULT_SLOW_MS = 1000;
+
+/** One Graph request, top level or inside `$batch`. */
+export interface GraphCall {
+  method: string;
+  /** Path after `/v1.0` (percent-encoded), starting with `/`. */
+  path: string;
+  query: URLSearchParams;
+  /** Path and query as received, for the log. */
+  loggedUrl: string;
+  header(name: string): string | undefined;
+  userAgent: string | undefined;
+  /** The connection the request came on. */
+  connection: ConnectionInfo;
+  inBatch: boolean;
+}
+
+/** A Graph answer plus what the transport must do with it. */
+export interface GraphOutcome extends GraphAnswer {
+  /** Destroy the connection instead of answering. */
+  reset: boolean;
+  /** Extra real ms before answering (injected slowness). */
+  slowMs: number;
+  /** Graph's `request-id` of this answer. */
+  requestId: string;
+  /** Holds this answer gives the app (`Retry-After` of a 429 or 503): call `tellHolds` once it is written. */
+  holds: PendingHold[];
+}
+
+/** A `Retry-After` decided for a pair, in force for violations once it has been written to the client. */
+export interface PendingHold {
+  pair: PairThrottle;
+  until: number;
+  ms: number;
+}
+
+/** Marks the holds as told: from now on, calling before they end is a violation. */
+export function tellHolds(holds: readonly PendingHold[], now: number, connection: ConnectionInfo): void {
+  for (const hold of holds) {
+    if (hold.until < hold.pair.toldUntil) continue;
+    hold.pair.toldUntil = hold.until;
+    hold.pair.toldMs = hold.ms;
+    hold.pair.toldAt = now;
+    hold.pair.toldConnection = connection;
+  }
+}
+
+function tooManyRequests(
+  ids: { requestId: string; clientRequestId: string | undefined },
+  ms: number,
+  message: string,
+): GraphAnswer {
+  const answer = graphError(ids, 429, 'TooManyRequests', message);
+  answer.headers['Retry-After'] = formatSeconds(ms);
+  return answer;
+}
+
+/**
+ * Whether a request ignores a `Retry-After` the app has already been given. A later request on the connection that
+ * carried it was certainly sent after it arrived (no pipelining); the first request on a connection opened before
+ * it was told, or any request within the grace, may have been on its way already.
+ */
+function isViolation(pair: PairThrottle, now: number, connection: ConnectionInfo): boolean {
+  if (now >= pair.toldUntil - HOLD_MARGIN_MS) return false;
+  if (connection === pair.toldConnection) return true;
+  if (connection.requests === 1 && connection.openedAt < pair.toldAt) return false;
+  return now >= pair.toldAt + IN_FLIGHT_GRACE_MS;
+}
+
+/** Charges the planned units to the pair's drive window or directory bucket and answers. */
+function chargeAndRun(
+  state: CloudState,
+  tenant: SeededTenant,
+  pair: PairThrottle,
+  holds: PendingHold[],
+  input: Parameters<typeof planGraphCall>[0],
+  now: number,
+): { answer: GraphAnswer; units: number } {
+  const plan = planGraphCall(input);
+  if (plan.kind === 'answer') return { answer: plan.answer, units: 0 };
+  const scale = tenant.throttle.timeScale;
+  if (plan.bucket === 'directory') {
+    const taken = pair.directory.take(
+      now,
+      plan.units,
+      tenant.directoryBudget(),
+      (DIRECTORY_PERIOD_SECONDS * 1000) / scale,
+    );
+    if (!taken.granted) {
+      const ms = Math.ceil(taken.retryAfterMs) + HOLD_MARGIN_MS;
+      holds.push({ pair, until: now + ms, ms });
+      return {
+        answer: tooManyRequests(
+          input,
+          ms,
+          'Too many directory requests. Retry after the time in Retry-After.',
+        ),
+        units: 0,
+      };
+    }
+    return { answer: plan.run(), units: plan.units };
+  }
+
+  const budget = tenant.driveBudget();
+  const spent = pair.window.spend(now, plan.units, budget, (tenant.throttle.windowSeconds * 1000) / scale);
+  let answer: GraphAnswer;
+  let units = 0;
+  if (spent.granted) {
+    units = plan.units;
+    pair.unitsSpent += units;
+    const wall = state.wall();
+    pair.firstRequestAt ??= wall;
+    pair.lastRequestAt = wall;
+    answer = plan.run();
+  } else {
+    const ms = Math.ceil(spent.retryAfterMs) + HOLD_MARGIN_MS;
+    holds.push({ pair, until: now + ms, ms });
+    answer = tooManyRequests(
+      input,
+      ms,
+      'The resource-unit budget of this application in this tenant is used up for now. Retry after the time in Retry-After.',
+    );
+  }
+  if (spent.used >= RATE_LIMIT_HEADER_SHARE * budget) {
+    answer.headers['RateLimit-Limit'] = String(budget);
+    answer.headers['RateLimit-Remaining'] = String(Math.max(0, budget - spent.used));
+    answer.headers['RateLimit-Reset'] = formatSeconds(spent.resetMs);
+  }
+  return { answer, units };
+}
+
+/**
+ * Answers one Graph request for the app and tenant of a valid token, in this order: a call before a `Retry-After`
+ * the app was given has passed is a violation (counted, answered with a fresh 429, the hold restarts); then injected
+ * faults (reset, 429, 503, 500, slowness); then the resource's own checks; then the budget charge; then the
+ * resource. Every call is logged and counted in the pair's exact counters.
+ */
+export function answerGraphCall(state: CloudState, claims: AccessTokenClaims, call: GraphCall): GraphOutcome {
+  const ids = { requestId: randomUUID(), clientRequestId: call.header('client-request-id') };
+  const tenant = state.tenant(claims.tid);
+  let answer: GraphAnswer;
+  let units = 0;
+  let violation = false;
+  let reset = false;
+  let slowMs = 0;
+  const holds: PendingHold[] = [];
+
+  if (!tenant) {
+    answer = graphError(
+      ids,
+      401,
+      'InvalidAuthenticationToken',
+      'Access token validation failure. Unknown tenant.',
+    );
+  } else {
+    const pair = state.ledger.pair(tenant.tenantId, claims.appid);
+    pair.requests++;
+    const now = state.clock();
+    const scale = tenant.throttle.timeScale;
+    if (isViolation(pair, now, call.connection)) {
+      violation = true;
+      pair.violations++;
+      const ms = pair.toldMs;
+      holds.push({ pair, until: now + ms, ms });
+      answer = tooManyRequests(
+        ids,
+        ms,
+        'The request arrived before the Retry-After of an earlier answer had passed; the wait starts again.',
+      );
+    } else {
+      const faults = state.faultsFor(tenant.tenantId).graph;
+      const faultRetryMs = Math.ceil(((faults.retryAfterSeconds ?? 2) * 1000) / scale);
+      if (state.draw(faults.reset)) {
+        reset = true;
+        answer = { status: 0, headers: {}, body: undefined };
+      } else if (state.draw(faults.status429)) {
+        holds.push({ pair, until: now + faultRetryMs, ms: faultRetryMs });
+        answer = tooManyRequests(ids, faultRetryMs, 'Too many requests (injected).');
+      } else if (state.draw(faults.status503)) {
+        holds.push({ pair, until: now + faultRetryMs, ms: faultRetryMs });
+        answer = graphError(
+          ids,
+          503,
+          'serviceNotAvailable',
+          'Service unavailable (injected). Retry after the time in Retry-After.',
+        );
+        answer.headers['Retry-After'] = formatSeconds(faultRetryMs);
+      } else if (state.draw(faults.status500)) {
+        answer = graphError(ids, 500, 'generalException', 'An unspecified error has occurred (injected).');
+      } else {
+        const input = {
+          state,
+          tenant,
+          roles: claims.roles ?? [],
+          method: call.method,
+          path: call.path,
+          query: call.query,
+          consistencyLevel: call.header('consistencylevel'),
+          ...ids,
+        };
+        ({ answer, units } = chargeAndRun(state, tenant, pair, holds, input, now));
+      }
+      if (state.draw(faults.slow)) slowMs = faults.slowMs ?? DEFAULT_SLOW_MS;
+    }
+    if (answer.status === 429 || answer.status === 503) pair.throttled++;
+  }
+
+  const consistencyLevel = call.header('consistencylevel');
+  state.log.add({
+    at: state.wall(),
+    service: 'graph',
+    tenantId: claims.tid,
+    clientId: claims.appid,
+    method: call.method,
+    url: call.loggedUrl,
+    status: answer.status,
+    inBatch: call.inBatch,
+    units,
+    ...(call.userAgent === undefined ? {} : { userAgent: call.userAgent }),
+    authorized: true,
+    violation,
+    ...(consistencyLevel === undefined ? {} : { consistencyLevel }),
+  });
+  return { ...answer, reset, slowMs, requestId: ids.requestId, holds };
+}

@@ -1,0 +1,69 @@
+import type { ConnectionInfo } from './connection-tracker';
+import { ResourceUnitWindow } from './resource-unit-window';
+import { TokenBucket } from './token-bucket';
+
+/** Throttle state and exact counters of one app in one tenant. */
+export interface PairThrottle {
+  readonly window: ResourceUnitWindow;
+  readonly directory: TokenBucket;
+  /**
+   * The latest `Retry-After` the app has been told (written to its connection): until when (monotonic real ms),
+   * how long it was, when it was written and on which connection. Only a told hold makes a request a violation.
+   */
+  toldUntil: number;
+  toldMs: number;
+  toldAt: number;
+  toldConnection: ConnectionInfo | undefined;
+  unitsSpent: number;
+  requests: number;
+  throttled: number;
+  violations: number;
+  /** Wall-clock ms of the first and last charged request. */
+  firstRequestAt?: number;
+  lastRequestAt?: number;
+}
+
+/**
+ * Every (app, tenant) pair's throttle state, made on first use. Counters are kept here rather than derived from
+ * the request log, so statistics stay O(1) and exact however much of the log has been dropped.
+ */
+export class ThrottleLedger {
+  private readonly pairs = new Map<string, PairThrottle>();
+
+  /** The pair's state, created on first use. */
+  pair(tenantId: string, clientId: string): PairThrottle {
+    const key = `${tenantId}|${clientId}`;
+    let pair = this.pairs.get(key);
+    if (!pair) {
+      pair = {
+        window: new ResourceUnitWindow(),
+        directory: new TokenBucket(),
+        toldUntil: 0,
+        toldMs: 0,
+        toldAt: 0,
+        toldConnection: undefined,
+        unitsSpent: 0,
+        requests: 0,
+        throttled: 0,
+        violations: 0,
+      };
+      this.pairs.set(key, pair);
+    }
+    return pair;
+  }
+
+  /** The pair's state if it has made any request. */
+  peek(tenantId: string, clientId: string): PairThrottle | undefined {
+    return this.pairs.get(`${tenantId}|${clientId}`);
+  }
+
+  /** Restarts the windows and buckets of every app in the tenant (its budget, window or scale changed). */
+  resetTenant(tenantId: string): void {
+    const prefix = `${tenantId}|`;
+    for (const [key, pair] of this.pairs) {
+      if (!key.startsWith(prefix)) continue;
+      pair.window.reset();
+      pair.directory.reset();
+    }
+  }
+}
