@@ -40,4 +40,6 @@ export function newGraphCounters(): GraphCounters {
 export interface RequestPacer {
   acquire(units: number, signal?: AbortSignal): Promise<void>;
   settle(units: number, outcome: { status: number; headers: { get(name: string): string | null } }): void;
+  /** Until when (ms since epoch) the tenant is held; checked again right before a granted request leaves. */
+  holdUntil?(): number;
 }

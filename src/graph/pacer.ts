@@ -93,7 +93,7 @@ interface RateLimitInfo {
   limit: number | undefined;
   remaining: number | undefined;
   resetMs: number | undefined;
-  /** `RateLimit-Reset` in whole seconds: reset times then jitter by up to a second. */
+  /** `RateLimit-Reset` without a fraction (see `#resetTolerance`). */
   coarseReset: boolean;
   /** A window stated by the server (`w=` of the IETF draft's `RateLimit-Limit: 1250, 1250;w=60`). */
   windowMs: number | undefined;
@@ -120,6 +120,7 @@ const PROBE_GAIN = 0.1;
 const PROBE_PERIOD_LATENCIES = 50;
 /** No probing upward while the server says less than this share of the budget is left. */
 const PROBE_HEADROOM = 0.05;
+
 /** Multiplicative decrease on a budget 429 and on running out of a `RateLimit` allowance. */
 const DECREASE_ON_429 = 0.7;
 const DECREASE_ON_EXHAUSTION = 0.9;
@@ -236,6 +237,8 @@ export class TenantPacer {
   #longestResetMs = 0;
   #headersAt = Number.NEGATIVE_INFINITY;
   #plainAnswerAt = Number.NEGATIVE_INFINITY;
+  /** The server has sent a `RateLimit-Reset` with a fraction: its whole numbers are exact too. */
+  #fractionalResets = false;
   /** Reset times that agree (one window's); the next window's give the window length. */
   #resetCluster: { at: number; count: number; longestResetMs: number; lastAt: number } | undefined;
   #windowCandidate: number | undefined;
@@ -248,7 +251,11 @@ export class TenantPacer {
   /** True for a few microtasks after each grant: an `acquire` then comes from the caller just granted. */
   #continuing = false;
 
+  /** When the last shared read started, and when the last one ended (the view is as fresh as that). */
   #sharedAt = Number.NEGATIVE_INFINITY;
+  #sharedFreshAt = Number.NEGATIVE_INFINITY;
+  #sharedWaited = false;
+  #lastGrantAt = Number.NEGATIVE_INFINITY;
   #heartbeatAt = Number.NEGATIVE_INFINITY;
   #sharedRead: Promise<void> | undefined;
   #holdToShare = 0;
@@ -380,10 +387,14 @@ export class TenantPacer {
         if (waitMs > 0) {
           // Wake at least every refresh period so that a long wait keeps reading the shared hold.
           await this.#idle(this.#shared ? Math.min(waitMs, this.#refreshMs) : waitMs);
-        } else if (sharedRead) {
-          // The shared view is stale (after an idle time or a long wait): read it before anything leaves.
+        } else if (sharedRead && !this.#sharedWaited) {
+          // Resuming after an idle time or a long wait: the shared hold is read before anything leaves (once:
+          // a storage that hangs must not stall the tenant).
+          this.#sharedWaited = true;
           await this.#atMost(sharedRead, SHARED_WAIT_LIMIT_MS);
         } else {
+          this.#sharedWaited = false;
+          this.#lastGrantAt = now;
           this.#grant(head, now);
           // Let the granted caller run: if it asks again at once, it is next (see `acquire`).
           this.#continuing = true;
@@ -398,7 +409,7 @@ export class TenantPacer {
 
   /** How long the head request must still wait, and whether the rate (not a hold or allowance) is why. */
   #delay(units: number, now: number): { waitMs: number; rateBound: boolean } {
-    if (now < this.#hold) return { waitMs: this.#hold - now, rateBound: false };
+    if (now < this.#hold) return { waitMs: Math.max(1, this.#hold - now), rateBound: false };
     let allowance = this.#allowance;
     if (allowance && now >= allowance.until) {
       allowance = this.#lapse(allowance, units, now);
@@ -559,7 +570,10 @@ export class TenantPacer {
     }
   }
 
-  /** The rate limited us for `elapsedMs`: try a little more, unless the server says the budget is near. */
+  /**
+   * The rate limited us for `elapsedMs`: try a little more, unless the server says the budget is near. (A caller
+   * whose demand comes in bursts raises it to the pace of its bursts; the allowance bounds it near the budget.)
+   */
   #probeUp(elapsedMs: number, now: number): void {
     if (elapsedMs <= 0 || now < this.#hold) return;
     const allowance = this.#allowance;
@@ -587,6 +601,7 @@ export class TenantPacer {
     if (info.limit !== undefined && info.limit > 0) this.#limit = info.limit;
     if (info.windowMs !== undefined && info.windowMs > 0) this.#windowMs = info.windowMs;
     if (info.resetMs !== undefined) {
+      if (!info.coarseReset) this.#fractionalResets = true;
       this.#longestResetMs = Math.max(this.#longestResetMs, info.resetMs);
       this.#observeReset(now + info.resetMs, info.resetMs, info.coarseReset, now);
     }
@@ -633,8 +648,12 @@ export class TenantPacer {
     this.#allowance = next;
   }
 
+  /**
+   * How far apart two reset times of one window may be: the answers' own jitter, plus a second if the server
+   * rounds to whole seconds (a reset without a fraction from a server that has never sent one).
+   */
   #resetTolerance(coarse: boolean): number {
-    return Math.max(5, this.#latencyMs / 2) + (coarse ? 1_000 : 0);
+    return Math.max(5, this.#latencyMs / 2) + (coarse && !this.#fractionalResets ? 1_000 : 0);
   }
 
   /**
@@ -702,21 +721,23 @@ export class TenantPacer {
   }
 
   /**
-   * Starts a read of the shared hold (and renews this instance's share) when the last one is older than the
-   * refresh period; returns it when the view was older than two (after an idle time), so that the caller waits
-   * for it before granting.
+   * Starts a read of the shared hold (and renews this instance's share) when the last one started more than a
+   * refresh period ago. Returns the read under way when the view is older than that and nothing was granted for
+   * as long (an idle time or a long wait), so that the caller waits for it before granting; while requests flow,
+   * reads stay in the background, however slow the storage.
    */
   #refreshShared(now: number): Promise<void> | undefined {
     if (!this.#shared) return undefined;
-    const age = now - this.#sharedAt;
-    if (age < this.#refreshMs || this.#sharedRead) return undefined;
-    this.#sharedAt = now;
-    const read = this.#readShared(this.#shared, now).finally(() => {
-      this.#sharedRead = undefined;
-    });
-    this.#sharedRead = read;
-    // A read already under way is never waited for twice: a hanging storage must not stall the tenant.
-    return age >= 2 * this.#refreshMs ? read : undefined;
+    if (!this.#sharedRead && now - this.#sharedAt >= this.#refreshMs) {
+      this.#sharedAt = now;
+      this.#sharedRead = this.#readShared(this.#shared, now).finally(() => {
+        this.#sharedRead = undefined;
+        this.#sharedFreshAt = this.#clock.now();
+      });
+    }
+    const stale = now - this.#sharedFreshAt >= this.#refreshMs;
+    const resuming = now - this.#lastGrantAt >= this.#refreshMs;
+    return stale && resuming ? this.#sharedRead : undefined;
   }
 
   async #readShared(shared: SharedPacerState, now: number): Promise<void> {

@@ -248,6 +248,15 @@ export class TenantGraph {
     return `${this.#origin}/v1.0${this.#childrenPath(userId, top)}`;
   }
 
+  async #waitOutHold(): Promise<void> {
+    const pacer = this.#options.pacer;
+    for (;;) {
+      const wait = (pacer.holdUntil?.() ?? 0) - Date.now();
+      if (wait <= 0) return;
+      await this.#sleep(wait, this.#options.signal);
+    }
+  }
+
   async #token(): Promise<string> {
     // Throws TokenError (typed) straight to the caller; the credential caches the token until near expiry.
     const token = await this.#options.credential.getToken(this.#scope, { abortSignal: this.#options.signal });
@@ -282,8 +291,8 @@ export class TenantGraph {
     for (let i = 0; i < requests.length; i += 1) {
       await this.#options.pacer.acquire(UNITS.driveListing, this.#options.signal);
     }
-    this.counters.requests += requests.length;
     const outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true);
+    if (outer.sent) this.counters.requests += requests.length;
     const byId = new Map<string, BatchAnswer>();
     if (outer.status >= 200 && outer.status < 300) {
       for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? [])
@@ -312,18 +321,29 @@ export class TenantGraph {
     headers: Record<string, string>,
     body?: unknown,
     prepaid = false,
-  ): Promise<{ status: number; headers: { get(name: string): string | null }; body: unknown }> {
+  ): Promise<{
+    status: number;
+    headers: { get(name: string): string | null };
+    body: unknown;
+    sent: boolean;
+  }> {
     const signal = this.#options.signal;
     if (!prepaid) {
       await this.#options.pacer.acquire(units, signal);
-      this.counters.requests += 1;
     }
     this.counters.roundTrips += 1;
     let status = 0;
     let answerHeaders: { get(name: string): string | null } = headerBag({});
     let parsed: unknown;
+    let sent = false;
     try {
       const token = await this.#token();
+      // A 429 may have arrived for another request since this one was granted (the token lookup above can
+      // yield): wait the hold out. From here until fetch takes the request no other answer can be processed.
+      await this.#waitOutHold();
+      // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
+      sent = true;
+      if (!prepaid) this.counters.requests += 1;
       const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
       const request = this.#client
         .api(url)
@@ -356,7 +376,7 @@ export class TenantGraph {
       if (isThrottle(status)) this.counters.throttled += 1;
       this.#options.pacer.settle(units, { status, headers: answerHeaders });
     }
-    return { status, headers: answerHeaders, body: parsed };
+    return { status, headers: answerHeaders, body: parsed, sent };
   }
 }
 

@@ -41,6 +41,9 @@ export class TenantCredentials {
       return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
     } catch (error) {
       const failure = classifyTokenFailure(error);
+      // MSAL answers a request that just got a 5xx or 429 from its own throttling cache for up to 60 s, without
+      // asking Entra ID: after a transient failure the next attempt must come from a fresh credential.
+      if (failure.code === 'transient') this.#byTenant.delete(tenantId);
       if (failure.code !== 'app_secret_rejected')
         throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
       // A rotated secret may be in the vault already: read it again once, and try with it if it is new.
@@ -54,6 +57,7 @@ export class TenantCredentials {
       return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
     } catch (error) {
       const failure = classifyTokenFailure(error);
+      if (failure.code === 'transient') this.#byTenant.delete(tenantId);
       throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
     }
   }
