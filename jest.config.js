@@ -16,4 +16,6 @@ module.exports = {
   maxWorkers: 2,
   collectCoverageFrom: ['src/**/*.ts'],
   coverageReporters: ['text-summary', 'json-summary'],
+  // Raise these as coverage grows; never lower them (measured 88.8 / 75.5 / 89.6 / 90.8 when set).
+  coverageThreshold: { global: { statements: 87, branches: 73, functions: 87, lines: 89 } },
 };
