@@ -68,7 +68,11 @@ export class SimulatedCloud implements SimControl {
     if (!(Number.isFinite(timeScale) && timeScale > 0))
       throw new Error('timeScale must be a positive number');
     const tls = ensureTestTls();
-    const server = createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 5_000 });
+    // Idle connections are closed by the clients (undici after 4 s, Node's agent when idle), never first by the
+    // server: a server that closes an idle socket just as a client reuses it fails that request ("other side
+    // closed"), which real Graph and Entra ID front ends avoid with long idle timeouts too.
+    const server = createServer({ cert: tls.certPem, key: tls.keyPem, keepAliveTimeout: 65_000 });
+    server.headersTimeout = 66_000;
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
