@@ -38,6 +38,19 @@ async function readBody(request: IncomingMessage): Promise<string | undefined> {
 }
 
 /**
+ * The request's URL, or undefined when its Host header or target makes none the v4 library accepts: `Host: [::`
+ * would throw (and, uncaught, end the process), `Host: a@b` gives a URL with credentials that `HttpRequest` refuses.
+ */
+function requestUrl(request: IncomingMessage): URL | undefined {
+  try {
+    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? '127.0.0.1'}`);
+    return url.username || url.password ? undefined : url;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The HTTP side of the local Functions host: routes `/api/...` to the same handlers Azure runs, building the v4
  * library's `HttpRequest` and `InvocationContext` as the host does.
  */
@@ -48,7 +61,12 @@ export function createHttpHost(
   const compiled = routes.map((route) => ({ ...route, pattern: matcher(route.route) }));
   return createServer((request: IncomingMessage, response: ServerResponse) => {
     void (async () => {
-      const url = new URL(request.url ?? '/', `http://${request.headers.host ?? '127.0.0.1'}`);
+      const url = requestUrl(request);
+      if (!url) {
+        response.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+        response.end('Bad request\n');
+        return;
+      }
       const candidates = compiled.filter((route) => route.pattern.test(url.pathname));
       const route = candidates.find((candidate) => candidate.method === request.method);
       if (!route) {

@@ -1,0 +1,3 @@
+import { describeCrashAndResume } from './support/crash-resume';
+
+describeCrashAndResume(0.5);
