@@ -1,6 +1,7 @@
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import type { GraphDriveItem } from '../graph/graph-types';
 import { ensureTable, isNotFound } from '../storage/storage-clients';
+import { readEntity, upsertTransaction } from './table-batch';
 
 /** Table transactions take at most 100 operations, all in one partition. */
 const TRANSACTION_LIMIT = 100;
@@ -117,21 +118,25 @@ export class DriveItemStore implements DriveItemWriter {
       transactions: 0,
       entitiesInTransactions: 0,
     };
+    // A user with no items now (no OneDrive, or an empty root) has nothing to write: whatever rows they had go in
+    // the end-of-run sweep (their index row keeps an older run ID), which saves a point read per such user.
     const plans = await Promise.all(
-      users.map(async ({ user, items }) => {
-        const previous = await this.#storedIds(tenantId, user.id);
-        const current = new Set(items.map((item) => item.id));
-        return {
-          user,
-          items,
-          current,
-          previous,
-          gone: [...previous].filter((id) => !current.has(id)),
-          widened: [...current].some((id) => !previous.has(id))
-            ? new Set([...previous, ...current])
-            : undefined,
-        };
-      }),
+      users
+        .filter(({ items }) => items.length > 0)
+        .map(async ({ user, items }) => {
+          const previous = await this.#storedIds(tenantId, user.id);
+          const current = new Set(items.map((item) => item.id));
+          return {
+            user,
+            items,
+            current,
+            previous,
+            gone: [...previous].filter((id) => !current.has(id)),
+            widened: [...current].some((id) => !previous.has(id))
+              ? new Set([...previous, ...current])
+              : undefined,
+          };
+        }),
     );
 
     // 1. Widen the index to old ∪ new before any row changes, so a crash leaves no stored row untracked.
@@ -149,16 +154,12 @@ export class DriveItemStore implements DriveItemWriter {
         const plan = plans[next++]!;
         const partitionKey = driveItemPartition(tenantId, plan.user.id);
         for (let start = 0; start < plan.items.length; start += TRANSACTION_LIMIT) {
-          const actions: TransactionAction[] = plan.items
+          const entities = plan.items
             .slice(start, start + TRANSACTION_LIMIT)
-            .map((item) => [
-              'upsert',
-              toEntity(tenantId, plan.user.id, plan.user.upn, runId, item),
-              'Replace',
-            ]);
-          await this.#items.submitTransaction(actions);
+            .map((item) => toEntity(tenantId, plan.user.id, plan.user.upn, runId, item));
+          await upsertTransaction(this.#items, entities, 'Replace');
           total.transactions += 1;
-          total.entitiesInTransactions += actions.length;
+          total.entitiesInTransactions += entities.length;
         }
         // One by one: in a transaction, one row already deleted by a crashed attempt would fail them all.
         for (const id of plan.gone) await this.#deleteItem(partitionKey, id);
@@ -211,14 +212,9 @@ export class DriveItemStore implements DriveItemWriter {
   }
 
   async #storedIds(tenantId: string, userId: string): Promise<Set<string>> {
-    let row: IndexEntity;
-    try {
-      row = await this.#index.getEntity<IndexEntity>(tenantId, userId);
-    } catch (error) {
-      if (isNotFound(error)) return new Set();
-      throw error;
-    }
-    return this.#idsOf(tenantId, userId, row);
+    // The lean read answers undefined for a 404 instead of throwing (most users have no index row yet).
+    const row = (await readEntity(this.#index, tenantId, userId)) as IndexEntity | undefined;
+    return row ? this.#idsOf(tenantId, userId, row) : new Set();
   }
 
   async #idsOf(tenantId: string, userId: string, row: IndexEntity): Promise<Set<string>> {
@@ -248,7 +244,7 @@ export class DriveItemStore implements DriveItemWriter {
     tenantId: string,
     rows: ReadonlyArray<{ user: { id: string; upn: string }; ids: Set<string>; runId: string | undefined }>,
   ): Promise<void> {
-    const actions: TransactionAction[] = rows.map(({ user, ids, runId }) => {
+    const actions = rows.map(({ user, ids, runId }) => {
       const list = [...ids];
       const overflow = list.length > MAX_INDEXED_IDS;
       const entity: Record<string, unknown> = {
@@ -265,13 +261,16 @@ export class DriveItemStore implements DriveItemWriter {
       }
       if (runId === undefined) {
         // Widening merges and keeps the previous run ID: an interrupted user still belongs to the run that saw it.
-        return ['upsert', entity as { partitionKey: string; rowKey: string }, 'Merge'];
+        return { entity: entity as { partitionKey: string; rowKey: string }, mode: 'Merge' as const };
       }
       entity.runId = runId;
-      return ['upsert', entity as { partitionKey: string; rowKey: string }, 'Replace'];
+      return { entity: entity as { partitionKey: string; rowKey: string }, mode: 'Replace' as const };
     });
-    for (let start = 0; start < actions.length; start += TRANSACTION_LIMIT) {
-      await this.#index.submitTransaction(actions.slice(start, start + TRANSACTION_LIMIT));
+    for (const mode of ['Merge', 'Replace'] as const) {
+      const entities = actions.filter((action) => action.mode === mode).map((action) => action.entity);
+      for (let start = 0; start < entities.length; start += TRANSACTION_LIMIT) {
+        await upsertTransaction(this.#index, entities.slice(start, start + TRANSACTION_LIMIT), mode);
+      }
     }
   }
 }

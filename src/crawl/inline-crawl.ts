@@ -15,7 +15,10 @@ import { newRunId } from './run-id';
 export interface InlineCrawlOptions {
   /** Only these tenants (already checked to exist); default every crawlable tenant. */
   tenants: TenantRecord[];
-  /** Batches worked on at once across tenants (the pacers keep each tenant under its budget). */
+  /**
+   * Batches worked on at once per tenant (its pacer keeps it under its budget). Per tenant, so that the batches
+   * of a tenant with a small budget, waiting on its pacer, never hold the slots of a tenant with a large one.
+   */
   batchConcurrency?: number;
   /** Tenants listed at once. */
   tenantConcurrency?: number;
@@ -54,7 +57,6 @@ export async function crawlInline(
 ): Promise<InlineTenantResult[]> {
   const started = Date.now();
   const maxAttempts = options.maxAttempts ?? 5;
-  const batchPool = pLimit(options.batchConcurrency ?? 24);
   const tenantPool = pLimit(options.tenantConcurrency ?? 8);
   const graphCounters: GraphCounters[] = [];
   const progress: InlineProgress = {
@@ -106,6 +108,7 @@ export async function crawlInline(
     const results = await Promise.all(
       options.tenants.map((tenant) =>
         tenantPool(async (): Promise<InlineTenantResult> => {
+          const batchPool = pLimit(options.batchConcurrency ?? 24);
           const tenantId = tenant.tenantId;
           const batches: Promise<void>[] = [];
           const tenantDeps: CrawlDeps = {

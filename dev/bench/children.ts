@@ -1,0 +1,81 @@
+/**
+ * Child processes of the benchmark: TypeScript files run by this Node with the tsx loader (so the pid is the
+ * process that does the work, not a launcher), stdout read as JSON lines, stderr passed through.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface TsChild {
+  process: ChildProcess;
+  pid: number;
+  /** Resolves with the first stdout line (parsed) that `accept` takes. */
+  next<T>(accept: (message: unknown) => message is T, timeoutMs?: number): Promise<T>;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+}
+
+export function startTsChild(
+  file: string,
+  args: string[],
+  options: { stdin?: 'pipe' | 'ignore' } = {},
+): TsChild {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, file), ...args], {
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'inherit'],
+    env: process.env,
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${file}`);
+  const messages: unknown[] = [];
+  const waiters: Array<() => void> = [];
+  let closed = false;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('{')) {
+      process.stderr.write(`${line}\n`);
+      return;
+    }
+    try {
+      messages.push(JSON.parse(line));
+    } catch {
+      process.stderr.write(`${line}\n`);
+      return;
+    }
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => {
+      closed = true;
+      for (const wake of waiters.splice(0)) wake();
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+
+  const next = <T>(accept: (message: unknown) => message is T, timeoutMs = 900_000): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${file}: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const look = (): void => {
+        const index = messages.findIndex((message) => accept(message));
+        if (index >= 0) {
+          clearTimeout(timer);
+          resolve(messages.splice(index, 1)[0] as T);
+        } else if (closed) {
+          clearTimeout(timer);
+          reject(new Error(`${file} exited before answering`));
+        } else {
+          waiters.push(look);
+        }
+      };
+      look();
+    });
+
+  return { process: child, pid: child.pid, next, exited };
+}
+
+/** A type guard for a JSON line with `event` equal to `name`. */
+export function isEvent<T extends { event: string }>(name: T['event']): (message: unknown) => message is T {
+  return (message: unknown): message is T =>
+    typeof message === 'object' && message !== null && (message as { event?: unknown }).event === name;
+}

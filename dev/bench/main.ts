@@ -1,0 +1,504 @@
+/**
+ * `npm run bench [-- --json <file>]`: how well the crawl spends Microsoft Graph's budget, against the simulated
+ * cloud, offline. Azurite, the simulator and each crawl run in processes of their own so that CPU and memory are
+ * measured per part. Scenarios:
+ *   A. three tenants crawled at once, budgets at the 1,250, 3,750 and 6,250 units-per-minute tiers, 200 ms of
+ *      latency: budget utilisation, throttling, `Retry-After` violations, exactness, requests per round trip,
+ *      entities per transaction, and the CPU of every part;
+ *   B. one 2,000-user tenant at the 6,250 tier: the product against the naive sequential loop (`naive-crawl.ts`);
+ *   C. a 1,000-user and a 50,000-user tenant with a huge budget and no latency, each in its own crawler process:
+ *      peak RSS ratio and CPU per stored item.
+ * Everything is seeded and sized the same on every run. Progress goes to stderr, the table to stdout.
+ */
+import { TableClient } from '@azure/data-tables';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { CrawlSettings } from '../../src/crawl/crawl-deps';
+import { TABLES } from '../../src/storage/storage-clients';
+import type { RunningAzurite } from '../azurite';
+import { startAzurite } from '../azurite';
+import { SimClient } from '../sim/sim-client';
+import type { TenantInfo, TenantSpec, ThrottleStats } from '../sim/types';
+import { isEvent, startTsChild } from './children';
+import type { LatencyFigure } from './latency-probe';
+import { LatencyProbe } from './latency-probe';
+import type { CpuFigure } from './proc-stat';
+import { CpuSampler, peakRssKb } from './proc-stat';
+import type { BenchTenant, CrawlerEnv, CrawlerJob, CrawlerResult, CrawlerStart, SimReady } from './protocol';
+import type { BenchFigures, MachineInfo } from './report';
+import { formatTable, targetsMet } from './report';
+import type { ItemsCheck } from './verify';
+import { checkItemsExact } from './verify';
+
+/** Simulated seconds per real second, for budgets and latency alike. */
+const DEFAULT_TIME_SCALE = 4;
+/** Real-world latency of a Graph round trip, simulated ms (divided by the time scale). */
+const LATENCY_MS = 200;
+/** Root children of every licensed user who has a OneDrive. */
+const ITEMS_PER_USER = 60;
+/** Share of licensed users without a OneDrive (404: costs the same 2 units, stores nothing). */
+const WITHOUT_DRIVE_SHARE = Number(process.env.BENCH_WITHOUT_DRIVE ?? 0.95);
+/**
+ * Users per batch of the inline crawl (the product's default, 100, sizes a queue message for the Functions
+ * timeout; inline, bigger batches mean fewer updates of the run's summary row, which all batches contend for).
+ */
+const USERS_PER_BATCH = Number(process.env.BENCH_USERS_PER_BATCH ?? 500);
+const UNLICENSED_SHARE = 0.1;
+/** Scenario A: the tiers, and how many budget windows each tenant's crawl should last. */
+const TIERS = [1_250, 3_750, 6_250] as const;
+const WINDOWS_PER_CRAWL = 6;
+/** Scenario B. */
+const NAIVE_USERS = 2_000;
+const NAIVE_TIER = 6_250;
+/** Scenario C. */
+const SMALL_USERS = 1_000;
+const LARGE_USERS = Number(process.env.BENCH_LARGE_USERS ?? 50_000);
+const HUGE_BUDGET = 100_000_000;
+/** Units of one drive root listing (FACTS.md). */
+const LISTING_UNITS = 2;
+
+const SECRET_NAME = 'graph-app-client-secret';
+
+const say = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+interface Services {
+  sim: SimClient;
+  simPid: number;
+  clientId: string;
+  clientSecret: string;
+  baseEnv: Omit<CrawlerEnv, 'AzureWebJobsStorage'>;
+}
+
+interface CrawlRunFigures {
+  result: CrawlerResult;
+  cpu: Record<'crawler' | 'simulator' | 'azurite', CpuFigure>;
+  azuritePeakRssKb: number | undefined;
+  /** Latency of a tiny Azurite request during the crawl. */
+  azuriteLatency: LatencyFigure;
+}
+
+function machineInfo(): MachineInfo {
+  return {
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    node: process.versions.node,
+    platform: `${os.type()} ${os.arch()}`,
+    kernel: os.release(),
+  };
+}
+
+/** A tenant spec of the benchmark's fixed composition. */
+function tenantSpec(
+  seed: number,
+  users: number,
+  budgetPerWindow: number,
+  latencyMs: number,
+  id?: string,
+): TenantSpec {
+  return {
+    seed,
+    users,
+    itemsPerUser: ITEMS_PER_USER,
+    withoutDriveShare: WITHOUT_DRIVE_SHARE,
+    unlicensedShare: UNLICENSED_SHARE,
+    budgetPerWindow,
+    windowSeconds: 60,
+    latencyMs,
+    ...(id === undefined ? {} : { tenantId: id, domain: `bench-${seed}-${id.slice(-4)}.onmicrosoft.test` }),
+  };
+}
+
+async function createTenant(services: Services, spec: TenantSpec): Promise<TenantInfo> {
+  const info = await services.sim.createTenant(spec);
+  await services.sim.consent(info.tenantId, services.clientId);
+  return info;
+}
+
+function benchTenant(info: TenantInfo): BenchTenant {
+  return { tenantId: info.tenantId, domain: info.domain };
+}
+
+/** Runs one crawler process and samples every part's CPU while it crawls. */
+async function runCrawler(
+  job: CrawlerJob,
+  services: Services,
+  azurite: RunningAzurite,
+): Promise<CrawlRunFigures> {
+  const child = startTsChild('crawler-process.ts', [JSON.stringify(job)], { stdin: 'pipe' });
+  await child.next(isEvent<CrawlerStart>('start'));
+  const sampler = new CpuSampler({
+    crawler: child.pid,
+    simulator: services.simPid,
+    azurite: azurite.pid ?? 0,
+  });
+  const probe = new LatencyProbe(azurite.connectionString, TABLES.tenants);
+  sampler.start();
+  probe.start();
+  let cpu: Record<string, CpuFigure>;
+  let result: CrawlerResult;
+  let azuriteLatency: LatencyFigure;
+  try {
+    result = await child.next(isEvent<CrawlerResult>('result'));
+  } finally {
+    cpu = sampler.stop();
+    azuriteLatency = await probe.stop();
+  }
+  const code = await child.exited;
+  if (code !== 0) throw new Error(`${job.label}: crawler process exited with ${code}`);
+  return {
+    result,
+    cpu: {
+      crawler: cpu.crawler ?? { seconds: 0, mean: 0, peak: 0 },
+      simulator: cpu.simulator ?? { seconds: 0, mean: 0, peak: 0 },
+      azurite: cpu.azurite ?? { seconds: 0, mean: 0, peak: 0 },
+    },
+    azuritePeakRssKb: azurite.pid === undefined ? undefined : peakRssKb(azurite.pid),
+    azuriteLatency,
+  };
+}
+
+function ourJob(
+  label: string,
+  services: Services,
+  azurite: RunningAzurite,
+  tenants: BenchTenant[],
+): CrawlerJob {
+  const crawlSettings: Partial<CrawlSettings> = { usersPerBatch: USERS_PER_BATCH };
+  const concurrency = process.env.BENCH_BATCH_CONCURRENCY;
+  return {
+    mode: 'ours',
+    label,
+    env: { ...services.baseEnv, AzureWebJobsStorage: azurite.connectionString },
+    tenants,
+    crawlSettings,
+    ...(concurrency ? { batchConcurrency: Number(concurrency) } : {}),
+  };
+}
+
+function utilisation(stats: ThrottleStats): number {
+  if (stats.firstRequestAt === undefined || stats.lastRequestAt === undefined) return 0;
+  const seconds = (stats.lastRequestAt - stats.firstRequestAt) / 1000;
+  return seconds > 0 ? stats.unitsSpent / (seconds * stats.unitsPerRealSecond) : 0;
+}
+
+function cpuFields(figures: CrawlRunFigures): Record<string, unknown> {
+  return {
+    wallSeconds: figures.result.wallMs / 1000,
+    cpu: figures.cpu,
+    crawlerMaxRssMiB: figures.result.maxRssKb / 1024,
+    crawlerMemoryPeaksMiB: figures.result.memoryPeaksMiB,
+    tableCalls: figures.result.tableCalls,
+    leanTableCalls: figures.result.leanTableCalls,
+    azuritePeakRssMiB: figures.azuritePeakRssKb === undefined ? undefined : figures.azuritePeakRssKb / 1024,
+    azuriteLatency: figures.azuriteLatency,
+  };
+}
+
+/** Scenario A: three tiers at once. */
+async function scenarioA(services: Services, scale: number, windows: number) {
+  say(
+    `Scenario A: three tenants at the ${TIERS.join(', ')} units/min tiers, ${LATENCY_MS} ms latency, at once`,
+  );
+  return withAzurite(async (azurite) => {
+    const infos: TenantInfo[] = [];
+    for (const [index, tier] of TIERS.entries()) {
+      // Each crawl lasts about WINDOWS_PER_CRAWL budget windows: licensed users = windows × budget / 2 units.
+      const licensed = (windows * tier) / LISTING_UNITS;
+      const users = Math.round(licensed / (1 - UNLICENSED_SHARE));
+      infos.push(await createTenant(services, tenantSpec(1_001 + index, users, tier, LATENCY_MS)));
+    }
+    for (const [index, info] of infos.entries()) {
+      say(
+        `  tenant ${info.tenantId} (${TIERS[index]}/min): ${info.licensedUsers} licensed users, ` +
+          `${info.licensedWithDrive} with a drive, ${info.items} items`,
+      );
+    }
+    const figures = await runCrawler(
+      ourJob('A', services, azurite, infos.map(benchTenant)),
+      services,
+      azurite,
+    );
+    const stats = await Promise.all(
+      infos.map((info) => services.sim.throttleStats(info.tenantId, services.clientId)),
+    );
+    say('  checking DriveItems against the simulator...');
+    const check = await checkItemsExact(
+      TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
+        allowInsecureConnection: true,
+      }),
+      services.sim,
+      infos.map((info) => info.tenantId),
+    );
+    say(`  itemsExact ${check.exact} (${check.rowsRead} rows read, ${check.itemsExpected} expected)`);
+    return { infos, figures, stats, check, scale };
+  });
+}
+
+/** Scenario B: ours against the naive loop on the same tenant (two identical copies, one for each). */
+async function scenarioB(services: Services) {
+  say(`Scenario B: ${NAIVE_USERS} users at the ${NAIVE_TIER} tier, the product against the naive loop`);
+  return withAzurite(async (azurite) => {
+    const ours = await createTenant(
+      services,
+      tenantSpec(2_001, NAIVE_USERS, NAIVE_TIER, LATENCY_MS, 'b0000000-0000-4000-8000-000000000001'),
+    );
+    const naiveTenant = await createTenant(
+      services,
+      tenantSpec(2_001, NAIVE_USERS, NAIVE_TIER, LATENCY_MS, 'b0000000-0000-4000-8000-000000000002'),
+    );
+    const oursFigures = await runCrawler(
+      ourJob('B ours', services, azurite, [benchTenant(ours)]),
+      services,
+      azurite,
+    );
+    say(`  ours: ${(oursFigures.result.wallMs / 1000).toFixed(1)} s`);
+    const naiveFigures = await runCrawler(
+      {
+        mode: 'naive',
+        label: 'B naive',
+        env: { ...services.baseEnv, AzureWebJobsStorage: azurite.connectionString },
+        tenants: [benchTenant(naiveTenant)],
+        naive: { clientSecret: services.clientSecret, table: 'NaiveDriveItems' },
+      },
+      services,
+      azurite,
+    );
+    say(`  naive: ${(naiveFigures.result.wallMs / 1000).toFixed(1)} s`);
+    const oursStats = await services.sim.throttleStats(ours.tenantId, services.clientId);
+    const naiveStats = await services.sim.throttleStats(naiveTenant.tenantId, services.clientId);
+    const check = await checkItemsExact(
+      TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
+        allowInsecureConnection: true,
+      }),
+      services.sim,
+      [ours.tenantId],
+    );
+    return { ours, naiveTenant, oursFigures, naiveFigures, oursStats, naiveStats, check };
+  });
+}
+
+/** Scenario C: memory and CPU per item, small against large tenant, each in its own process and Azurite. */
+async function scenarioC(services: Services) {
+  say(`Scenario C: ${SMALL_USERS} against ${LARGE_USERS} users, no throttling, no latency`);
+  const runs: Array<{ info: TenantInfo; figures: CrawlRunFigures; stats: ThrottleStats }> = [];
+  for (const [index, users] of [SMALL_USERS, LARGE_USERS].entries()) {
+    await withAzurite(async (azurite) => {
+      const info = await createTenant(services, tenantSpec(3_001 + index, users, HUGE_BUDGET, 0));
+      say(`  tenant of ${users} users: ${info.licensedUsers} licensed, ${info.items} items`);
+      const figures = await runCrawler(
+        ourJob(`C ${users}`, services, azurite, [benchTenant(info)]),
+        services,
+        azurite,
+      );
+      say(
+        `  ${users} users: ${(figures.result.wallMs / 1000).toFixed(1)} s, peak RSS ` +
+          `${(figures.result.maxRssKb / 1024).toFixed(0)} MiB`,
+      );
+      runs.push({ info, figures, stats: await services.sim.throttleStats(info.tenantId, services.clientId) });
+    });
+  }
+  return runs;
+}
+
+async function startServices(scale: number): Promise<{ services: Services; stop: () => Promise<void> }> {
+  const child = startTsChild('sim-process.ts', [String(scale)], { stdin: 'pipe' });
+  const ready = await child.next(isEvent<SimReady>('ready'), 60_000);
+  const sim = new SimClient(ready.url);
+  const env = await sim.env();
+  const clientSecret = `bench~${randomBytes(24).toString('base64url')}`;
+  const { clientId } = await sim.createApp({
+    displayName: 'Drive Crawler benchmark',
+    secrets: [{ value: clientSecret }],
+  });
+  await sim.setVaultSecret(SECRET_NAME, clientSecret, {
+    expiresOn: new Date(Date.now() + 180 * 86_400_000).toISOString(),
+  });
+  const services: Services = {
+    sim,
+    simPid: child.pid,
+    clientId,
+    clientSecret,
+    baseEnv: {
+      APP_CLIENT_ID: clientId,
+      KEY_VAULT_URL: env.KEY_VAULT_URL,
+      APP_CLIENT_SECRET_NAME: SECRET_NAME,
+      AUTHORITY_HOST: env.AUTHORITY_HOST,
+      AZURE_AUTHORITY_HOST: env.AZURE_AUTHORITY_HOST,
+      GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
+      ISV_NAME: 'Drive Crawler Bench',
+      AZURE_TOKEN_CREDENTIALS: env.AZURE_TOKEN_CREDENTIALS,
+      AZURE_TENANT_ID: env.AZURE_TENANT_ID,
+      AZURE_CLIENT_ID: env.AZURE_CLIENT_ID,
+      AZURE_CLIENT_SECRET: env.AZURE_CLIENT_SECRET,
+    },
+  };
+  return {
+    services,
+    stop: async () => {
+      child.process.stdin?.end();
+      child.process.kill('SIGTERM');
+      await child.exited;
+    },
+  };
+}
+
+function ratio(numerator: number, denominator: number): number {
+  return denominator > 0 ? numerator / denominator : 0;
+}
+
+/** What to stop if the benchmark is interrupted (Azurite children would otherwise outlive it). */
+const stoppers = new Set<() => Promise<void>>();
+
+async function withAzurite<T>(work: (azurite: RunningAzurite) => Promise<T>): Promise<T> {
+  const azurite = await startAzurite();
+  const stop = (): Promise<void> => azurite.stop();
+  stoppers.add(stop);
+  try {
+    return await work(azurite);
+  } finally {
+    stoppers.delete(stop);
+    await azurite.stop();
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`Interrupted (${signal}): stopping Azurite and the simulator...`);
+    void Promise.allSettled([...stoppers].map((stop) => stop())).finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      json: { type: 'string' },
+      scale: { type: 'string' },
+      only: { type: 'string' },
+      windows: { type: 'string' },
+    },
+    strict: true,
+  });
+  const scale = values.scale === undefined ? DEFAULT_TIME_SCALE : Number(values.scale);
+  const only = new Set((values.only ?? 'A,B,C').split(',').map((name) => name.trim().toUpperCase()));
+  const started = Date.now();
+  say(`Drive Crawler benchmark: time scale ${scale} (a budget minute lasts ${(60 / scale).toFixed(1)} s)`);
+  const { services, stop } = await startServices(scale);
+  stoppers.add(stop);
+  try {
+    const windows = values.windows === undefined ? WINDOWS_PER_CRAWL : Number(values.windows);
+    const a = only.has('A') ? await scenarioA(services, scale, windows) : undefined;
+    const b = only.has('B') ? await scenarioB(services) : undefined;
+    const c = only.has('C') ? await scenarioC(services) : undefined;
+
+    const zeroCpu: CpuFigure = { seconds: 0, mean: 0, peak: 0 };
+    const budgetUtilisation: Record<string, number> = {};
+    a?.stats.forEach((stats, index) => {
+      budgetUtilisation[String(TIERS[index])] = utilisation(stats);
+    });
+    const limited = [...(a?.stats ?? []), ...(b ? [b.oursStats] : [])];
+    const ourStats = [...limited, ...(c?.map((run) => run.stats) ?? [])];
+    const runsA = a?.figures.result.tenants ?? [];
+    const requestsA = runsA.reduce((sum, t) => sum + (t.summary?.requests ?? 0), 0);
+    const roundTripsA = runsA.reduce((sum, t) => sum + (t.summary?.roundTrips ?? 0), 0);
+    const transactionsA = runsA.reduce((sum, t) => sum + (t.summary?.transactions ?? 0), 0);
+    const entitiesA = runsA.reduce((sum, t) => sum + (t.summary?.entitiesInTransactions ?? 0), 0);
+    const large = c?.[1];
+    const small = c?.[0];
+    const largeItems = large?.figures.result.tenants[0]?.run?.itemsStored ?? 0;
+    const checks: ItemsCheck[] = [...(a ? [a.check] : []), ...(b ? [b.check] : [])];
+
+    const partial: Omit<BenchFigures, 'targetsMet'> = {
+      budgetUtilisation,
+      throttledShare: ratio(
+        limited.reduce((sum, s) => sum + s.throttled, 0),
+        limited.reduce((sum, s) => sum + s.requests, 0),
+      ),
+      retryAfterViolations: ourStats.reduce((sum, s) => sum + s.violations, 0),
+      itemsExact: checks.length > 0 && checks.every((check) => check.exact),
+      speedupVsNaive: b ? ratio(b.naiveFigures.result.wallMs, b.oursFigures.result.wallMs) : 0,
+      rssRatio: large && small ? ratio(large.figures.result.maxRssKb, small.figures.result.maxRssKb) : 0,
+      cpuMicrosPerItem: large ? ratio(large.figures.result.crawlCpuMicros, largeItems) : 0,
+      requestsPerRoundTrip: ratio(requestsA, roundTripsA),
+      entitiesPerTransaction: ratio(entitiesA, transactionsA),
+      cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
+      machine: machineInfo(),
+      timeScale: scale,
+      durationSeconds: (Date.now() - started) / 1000,
+      scenarios: {
+        ...(a
+          ? {
+              A: {
+                tenants: a.infos.map((info, index) => ({
+                  tier: TIERS[index],
+                  ...info,
+                  sim: a.stats[index],
+                  run: runsA[index]?.run,
+                  summary: runsA[index]?.summary,
+                })),
+                itemsCheck: a.check,
+                allTransactions: a.figures.result.allTransactions,
+                allTransactionEntities: a.figures.result.allTransactionEntities,
+                entitiesPerTransactionAll: ratio(
+                  a.figures.result.allTransactionEntities,
+                  a.figures.result.allTransactions,
+                ),
+                ...cpuFields(a.figures),
+              },
+            }
+          : {}),
+        ...(b
+          ? {
+              B: {
+                tenant: b.ours,
+                ours: {
+                  sim: b.oursStats,
+                  run: b.oursFigures.result.tenants[0]?.run,
+                  ...cpuFields(b.oursFigures),
+                },
+                naive: {
+                  sim: b.naiveStats,
+                  counters: b.naiveFigures.result.naive,
+                  ...cpuFields(b.naiveFigures),
+                },
+                itemsCheck: b.check,
+              },
+            }
+          : {}),
+        ...(c
+          ? {
+              C: c.map((run) => ({
+                tenant: run.info,
+                sim: run.stats,
+                run: run.figures.result.tenants[0]?.run,
+                crawlCpuSeconds: run.figures.result.crawlCpuMicros / 1e6,
+                ...cpuFields(run.figures),
+              })),
+            }
+          : {}),
+      },
+    };
+    const figures: BenchFigures = { ...partial, targetsMet: targetsMet(partial) };
+    process.stdout.write(formatTable(figures));
+    if (values.json) {
+      writeFileSync(values.json, `${JSON.stringify(figures, null, 2)}\n`);
+      say(`Figures written to ${values.json}`);
+    }
+    return 0;
+  } finally {
+    await stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    say(`Benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+/** The benchmark's figures, their targets and the table printed on stdout. */
+import type { CpuFigure } from './proc-stat';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  kernel: string;
+}
+
+export interface BenchFigures {
+  budgetUtilisation: Record<string, number>;
+  throttledShare: number;
+  retryAfterViolations: number;
+  itemsExact: boolean;
+  speedupVsNaive: number;
+  rssRatio: number;
+  cpuMicrosPerItem: number;
+  requestsPerRoundTrip: number;
+  entitiesPerTransaction: number;
+  /** CPU of each part during the budget scenario (A), in cores. */
+  cpu: { crawler: CpuFigure; simulator: CpuFigure; azurite: CpuFigure };
+  machine: MachineInfo;
+  timeScale: number;
+  durationSeconds: number;
+  /** Whether each target is met. */
+  targetsMet: Record<string, boolean>;
+  /** Everything measured, per scenario. */
+  scenarios: Record<string, unknown>;
+}
+
+/** The issue's targets; `speedupVsNaive` and `requestsPerRoundTrip` are reported without one. */
+export function targetsMet(figures: Omit<BenchFigures, 'targetsMet'>): Record<string, boolean> {
+  const tiers = Object.values(figures.budgetUtilisation);
+  return {
+    budgetUtilisation: tiers.length > 0 && tiers.every((value) => value >= 0.9),
+    throttledShare: figures.throttledShare <= 0.01,
+    retryAfterViolations: figures.retryAfterViolations === 0,
+    itemsExact: figures.itemsExact,
+    rssRatio: figures.rssRatio <= 1.5,
+    cpuMicrosPerItem: figures.cpuMicrosPerItem <= 100,
+    entitiesPerTransaction: figures.entitiesPerTransaction >= 50,
+  };
+}
+
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : String(value);
+}
+
+function cpuText(figure: CpuFigure): string {
+  return `${fixed(figure.mean, 2)} cores mean, ${fixed(figure.peak, 2)} peak`;
+}
+
+/** The table for stdout: figure, value, target, met. */
+export function formatTable(figures: BenchFigures): string {
+  const met = figures.targetsMet;
+  const mark = (key: string): string => (met[key] === undefined ? '' : met[key] ? 'yes' : 'NO');
+  const rows: Array<[string, string, string, string]> = [['figure', 'value', 'target', 'met']];
+  for (const [tier, value] of Object.entries(figures.budgetUtilisation)) {
+    rows.push([
+      `budgetUtilisation (${tier}/min tier)`,
+      fixed(value, 3),
+      '>= 0.90',
+      value >= 0.9 ? 'yes' : 'NO',
+    ]);
+  }
+  rows.push(['throttledShare', fixed(figures.throttledShare, 4), '<= 0.01', mark('throttledShare')]);
+  rows.push([
+    'retryAfterViolations',
+    String(figures.retryAfterViolations),
+    '= 0',
+    mark('retryAfterViolations'),
+  ]);
+  rows.push(['itemsExact', String(figures.itemsExact), 'true', mark('itemsExact')]);
+  rows.push(['speedupVsNaive', fixed(figures.speedupVsNaive, 1), '', '']);
+  rows.push(['rssRatio', fixed(figures.rssRatio, 2), '<= 1.5', mark('rssRatio')]);
+  rows.push(['cpuMicrosPerItem', fixed(figures.cpuMicrosPerItem, 1), '<= 100', mark('cpuMicrosPerItem')]);
+  rows.push(['requestsPerRoundTrip', fixed(figures.requestsPerRoundTrip, 1), '', '']);
+  rows.push([
+    'entitiesPerTransaction',
+    fixed(figures.entitiesPerTransaction, 1),
+    '>= 50',
+    mark('entitiesPerTransaction'),
+  ]);
+  const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
+  const line = (row: string[]): string =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const out = [line(rows[0] ?? []), line(widths.map((width) => '-'.repeat(width)))];
+  for (const row of rows.slice(1)) out.push(line(row));
+  out.push('');
+  out.push(`CPU during the budget run (scenario A), time scale ${figures.timeScale}:`);
+  out.push(`  crawler    ${cpuText(figures.cpu.crawler)}`);
+  out.push(`  simulator  ${cpuText(figures.cpu.simulator)}`);
+  out.push(`  Azurite    ${cpuText(figures.cpu.azurite)}`);
+  const machine = figures.machine;
+  out.push(
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryGiB, 1)} GiB, Node ${machine.node}, ` +
+      `${machine.platform} ${machine.kernel}. Benchmark took ${fixed(figures.durationSeconds, 0)} s.`,
+  );
+  return `${out.join('\n')}\n`;
+}
