@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { ensureTable, isConflict, isNotFound } from '../storage/storage-clients';
+import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-clients';
 
 /** 256 random bits, base64url: 43 characters. */
 export const STATE_PATTERN = /^[A-Za-z0-9_-]{43}/;
@@ -37,19 +37,12 @@ export function newRandomToken(): string {
 export class ConsentStateStore {
   readonly #table: TableClient;
   readonly #now: () => number;
-  #ready: Promise<void> | undefined;
+  readonly #ensure: () => Promise<void>;
 
   constructor(table: TableClient, now: () => number = Date.now) {
     this.#table = table;
+    this.#ensure = tableCreatedOnce(table);
     this.#now = now;
-  }
-
-  #ensure(): Promise<void> {
-    this.#ready ??= ensureTable(this.#table).catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
   }
 
   /** Remembers a new state for the browser holding `binding`. */

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { ensureTable, isConflict, isNotFound } from '../storage/storage-clients';
+import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-clients';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
@@ -64,18 +64,11 @@ function toRun(entity: RunEntity): CrawlRun {
 /** The contract's `CrawlRuns` table: one row per run, newest first in each tenant's partition. */
 export class CrawlRunStore {
   readonly #table: TableClient;
-  #ready: Promise<void> | undefined;
+  readonly #ensure: () => Promise<void>;
 
   constructor(table: TableClient) {
     this.#table = table;
-  }
-
-  #ensure(): Promise<void> {
-    this.#ready ??= ensureTable(this.#table).catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
+    this.#ensure = tableCreatedOnce(table);
   }
 
   async open(tenantId: string, runId: string, startedAt: Date): Promise<void> {

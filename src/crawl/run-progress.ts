@@ -1,5 +1,5 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { ensureTable, isNotFound } from '../storage/storage-clients';
+import { tableCreatedOnce, isNotFound } from '../storage/storage-clients';
 import type { RunCounters } from './crawl-runs';
 import { ZERO_COUNTERS } from './crawl-runs';
 
@@ -59,18 +59,11 @@ function toSummary(entity: Partial<SummaryEntity>): RunSummary {
  */
 export class RunProgress {
   readonly #table: TableClient;
-  #ready: Promise<void> | undefined;
+  readonly #ensure: () => Promise<void>;
 
   constructor(table: TableClient) {
     this.#table = table;
-  }
-
-  #ensure(): Promise<void> {
-    this.#ready ??= ensureTable(this.#table).catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
+    this.#ensure = tableCreatedOnce(table);
   }
 
   static partition(tenantId: string, runId: string): string {

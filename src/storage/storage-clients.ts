@@ -94,6 +94,21 @@ export async function ensureTable(client: TableClient): Promise<void> {
   }
 }
 
+/**
+ * A function that creates the table on its first call and reuses that promise after (a failed creation is tried
+ * again on the next call): stores call it before their first operation.
+ */
+export function tableCreatedOnce(client: TableClient): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () => {
+    ready ??= ensureTable(client).catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  };
+}
+
 /** Creates a queue if it is missing. */
 export async function ensureQueue(client: QueueClient): Promise<void> {
   await client.createIfNotExists();

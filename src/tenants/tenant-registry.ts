@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { ensureTable, isNotFound } from '../storage/storage-clients';
+import { tableCreatedOnce, isNotFound } from '../storage/storage-clients';
 
 /** Tenant statuses of the contract; `active` and `error` are crawled. */
 export type TenantStatus = 'active' | 'error' | 'revoked' | 'consent_incomplete';
@@ -50,18 +50,11 @@ function toRecord(entity: TenantEntity): TenantRecord {
  */
 export class TenantRegistry {
   readonly #table: TableClient;
-  #ready: Promise<void> | undefined;
+  readonly #ensure: () => Promise<void>;
 
   constructor(table: TableClient) {
     this.#table = table;
-  }
-
-  #ensure(): Promise<void> {
-    this.#ready ??= ensureTable(this.#table).catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
+    this.#ensure = tableCreatedOnce(table);
   }
 
   /** Records verified consent: `active`, or `consent_incomplete` when a permission is missing. */
