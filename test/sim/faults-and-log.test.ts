@@ -33,7 +33,8 @@ describe('simulated latency, faults and request log', () => {
     const fastMs = await elapsed(() => rawGet(fast.client, '/users?$top=1'));
 
     expect(slowMs).toBeGreaterThanOrEqual(295);
-    expect(fastMs).toBeLessThan(150);
+    // Relative, not absolute: on a loaded machine both answers take longer, but only one waits the 300 ms.
+    expect(fastMs).toBeLessThan(slowMs - 150);
   });
 
   it('waits the latency once for a whole $batch', async () => {
