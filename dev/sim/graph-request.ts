@@ -15,11 +15,15 @@ import type { PairThrottle } from './throttle-ledger';
  */
 export const HOLD_MARGIN_MS = 2;
 /**
- * Requests on other connections handled this soon after a `Retry-After` was written are taken to have been in
- * flight when it left: the client could not have held them back, so they are not violations. 100 ms covers the
- * time a client on a busy two-core machine needs to read the 429 (20 ms was exceeded under a loaded CI run).
+ * Other requests handled this soon after a `Retry-After` was written are taken to have been in flight when it
+ * left: the client could not have held them back, so they are not violations. This holds on the connection that
+ * carried the 429 too: an HTTP client frees that socket as soon as the answer's last byte is in, and a request the
+ * application had already handed to it (before its code could read the 429) may go out on it next. 100 ms covers
+ * the time a client on a busy two-core machine needs to read the 429 (20 ms was exceeded under a loaded CI run).
  */
 export const IN_FLIGHT_GRACE_MS = 100;
+/** Throttled resources remembered per pair for judging early retries (older ones are dropped first). */
+const MAX_THROTTLED_KEYS = 10_000;
 /** `RateLimit-*` headers appear once this share of the window's budget is used. */
 const RATE_LIMIT_HEADER_SHARE = 0.8;
 /** Directory buckets refill over 10 simulated seconds. */
@@ -59,16 +63,26 @@ export interface PendingHold {
   pair: PairThrottle;
   until: number;
   ms: number;
+  /** The throttled request (method, path and query): asking for it again before `until` is always a violation. */
+  key: string;
 }
 
 /** Marks the holds as told: from now on, calling before they end is a violation. */
-export function tellHolds(holds: readonly PendingHold[], now: number, connection: ConnectionInfo): void {
+export function tellHolds(holds: readonly PendingHold[], now: number): void {
   for (const hold of holds) {
+    const retries = hold.pair.throttledKeys;
+    retries.delete(hold.key);
+    retries.set(hold.key, hold.until);
+    if (retries.size > MAX_THROTTLED_KEYS) {
+      for (const [key, until] of retries) {
+        if (retries.size <= MAX_THROTTLED_KEYS && until > now) break;
+        retries.delete(key);
+      }
+    }
     if (hold.until < hold.pair.toldUntil) continue;
     hold.pair.toldUntil = hold.until;
     hold.pair.toldMs = hold.ms;
     hold.pair.toldAt = now;
-    hold.pair.toldConnection = connection;
   }
 }
 
@@ -83,15 +97,22 @@ function tooManyRequests(
 }
 
 /**
- * Whether a request ignores a `Retry-After` the app has already been given. A later request on the connection that
- * carried it was certainly sent after it arrived (no pipelining); the first request on a connection opened before
- * it was told, or any request within the grace, may have been on its way already.
+ * Whether a request ignores a `Retry-After` the app has already been given. Asking again for the very request that
+ * was throttled before its `Retry-After` ends certainly is (a client retries only once it has read the answer).
+ * Any other request is one once the grace has passed, unless it is the first on a connection opened before the
+ * 429 was told (it may have been on its way already).
  */
-function isViolation(pair: PairThrottle, now: number, connection: ConnectionInfo): boolean {
+function isViolation(pair: PairThrottle, now: number, connection: ConnectionInfo, key: string): boolean {
+  const retryUntil = pair.throttledKeys.get(key);
+  if (retryUntil !== undefined && now < retryUntil - HOLD_MARGIN_MS) return true;
   if (now >= pair.toldUntil - HOLD_MARGIN_MS) return false;
-  if (connection === pair.toldConnection) return true;
   if (connection.requests === 1 && connection.openedAt < pair.toldAt) return false;
   return now >= pair.toldAt + IN_FLIGHT_GRACE_MS;
+}
+
+/** What makes two requests the same request: method, path and query. */
+function requestKey(call: Pick<GraphCall, 'method' | 'path' | 'query'>): string {
+  return `${call.method} ${call.path}?${call.query.toString()}`;
 }
 
 /** Charges the planned units to the pair's drive window or directory bucket and answers. */
@@ -115,7 +136,7 @@ function chargeAndRun(
     );
     if (!taken.granted) {
       const ms = Math.ceil(taken.retryAfterMs) + HOLD_MARGIN_MS;
-      holds.push({ pair, until: now + ms, ms });
+      holds.push({ pair, until: now + ms, ms, key: requestKey(input) });
       return {
         answer: tooManyRequests(
           input,
@@ -141,7 +162,7 @@ function chargeAndRun(
     answer = plan.run();
   } else {
     const ms = Math.ceil(spent.retryAfterMs) + HOLD_MARGIN_MS;
-    holds.push({ pair, until: now + ms, ms });
+    holds.push({ pair, until: now + ms, ms, key: requestKey(input) });
     answer = tooManyRequests(
       input,
       ms,
@@ -184,11 +205,12 @@ export function answerGraphCall(state: CloudState, claims: AccessTokenClaims, ca
     pair.requests++;
     const now = state.clock();
     const scale = tenant.throttle.timeScale;
-    if (isViolation(pair, now, call.connection)) {
+    const key = requestKey(call);
+    if (isViolation(pair, now, call.connection, key)) {
       violation = true;
       pair.violations++;
       const ms = pair.toldMs;
-      holds.push({ pair, until: now + ms, ms });
+      holds.push({ pair, until: now + ms, ms, key });
       answer = tooManyRequests(
         ids,
         ms,
@@ -201,10 +223,10 @@ export function answerGraphCall(state: CloudState, claims: AccessTokenClaims, ca
         reset = true;
         answer = { status: 0, headers: {}, body: undefined };
       } else if (state.draw(faults.status429)) {
-        holds.push({ pair, until: now + faultRetryMs, ms: faultRetryMs });
+        holds.push({ pair, until: now + faultRetryMs, ms: faultRetryMs, key });
         answer = tooManyRequests(ids, faultRetryMs, 'Too many requests (injected).');
       } else if (state.draw(faults.status503)) {
-        holds.push({ pair, until: now + faultRetryMs, ms: faultRetryMs });
+        holds.push({ pair, until: now + faultRetryMs, ms: faultRetryMs, key });
         answer = graphError(
           ids,
           503,

@@ -152,7 +152,7 @@ async function answerBatch(
     req.socket.destroy();
     return;
   }
-  res.once('finish', () => tellHolds(holds, state.clock(), connection));
+  res.once('finish', () => tellHolds(holds, state.clock()));
   sendJson(res, 200, { responses }, { 'request-id': requestId }, GRAPH_CONTENT_TYPE);
 }
 
@@ -231,7 +231,7 @@ export async function handleGraph(
     return;
   }
   const clientRequestId = header(req.headers, 'client-request-id');
-  res.once('finish', () => tellHolds(outcome.holds, state.clock(), connection));
+  res.once('finish', () => tellHolds(outcome.holds, state.clock()));
   sendJson(
     res,
     outcome.status,

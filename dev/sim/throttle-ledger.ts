@@ -1,4 +1,3 @@
-import type { ConnectionInfo } from './connection-tracker';
 import { ResourceUnitWindow } from './resource-unit-window';
 import { TokenBucket } from './token-bucket';
 
@@ -8,12 +7,13 @@ export interface PairThrottle {
   readonly directory: TokenBucket;
   /**
    * The latest `Retry-After` the app has been told (written to its connection): until when (monotonic real ms),
-   * how long it was, when it was written and on which connection. Only a told hold makes a request a violation.
+   * how long it was and when it was written. Only a told hold makes a request a violation.
    */
   toldUntil: number;
   toldMs: number;
   toldAt: number;
-  toldConnection: ConnectionInfo | undefined;
+  /** Requests (method, path and query) answered with a told `Retry-After`, oldest first, and until when. */
+  readonly throttledKeys: Map<string, number>;
   unitsSpent: number;
   requests: number;
   throttled: number;
@@ -41,7 +41,7 @@ export class ThrottleLedger {
         toldUntil: 0,
         toldMs: 0,
         toldAt: 0,
-        toldConnection: undefined,
+        throttledKeys: new Map(),
         unitsSpent: 0,
         requests: 0,
         throttled: 0,

@@ -1,5 +1,6 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
 import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
+import { IN_FLIGHT_GRACE_MS } from '../../dev/sim/graph-request';
 import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
 import type { TenantInfo, TenantSpec } from '../../dev/sim/types';
 import { credential, graphClient, logDuring, newApp, newTenant, rawGet } from './sim-sdk';
@@ -170,18 +171,23 @@ describe('simulated Graph throttling', () => {
     expect(stats.throttled).toBe(1);
   });
 
-  it('holds the whole tenant after a 429, users listing included', async () => {
-    const { client, children } = await throttledTenant({
+  it('holds the whole tenant after a 429, users listing included, once the in-flight grace has passed', async () => {
+    const { tenant, client, children } = await throttledTenant({
       budgetPerWindow: 2,
       windowSeconds: 600,
       timeScale: 60,
     });
     await rawGet(client, children);
-    await rawGet(client, children);
-    await sleep(30);
+    const refused = await rawGet(client, children);
+    await sleep(IN_FLIGHT_GRACE_MS + 50);
 
-    const users = await rawGet(client, '/users');
+    let users: Response | undefined;
+    const log = await logDuring(cloud, { tenantId: tenant.tenantId }, async () => {
+      users = await rawGet(client, '/users');
+    });
 
-    expect(users.status).toBe(429);
+    expect(refused.status).toBe(429);
+    expect(users?.status).toBe(429);
+    expect(log.map((entry) => entry.violation)).toEqual([true]);
   });
 });
