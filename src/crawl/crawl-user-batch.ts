@@ -6,10 +6,15 @@ import { ZERO_WORK, addWork } from './run-progress';
 import { settleTokenFailure } from './token-outcome';
 import { describeFailure } from './describe-failure';
 import { randomBytes } from 'node:crypto';
-import type { GraphCounters } from '../graph/graph-types';
+import type { GraphCounters, GraphDriveItem } from '../graph/graph-types';
 
 /** Users whose first pages travel in one `$batch` round trip (Graph's limit). */
 const GRAPH_BATCH = 20;
+/**
+ * Users with items reconciled together: their index rows go in one transaction, so listings are gathered over
+ * several round trips (most users of a round trip may have nothing to store) while memory stays bounded.
+ */
+const RECONCILE_USERS = 20;
 
 /**
  * The batch worker: lists every page of each user's drive root (first pages through `$batch`), reconciles each
@@ -27,6 +32,20 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
   const work: WorkCounters = { ...ZERO_WORK };
 
+  type Entry = { user: UserBatchMessage['users'][number]; items: GraphDriveItem[] };
+  let pending: Entry[] = [];
+  let pendingWithItems = 0;
+  const reconcile = async (): Promise<void> => {
+    const entries = pending;
+    pending = [];
+    pendingWithItems = 0;
+    if (entries.length === 0) return;
+    addWork(
+      work,
+      await deps.items.reconcileUsers(tenantId, entries, runId, deps.settings.reconcileConcurrency),
+    );
+  };
+
   try {
     for (let start = 0; start < message.users.length; start += GRAPH_BATCH) {
       const users = message.users.slice(start, start + GRAPH_BATCH);
@@ -34,19 +53,19 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
         users.map((user) => user.id),
         deps.settings.childrenPageSize,
       );
-      const entries = users.map((user) => {
+      for (const user of users) {
         const listing = listings.get(user.id) ?? { kind: 'noDrive' as const };
         addWork(work, {
           usersCrawled: listing.kind === 'items' ? 1 : 0,
           usersWithoutDrive: listing.kind === 'noDrive' ? 1 : 0,
         });
-        return { user, items: listing.kind === 'items' ? listing.items : [] };
-      });
-      addWork(
-        work,
-        await deps.items.reconcileUsers(tenantId, entries, runId, deps.settings.reconcileConcurrency),
-      );
+        const items = listing.kind === 'items' ? listing.items : [];
+        pending.push({ user, items });
+        if (items.length > 0) pendingWithItems += 1;
+      }
+      if (pendingWithItems >= RECONCILE_USERS) await reconcile();
     }
+    await reconcile();
   } catch (error) {
     if (await settleTokenFailure(deps, error, tenantId, runId)) return;
     await recordFailure(deps, message, graph.counters, error);

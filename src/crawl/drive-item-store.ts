@@ -139,12 +139,19 @@ export class DriveItemStore implements DriveItemWriter {
         }),
     );
 
-    // 1. Widen the index to old ∪ new before any row changes, so a crash leaves no stored row untracked.
+    // 1. Widen the index to old ∪ new before any row changes, so a crash leaves no stored row untracked. A user
+    //    with nothing to delete gets the final row at once (old ⊆ new), stamped with the run: its retry or the
+    //    next run reads the same IDs back, so no narrowing write is needed (one index write per user, not two).
     await this.#writeIndexes(
       tenantId,
-      plans
-        .filter((plan) => plan.widened)
-        .map((plan) => ({ user: plan.user, ids: plan.widened!, runId: undefined })),
+      plans.flatMap(
+        (plan): Array<{ user: { id: string; upn: string }; ids: Set<string>; runId: string | undefined }> =>
+          plan.gone.length === 0
+            ? [{ user: plan.user, ids: plan.current, runId }]
+            : plan.widened
+              ? [{ user: plan.user, ids: plan.widened, runId: undefined }]
+              : [],
+      ),
     );
 
     // 2. Upsert each user's items (transactions of up to 100 in the user's partition), delete what vanished.
@@ -169,10 +176,12 @@ export class DriveItemStore implements DriveItemWriter {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, worker));
 
-    // 3. Narrow the index to exactly the current items, stamped with the run that saw them.
+    // 3. Narrow the index of users who lost items to exactly the current ones, stamped with the run that saw them.
     await this.#writeIndexes(
       tenantId,
-      plans.map((plan) => ({ user: plan.user, ids: plan.current, runId })),
+      plans
+        .filter((plan) => plan.gone.length > 0)
+        .map((plan) => ({ user: plan.user, ids: plan.current, runId })),
     );
     return total;
   }

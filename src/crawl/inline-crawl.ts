@@ -12,12 +12,16 @@ import { checkClientSecret, failStaleRuns } from './plan-crawl';
 import { failPoisonedWork } from './poisoned-message';
 import { newRunId } from './run-id';
 
+/** User batches of one tenant that may wait for a slot before its user listing pauses. */
+const BATCH_BACKLOG = 2;
+
 export interface InlineCrawlOptions {
   /** Only these tenants (already checked to exist); default every crawlable tenant. */
   tenants: TenantRecord[];
   /**
-   * Batches worked on at once per tenant (its pacer keeps it under its budget). Per tenant, so that the batches
-   * of a tenant with a small budget, waiting on its pacer, never hold the slots of a tenant with a large one.
+   * Batches worked on at once per tenant (default 8; its pacer keeps it under its budget). Per tenant, so that
+   * the batches of a tenant with a small budget, waiting on its pacer, never hold the slots of a tenant with a
+   * large one; few, because each holds its users' listings until they are stored.
    */
   batchConcurrency?: number;
   /** Tenants listed at once. */
@@ -108,9 +112,10 @@ export async function crawlInline(
     const results = await Promise.all(
       options.tenants.map((tenant) =>
         tenantPool(async (): Promise<InlineTenantResult> => {
-          const batchPool = pLimit(options.batchConcurrency ?? 24);
+          const batchPool = pLimit(options.batchConcurrency ?? 8);
           const tenantId = tenant.tenantId;
           const batches: Promise<void>[] = [];
+          let awaited = 0;
           const tenantDeps: CrawlDeps = {
             ...deps,
             items,
@@ -120,7 +125,7 @@ export async function crawlInline(
               return graph;
             },
             enqueueTenant: () => Promise.resolve(),
-            enqueueBatch: (message: UserBatchMessage) => {
+            enqueueBatch: async (message: UserBatchMessage) => {
               batches.push(
                 batchPool(() =>
                   withRetries(
@@ -129,7 +134,9 @@ export async function crawlInline(
                   ),
                 ),
               );
-              return Promise.resolve();
+              // Backpressure: listing users is far faster than crawling their drives, so it pauses while a few
+              // batches already wait for a slot. Memory then stays bounded by the concurrency, not the tenant's size.
+              while (batchPool.pendingCount > BATCH_BACKLOG) await batches[awaited++];
             },
           };
           const previous = await deps.runs.latest(tenantId);

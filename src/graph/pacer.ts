@@ -242,6 +242,13 @@ export class TenantPacer {
   /** Reset times that agree (one window's); the next window's give the window length. */
   #resetCluster: { at: number; count: number; longestResetMs: number; lastAt: number } | undefined;
   #windowCandidate: number | undefined;
+  /**
+   * The first window's length as this pacer saw it: from its first grant to the reset its first `RateLimit`
+   * answer named, taken only when the server had counted no more than this pacer sent (the window began with
+   * us). Paces until the window is learned from two boundaries, instead of bursting to each reset.
+   */
+  #windowGuessMs: number | undefined;
+  #firstGrantAt: number | undefined;
 
   /** Grant times of unsettled requests, oldest first (answers come back roughly in order). */
   readonly #grants: Array<{ at: number; units: number }> = [];
@@ -453,6 +460,7 @@ export class TenantPacer {
     this.#grants.push({ at: now, units: waiter.units });
     this.#inFlightUnits += waiter.units;
     this.#unitsAcquired += waiter.units;
+    this.#firstGrantAt ??= now;
     waiter.resolve();
   }
 
@@ -541,7 +549,7 @@ export class TenantPacer {
   /** The highest tenant rate the latest budget info allows: the budget over the window (or a reset time). */
   #ceiling(now: number): number {
     if (this.#limit === undefined || this.#budgetInfoStale(now)) return Number.POSITIVE_INFINITY;
-    const windowMs = this.#windowMs ?? this.#longestResetMs;
+    const windowMs = this.#windowMs ?? this.#windowGuessMs ?? this.#longestResetMs;
     return windowMs > 0 ? (this.#limit / windowMs) * 1000 : Number.POSITIVE_INFINITY;
   }
 
@@ -552,7 +560,11 @@ export class TenantPacer {
 
   /** The time scale of the budget: its window once learned, else the longest reset seen or many latencies. */
   #period(): number {
-    return this.#windowMs ?? Math.max(this.#longestResetMs, PROBE_PERIOD_LATENCIES * this.#latencyMs);
+    return (
+      this.#windowMs ??
+      this.#windowGuessMs ??
+      Math.max(this.#longestResetMs, PROBE_PERIOD_LATENCIES * this.#latencyMs)
+    );
   }
 
   /** Counts the time requests queued for tokens alone (the rate limited us), and probes upward for it. */
@@ -604,9 +616,10 @@ export class TenantPacer {
       if (!info.coarseReset) this.#fractionalResets = true;
       this.#longestResetMs = Math.max(this.#longestResetMs, info.resetMs);
       this.#observeReset(now + info.resetMs, info.resetMs, info.coarseReset, now);
+      this.#guessWindow(info, now);
     }
     const limit = this.#limit;
-    const windowMs = this.#windowMs;
+    const windowMs = this.#windowMs ?? this.#windowGuessMs;
     if (
       limit !== undefined &&
       windowMs !== undefined &&
@@ -619,6 +632,22 @@ export class TenantPacer {
       this.#setTenantRate(Math.min(this.#tenantRate, this.#safety * this.#ceiling(now)), now);
     }
     if (info.remaining !== undefined) this.#allow(info, now);
+  }
+
+  /**
+   * The first `RateLimit` answer: if what the server counted in this window (`Limit - Remaining`) is about what
+   * this pacer has had answered (its share of it), the window began with our first request, and lasts until the
+   * reset the answer names.
+   */
+  #guessWindow(info: RateLimitInfo, now: number): void {
+    if (this.#windowGuessMs !== undefined || this.#firstGrantAt === undefined) return;
+    if (this.#limit === undefined || info.remaining === undefined || info.resetMs === undefined) return;
+    const counted = this.#limit - info.remaining;
+    const answered = (this.#unitsAcquired - this.#inFlightUnits) * this.#share;
+    const guess = now + info.resetMs - this.#firstGrantAt;
+    if (counted > 0 && answered >= 0.9 * counted && answered <= 1.1 * counted) {
+      if (guess >= MIN_WINDOW_LATENCIES * this.#latencyMs) this.#windowGuessMs = guess;
+    }
   }
 
   /**

@@ -1,8 +1,9 @@
-import { Client, HTTPMessageHandler, ResponseType } from '@microsoft/microsoft-graph-client';
+import { Client, ResponseType } from '@microsoft/microsoft-graph-client';
 import type { TokenCredential } from '@azure/identity';
 import type { GraphErrorCode } from '../errors';
 import { GraphError } from '../errors';
 import { graphErrorCode, headerBag } from './graph-error-body';
+import { NodeHttpMessageHandler } from './node-http-handler';
 import type { GraphCounters, GraphDriveItem, GraphUser, RequestPacer } from './graph-types';
 import { DRIVE_ITEM_FIELDS, UNITS, USER_FIELDS, newGraphCounters } from './graph-types';
 
@@ -108,7 +109,7 @@ export class TenantGraph {
       baseUrl: `${this.#origin}/`,
       defaultVersion: 'v1.0',
       customHosts: new Set([new URL(this.#origin).hostname]),
-      middleware: new HTTPMessageHandler(),
+      middleware: new NodeHttpMessageHandler(),
     });
   }
 

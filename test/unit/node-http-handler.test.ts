@@ -1,0 +1,107 @@
+import { Client, ResponseType } from '@microsoft/microsoft-graph-client';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { NodeHttpMessageHandler } from '../../src/graph/node-http-handler';
+
+describe('NodeHttpMessageHandler', () => {
+  let server: Server;
+  let origin: string;
+  const seen: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }> = [];
+  let answer: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        seen.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        answer(req, res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  const client = (): Client =>
+    Client.initWithMiddleware({
+      baseUrl: `${origin}/`,
+      defaultVersion: 'v1.0',
+      customHosts: new Set(['127.0.0.1']),
+      middleware: new NodeHttpMessageHandler(),
+    });
+
+  it('sends the method, headers and body and hands back status, headers and text', async () => {
+    answer = (_req, res) => {
+      res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '3' });
+      res.end('{"ok":true}');
+    };
+    const response = (await client()
+      .api('/$batch')
+      .headers({ Authorization: 'Bearer x', 'X-Test': 'one' })
+      .responseType(ResponseType.RAW)
+      .post({ requests: [] })) as Response;
+
+    expect(response.status).toBe(429);
+    expect(response.ok).toBe(false);
+    expect(response.headers.get('retry-after')).toBe('3');
+    expect(response.headers.get('RateLimit-Limit')).toBeNull();
+    expect(await response.text()).toBe('{"ok":true}');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/v1.0/$batch', body: '{"requests":[]}' });
+    expect(seen[0]?.headers['x-test']).toBe('one');
+    expect(seen[0]?.headers['content-length']).toBe(String('{"requests":[]}'.length));
+  });
+
+  it('decodes a gzip answer', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+      res.end(gzipSync('{"value":[1,2,3]}'));
+    };
+    const response = (await client().api('/users').responseType(ResponseType.RAW).get()) as Response;
+
+    expect(response.ok).toBe(true);
+    expect(await response.json()).toEqual({ value: [1, 2, 3] });
+    expect(seen[0]?.headers['accept-encoding']).toContain('gzip');
+  });
+
+  it('rejects when the signal aborts, and when the connection is refused', async () => {
+    answer = () => undefined; // never answers
+    const controller = new AbortController();
+    const pending = client()
+      .api('/users')
+      .option('signal', controller.signal)
+      .responseType(ResponseType.RAW)
+      .get();
+    setTimeout(() => controller.abort(), 50);
+    await expect(pending).rejects.toThrow();
+
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(
+      Client.initWithMiddleware({
+        baseUrl: `http://127.0.0.1:${port}/`,
+        customHosts: new Set(['127.0.0.1']),
+        middleware: new NodeHttpMessageHandler(),
+      })
+        .api('/users')
+        .responseType(ResponseType.RAW)
+        .get(),
+    ).rejects.toThrow();
+  });
+});
