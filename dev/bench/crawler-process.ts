@@ -5,7 +5,7 @@
  * crawls them with the product's inline crawl (or the naive loop), and prints a `CrawlerResult` line on stdout.
  */
 import { TableClient } from '@azure/data-tables';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
 import { ClientSecretCredential } from '@azure/identity';
 import { createAppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config';
@@ -59,6 +59,24 @@ function instrumentTables(): void {
   };
 }
 
+/**
+ * The heap still in use right after each full (mark-compact) GC: what the crawl really holds, apart from the
+ * garbage V8 lets pile up between full collections. Its peak, MiB.
+ */
+let liveHeapPeakMiB = 0;
+
+function watchFullGcs(): void {
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry.toJSON() as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        liveHeapPeakMiB = Math.max(liveHeapPeakMiB, process.memoryUsage().heapUsed / 2 ** 20);
+      }
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+}
+
 /** Peaks of `process.memoryUsage()` sampled every 250 ms, MiB. */
 const memoryPeaks = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 
@@ -84,6 +102,7 @@ async function main(): Promise<void> {
   process.stdin.resume();
   instrumentTables();
   setInterval(sampleMemory, 250).unref();
+  watchFullGcs();
   const env = job.env;
   const say = (text: string): void => {
     process.stderr.write(`  [${job.label}] ${text}\n`);
@@ -144,7 +163,7 @@ async function main(): Promise<void> {
       tenants: records,
       ...(job.batchConcurrency === undefined ? {} : { batchConcurrency: job.batchConcurrency }),
       ...(job.tenantConcurrency === undefined ? {} : { tenantConcurrency: job.tenantConcurrency }),
-      progressIntervalMs: Number(process.env.BENCH_PROGRESS_MS ?? 5_000),
+      progressIntervalMs: 5_000,
       onProgress: (p) => {
         const pacers = job.tenants.map((tenant) => {
           const pacer = context.pacerFor(tenant.tenantId);
@@ -184,6 +203,7 @@ async function main(): Promise<void> {
     processCpuMicros: cpuMicros(process.cpuUsage()),
     maxRssKb: process.resourceUsage().maxRSS,
     memoryPeaksMiB: memoryPeaks,
+    liveHeapPeakMiB,
     allTransactions: transactionCount.transactions + tableBatchStats.transactions,
     allTransactionEntities: transactionCount.entities + tableBatchStats.entities,
     leanTableCalls: { ...tableBatchStats },

@@ -70,6 +70,8 @@ export interface CrawlerResult {
     external: number;
     arrayBuffers: number;
   };
+  /** Peak of the heap in use right after a full GC (the live set), MiB; 0 if no full GC ran. */
+  liveHeapPeakMiB: number;
   /** Every table transaction this process submitted, and the entities in them (items, index, bookkeeping). */
   allTransactions: number;
   allTransactionEntities: number;

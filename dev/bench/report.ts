@@ -2,6 +2,8 @@
 import type { CpuFigure } from './proc-stat';
 
 export interface MachineInfo {
+  /** 1, 5 and 15 minute load averages when the benchmark started and ended (other work on the machine shows here). */
+  loadAverage: { atStart: number[]; atEnd: number[] };
   cpuModel: string;
   cores: number;
   memoryGiB: number;
@@ -18,6 +20,17 @@ export interface BenchFigures {
   speedupVsNaive: number;
   rssRatio: number;
   cpuMicrosPerItem: number;
+  /**
+   * Scenario C's memory, MiB: peak RSS of each run, peak heap in use, and the large run's heap right after its
+   * full GCs (its live set; the rest of its peak is garbage V8 lets accumulate between full collections).
+   */
+  memoryMiB: {
+    smallPeakRss: number;
+    largePeakRss: number;
+    smallPeakHeapUsed: number;
+    largePeakHeapUsed: number;
+    largeLiveHeapAfterFullGc: number;
+  };
   requestsPerRoundTrip: number;
   entitiesPerTransaction: number;
   /** CPU of each part during the budget scenario (A), in cores. */
@@ -92,7 +105,13 @@ export function formatTable(figures: BenchFigures): string {
       .trimEnd();
   const out = [line(rows[0] ?? []), line(widths.map((width) => '-'.repeat(width)))];
   for (const row of rows.slice(1)) out.push(line(row));
+  const memory = figures.memoryMiB;
   out.push('');
+  out.push(
+    `Crawler memory (scenario C): peak RSS ${fixed(memory.smallPeakRss, 0)} / ${fixed(memory.largePeakRss, 0)} MiB, ` +
+      `peak heap in use ${fixed(memory.smallPeakHeapUsed, 0)} / ${fixed(memory.largePeakHeapUsed, 0)} MiB ` +
+      `(small / large tenant); large tenant's heap after full GCs at most ${fixed(memory.largeLiveHeapAfterFullGc, 0)} MiB.`,
+  );
   out.push(`CPU during the budget run (scenario A), time scale ${figures.timeScale}:`);
   out.push(`  crawler    ${cpuText(figures.cpu.crawler)}`);
   out.push(`  simulator  ${cpuText(figures.cpu.simulator)}`);
@@ -100,7 +119,8 @@ export function formatTable(figures: BenchFigures): string {
   const machine = figures.machine;
   out.push(
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryGiB, 1)} GiB, Node ${machine.node}, ` +
-      `${machine.platform} ${machine.kernel}. Benchmark took ${fixed(figures.durationSeconds, 0)} s.`,
+      `${machine.platform} ${machine.kernel}, load average ${machine.loadAverage.atStart.map((v) => fixed(v, 1)).join('/')} ` +
+      `at start. Benchmark took ${fixed(figures.durationSeconds, 0)} s.`,
   );
   return `${out.join('\n')}\n`;
 }
