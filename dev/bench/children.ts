@@ -19,9 +19,10 @@ export interface TsChild {
 export function startTsChild(
   file: string,
   args: string[],
-  options: { stdin?: 'pipe' | 'ignore' } = {},
+  options: { stdin?: 'pipe' | 'ignore'; nodeArgs?: readonly string[] } = {},
 ): TsChild {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, file), ...args], {
+  const argv = [...(options.nodeArgs ?? []), '--import', 'tsx', path.resolve(__dirname, file), ...args];
+  const child = spawn(process.execPath, argv, {
     stdio: [options.stdin ?? 'ignore', 'pipe', 'inherit'],
     env: process.env,
   });

@@ -337,6 +337,17 @@ export class TenantGraph {
     let answerHeaders: { get(name: string): string | null } = headerBag({});
     let parsed: unknown;
     let sent = false;
+    // The request's own timeout, and the caller's signal passed on: one controller whose timer is cleared when the
+    // answer is in (`AbortSignal.timeout` + `AbortSignal.any` cost ~1 µs per stored item on the benchmark's large
+    // tenant, and left a pending timer per request until it fired).
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('The Graph request timed out', 'TimeoutError')),
+      this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    );
+    const forward = (): void => controller.abort(signal?.reason);
+    if (signal?.aborted) forward();
+    else signal?.addEventListener('abort', forward, { once: true });
     try {
       const token = await this.#token();
       // A 429 may have arrived for another request since this one was granted (the token lookup above can
@@ -345,7 +356,6 @@ export class TenantGraph {
       // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
       sent = true;
       if (!prepaid) this.counters.requests += 1;
-      const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
       const request = this.#client
         .api(url)
         .headers({
@@ -354,7 +364,7 @@ export class TenantGraph {
           'User-Agent': this.#options.userAgent,
           Accept: 'application/json',
         })
-        .option('signal', signal ? AbortSignal.any([signal, timeout]) : timeout)
+        .option('signal', controller.signal)
         .responseType(ResponseType.RAW);
       const response = (await (method === 'GET' ? request.get() : request.post(body))) as Response;
       status = response.status;
@@ -372,6 +382,9 @@ export class TenantGraph {
       }
       // A reset, a timeout or a body that is not JSON: status 0, retried like a 5xx.
       status = 0;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', forward);
     }
     if (!prepaid) {
       if (isThrottle(status)) this.counters.throttled += 1;
