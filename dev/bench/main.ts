@@ -412,6 +412,17 @@ function ratio(numerator: number, denominator: number): number {
 /** What to stop if the benchmark is interrupted (Azurite children would otherwise outlive it). */
 const stoppers = new Set<() => Promise<void>>();
 
+async function withServices<T>(scale: number, work: (services: Services) => Promise<T>): Promise<T> {
+  const { services, stop } = await startServices(scale);
+  stoppers.add(stop);
+  try {
+    return await work(services);
+  } finally {
+    stoppers.delete(stop);
+    await stop();
+  }
+}
+
 async function withAzurite<T>(work: (azurite: RunningAzurite) => Promise<T>): Promise<T> {
   const azurite = await startAzurite();
   const stop = (): Promise<void> => azurite.stop();
@@ -447,122 +458,120 @@ async function main(): Promise<number> {
   const started = Date.now();
   const loadAtStart = os.loadavg();
   say(`Drive Crawler benchmark: time scale ${scale} (a budget minute lasts ${(60 / scale).toFixed(1)} s)`);
-  const { services, stop } = await startServices(scale);
-  stoppers.add(stop);
-  try {
-    const windows = values.windows === undefined ? WINDOWS_PER_CRAWL : Number(values.windows);
-    const a = only.has('A') ? await scenarioA(services, scale, windows) : undefined;
-    const b = only.has('B') ? await scenarioB(services) : undefined;
-    const c = only.has('C') ? await scenarioC(services) : undefined;
+  const windows = values.windows === undefined ? WINDOWS_PER_CRAWL : Number(values.windows);
+  // Each scenario gets its own simulated cloud (and Azurite), so none runs beside another's leftovers: after A
+  // the simulator holds some 40,000 seeded users and their drives.
+  const a = only.has('A')
+    ? await withServices(scale, (services) => scenarioA(services, scale, windows))
+    : undefined;
+  const b = only.has('B') ? await withServices(scale, scenarioB) : undefined;
+  const c = only.has('C') ? await withServices(scale, scenarioC) : undefined;
 
-    const zeroCpu: CpuFigure = { seconds: 0, mean: 0, peak: 0 };
-    const budgetUtilisation: Record<string, number> = {};
-    a?.stats.forEach((stats, index) => {
-      budgetUtilisation[String(TIERS[index])] = utilisation(stats);
-    });
-    const limited = [...(a?.stats ?? []), ...(b ? [b.oursStats] : [])];
-    const ourStats = [...limited, ...(c?.map((run) => run.stats) ?? [])];
-    const runsA = a?.figures.result.tenants ?? [];
-    const requestsA = runsA.reduce((sum, t) => sum + (t.summary?.requests ?? 0), 0);
-    const roundTripsA = runsA.reduce((sum, t) => sum + (t.summary?.roundTrips ?? 0), 0);
-    const transactionsA = runsA.reduce((sum, t) => sum + (t.summary?.transactions ?? 0), 0);
-    const entitiesA = runsA.reduce((sum, t) => sum + (t.summary?.entitiesInTransactions ?? 0), 0);
-    const large = c?.[1];
-    const small = c?.[0];
-    const largeItems = large?.figures.result.tenants[0]?.run?.itemsStored ?? 0;
-    const checks: ItemsCheck[] = [
-      ...(a ? [a.check] : []),
-      ...(b ? [b.check] : []),
-      ...(c ?? []).flatMap((run) => (run.check ? [run.check] : [])),
-    ];
+  const zeroCpu: CpuFigure = { seconds: 0, mean: 0, peak: 0 };
+  const budgetUtilisation: Record<string, number> = {};
+  a?.stats.forEach((stats, index) => {
+    budgetUtilisation[String(TIERS[index])] = utilisation(stats);
+  });
+  const limited = [...(a?.stats ?? []), ...(b ? [b.oursStats] : [])];
+  const ourStats = [...limited, ...(c?.map((run) => run.stats) ?? [])];
+  const runsA = a?.figures.result.tenants ?? [];
+  const requestsA = runsA.reduce((sum, t) => sum + (t.summary?.requests ?? 0), 0);
+  const roundTripsA = runsA.reduce((sum, t) => sum + (t.summary?.roundTrips ?? 0), 0);
+  const transactionsA = runsA.reduce((sum, t) => sum + (t.summary?.transactions ?? 0), 0);
+  const entitiesA = runsA.reduce((sum, t) => sum + (t.summary?.entitiesInTransactions ?? 0), 0);
+  const large = c?.[1];
+  const small = c?.[0];
+  const largeItems = large?.figures.result.tenants[0]?.run?.itemsStored ?? 0;
+  const checks: ItemsCheck[] = [
+    ...(a ? [a.check] : []),
+    ...(b ? [b.check] : []),
+    ...(c ?? []).flatMap((run) => (run.check ? [run.check] : [])),
+  ];
 
-    const partial: Omit<BenchFigures, 'targetsMet'> = {
-      budgetUtilisation,
-      throttledShare: ratio(
-        limited.reduce((sum, s) => sum + s.throttled, 0),
-        limited.reduce((sum, s) => sum + s.requests, 0),
-      ),
-      retryAfterViolations: ourStats.reduce((sum, s) => sum + s.violations, 0),
-      itemsExact: checks.length > 0 && checks.every((check) => check.exact),
-      speedupVsNaive: b ? ratio(b.naiveFigures.result.wallMs, b.oursFigures.result.wallMs) : 0,
-      rssRatio: large && small ? ratio(large.figures.result.maxRssKb, small.figures.result.maxRssKb) : 0,
-      cpuMicrosPerItem: large ? ratio(large.figures.result.crawlCpuMicros, largeItems) : 0,
-      memoryMiB: {
-        smallPeakRss: (small?.figures.result.maxRssKb ?? 0) / 1024,
-        largePeakRss: (large?.figures.result.maxRssKb ?? 0) / 1024,
-        smallPeakHeapUsed: small?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
-        largePeakHeapUsed: large?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
-        largeLiveHeapAfterFullGc: large?.figures.result.liveHeapPeakMiB ?? 0,
-      },
-      requestsPerRoundTrip: ratio(requestsA, roundTripsA),
-      entitiesPerTransaction: ratio(entitiesA, transactionsA),
-      cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
-      machine: machineInfo(loadAtStart),
-      timeScale: scale,
-      durationSeconds: (Date.now() - started) / 1000,
-      scenarios: {
-        ...(a
-          ? {
-              A: {
-                tenants: a.infos.map((info, index) => ({
-                  tier: TIERS[index],
-                  ...info,
-                  sim: a.stats[index],
-                  run: runsA[index]?.run,
-                  summary: runsA[index]?.summary,
-                })),
-                itemsCheck: a.check,
-                allTransactions: a.figures.result.allTransactions,
-                allTransactionEntities: a.figures.result.allTransactionEntities,
-                entitiesPerTransactionAll: ratio(
-                  a.figures.result.allTransactionEntities,
-                  a.figures.result.allTransactions,
-                ),
-                ...cpuFields(a.figures),
-              },
-            }
-          : {}),
-        ...(b
-          ? {
-              B: {
-                tenant: b.ours,
-                ours: {
-                  sim: b.oursStats,
-                  run: b.oursFigures.result.tenants[0]?.run,
-                  ...cpuFields(b.oursFigures),
-                },
-                naive: {
-                  sim: b.naiveStats,
-                  counters: b.naiveFigures.result.naive,
-                  ...cpuFields(b.naiveFigures),
-                },
-                itemsCheck: b.check,
-              },
-            }
-          : {}),
-        ...(c
-          ? {
-              C: c.map((run) => ({
-                tenant: run.info,
-                sim: run.stats,
-                run: run.figures.result.tenants[0]?.run,
-                crawlCpuSeconds: run.figures.result.crawlCpuMicros / 1e6,
-                ...cpuFields(run.figures),
+  const partial: Omit<BenchFigures, 'targetsMet'> = {
+    budgetUtilisation,
+    throttledShare: ratio(
+      limited.reduce((sum, s) => sum + s.throttled, 0),
+      limited.reduce((sum, s) => sum + s.requests, 0),
+    ),
+    retryAfterViolations: ourStats.reduce((sum, s) => sum + s.violations, 0),
+    itemsExact: checks.length > 0 && checks.every((check) => check.exact),
+    speedupVsNaive: b ? ratio(b.naiveFigures.result.wallMs, b.oursFigures.result.wallMs) : 0,
+    rssRatio: large && small ? ratio(large.figures.result.maxRssKb, small.figures.result.maxRssKb) : 0,
+    cpuMicrosPerItem: large ? ratio(large.figures.result.crawlCpuMicros, largeItems) : 0,
+    memoryMiB: {
+      smallPeakRss: (small?.figures.result.maxRssKb ?? 0) / 1024,
+      largePeakRss: (large?.figures.result.maxRssKb ?? 0) / 1024,
+      smallPeakHeapUsed: small?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
+      largePeakHeapUsed: large?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
+      largeLiveHeapAfterFullGc: large?.figures.result.liveHeapPeakMiB ?? 0,
+    },
+    requestsPerRoundTrip: ratio(requestsA, roundTripsA),
+    entitiesPerTransaction: ratio(entitiesA, transactionsA),
+    cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
+    machine: machineInfo(loadAtStart),
+    timeScale: scale,
+    durationSeconds: (Date.now() - started) / 1000,
+    scenarios: {
+      ...(a
+        ? {
+            A: {
+              tenants: a.infos.map((info, index) => ({
+                tier: TIERS[index],
+                ...info,
+                sim: a.stats[index],
+                run: runsA[index]?.run,
+                summary: runsA[index]?.summary,
               })),
-            }
-          : {}),
-      },
-    };
-    const figures: BenchFigures = { ...partial, targetsMet: targetsMet(partial) };
-    process.stdout.write(formatTable(figures));
-    if (values.json) {
-      writeFileSync(values.json, `${JSON.stringify(figures, null, 2)}\n`);
-      say(`Figures written to ${values.json}`);
-    }
-    return 0;
-  } finally {
-    await stop();
+              itemsCheck: a.check,
+              allTransactions: a.figures.result.allTransactions,
+              allTransactionEntities: a.figures.result.allTransactionEntities,
+              entitiesPerTransactionAll: ratio(
+                a.figures.result.allTransactionEntities,
+                a.figures.result.allTransactions,
+              ),
+              ...cpuFields(a.figures),
+            },
+          }
+        : {}),
+      ...(b
+        ? {
+            B: {
+              tenant: b.ours,
+              ours: {
+                sim: b.oursStats,
+                run: b.oursFigures.result.tenants[0]?.run,
+                ...cpuFields(b.oursFigures),
+              },
+              naive: {
+                sim: b.naiveStats,
+                counters: b.naiveFigures.result.naive,
+                ...cpuFields(b.naiveFigures),
+              },
+              itemsCheck: b.check,
+            },
+          }
+        : {}),
+      ...(c
+        ? {
+            C: c.map((run) => ({
+              tenant: run.info,
+              sim: run.stats,
+              run: run.figures.result.tenants[0]?.run,
+              crawlCpuSeconds: run.figures.result.crawlCpuMicros / 1e6,
+              ...cpuFields(run.figures),
+            })),
+          }
+        : {}),
+    },
+  };
+  const figures: BenchFigures = { ...partial, targetsMet: targetsMet(partial) };
+  process.stdout.write(formatTable(figures));
+  if (values.json) {
+    writeFileSync(values.json, `${JSON.stringify(figures, null, 2)}\n`);
+    say(`Figures written to ${values.json}`);
   }
+  return 0;
 }
 
 main().then(
