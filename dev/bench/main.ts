@@ -246,45 +246,44 @@ async function scenarioA(services: Services, scale: number, windows: number) {
     const stats = await Promise.all(
       infos.map((info) => services.sim.throttleStats(info.tenantId, services.clientId)),
     );
-    say('  checking DriveItems against the simulator...');
-    const check = await checkItemsExact(
-      TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
-        allowInsecureConnection: true,
-      }),
-      services.sim,
+    const check = await checkDriveItems(
+      azurite,
+      services,
       infos.map((info) => info.tenantId),
     );
-    say(`  itemsExact ${check.exact} (${check.rowsRead} rows read, ${check.itemsExpected} expected)`);
     return { infos, figures, stats, check, scale };
   });
+}
+
+/** Reads `DriveItems` back, row by row against the simulator's drives, and says how it went. */
+async function checkDriveItems(
+  azurite: RunningAzurite,
+  services: Services,
+  tenantIds: string[],
+): Promise<ItemsCheck> {
+  say('  checking DriveItems against the simulator...');
+  const check = await checkItemsExact(
+    TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
+      allowInsecureConnection: true,
+    }),
+    services.sim,
+    tenantIds,
+  );
+  say(`  itemsExact ${check.exact} (${check.rowsRead} rows read, ${check.itemsExpected} expected)`);
+  return check;
 }
 
 /** Scenario B: ours against the naive loop on the same tenant (two identical copies, one for each). */
 async function scenarioB(services: Services) {
   say(`Scenario B: ${NAIVE_USERS} users at the ${NAIVE_TIER} tier, the product against the naive loop`);
   return withAzurite(async (azurite) => {
-    const ours = await createTenant(
-      services,
-      tenantSpec(
-        2_001,
-        NAIVE_USERS,
-        NAIVE_TIER,
-        LATENCY_MS,
-        WITHOUT_DRIVE_SHARE.budget,
-        'b0000000-0000-4000-8000-000000000001',
-      ),
-    );
-    const naiveTenant = await createTenant(
-      services,
-      tenantSpec(
-        2_001,
-        NAIVE_USERS,
-        NAIVE_TIER,
-        LATENCY_MS,
-        WITHOUT_DRIVE_SHARE.budget,
-        'b0000000-0000-4000-8000-000000000002',
-      ),
-    );
+    const copy = (tenantId: string): Promise<TenantInfo> =>
+      createTenant(
+        services,
+        tenantSpec(2_001, NAIVE_USERS, NAIVE_TIER, LATENCY_MS, WITHOUT_DRIVE_SHARE.budget, tenantId),
+      );
+    const ours = await copy('b0000000-0000-4000-8000-000000000001');
+    const naiveTenant = await copy('b0000000-0000-4000-8000-000000000002');
     const oursFigures = await runCrawler(
       ourJob('B ours', services, azurite, [benchTenant(ours)]),
       services,
@@ -305,13 +304,7 @@ async function scenarioB(services: Services) {
     say(`  naive: ${(naiveFigures.result.wallMs / 1000).toFixed(1)} s`);
     const oursStats = await services.sim.throttleStats(ours.tenantId, services.clientId);
     const naiveStats = await services.sim.throttleStats(naiveTenant.tenantId, services.clientId);
-    const check = await checkItemsExact(
-      TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
-        allowInsecureConnection: true,
-      }),
-      services.sim,
-      [ours.tenantId],
-    );
+    const check = await checkDriveItems(azurite, services, [ours.tenantId]);
     return { ours, naiveTenant, oursFigures, naiveFigures, oursStats, naiveStats, check };
   });
 }
@@ -344,18 +337,7 @@ async function scenarioC(services: Services) {
       // Row by row for the small tenant only: reading 271,140 rows back out of Azurite takes minutes here, and
       // would take the benchmark past its 10 minutes.
       const check =
-        users === SMALL_USERS
-          ? await checkItemsExact(
-              TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
-                allowInsecureConnection: true,
-              }),
-              services.sim,
-              [info.tenantId],
-            )
-          : undefined;
-      if (check) {
-        say(`  itemsExact ${check.exact} (${check.rowsRead} rows read, ${check.itemsExpected} expected)`);
-      }
+        users === SMALL_USERS ? await checkDriveItems(azurite, services, [info.tenantId]) : undefined;
       const stats = await services.sim.throttleStats(info.tenantId, services.clientId);
       runs.push({ info, figures, stats, check });
     });
