@@ -29,6 +29,8 @@ export class TenantCredentials {
    * item on the benchmark's large tenant. Dropped with the tenant's credential.
    */
   readonly #tokens = new Map<string, AccessToken>();
+  /** Bumped by `forget`: a token fetched across a `forget` is handed out once but not cached. */
+  readonly #epochs = new Map<string, number>();
 
   constructor(options: TenantCredentialsOptions) {
     this.#options = options;
@@ -50,8 +52,9 @@ export class TenantCredentials {
     const fresh = (token: AccessToken): boolean =>
       Date.now() < (token.refreshAfterTimestamp ?? token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS);
     if (cached && !options?.claims && fresh(cached)) return cached;
+    const epoch = this.#epochs.get(tenantId) ?? 0;
     const token = await this.#acquire(tenantId, scopes, options);
-    this.#tokens.set(key, token);
+    if ((this.#epochs.get(tenantId) ?? 0) === epoch) this.#tokens.set(key, token);
     return token;
   }
 
@@ -109,6 +112,7 @@ export class TenantCredentials {
 
   /** Forgets a tenant's credential (after revocation), so its cached token is not reused. */
   forget(tenantId: string): void {
+    this.#epochs.set(tenantId, (this.#epochs.get(tenantId) ?? 0) + 1);
     this.#byTenant.delete(tenantId);
     for (const key of this.#tokens.keys()) if (key.startsWith(`${tenantId} `)) this.#tokens.delete(key);
   }
