@@ -31,6 +31,7 @@ import type { BenchFigures, MachineInfo } from './report';
 import { formatTable, targetsMet } from './report';
 import type { ItemsCheck } from './verify';
 import { checkItemsExact } from './verify';
+import packageJson from '../../package.json';
 
 /** Simulated seconds per real second, for budgets and latency alike. */
 const DEFAULT_TIME_SCALE = 4;
@@ -62,11 +63,12 @@ const SMALL_USERS = 1_000;
 const LARGE_USERS = 50_000;
 const HUGE_BUDGET = 100_000_000;
 /**
- * Node flags of the crawler process: those of `npm run crawl` (package.json). The old space is capped at 1.5 GiB,
+ * Node flags of the crawler process: read from the `crawl` script in package.json, so they stay those of
+ * `npm run crawl` (`--max-old-space-size=1536`). The old space is capped at 1.5 GiB,
  * what Node's docs suggest for a 2 GiB machine (a Flex Consumption instance's default memory): below V8's
  * large-heap threshold, the heap may grow to about 1.8 times the live data between full collections instead of 4.
  */
-const CRAWLER_NODE_ARGS = ['--max-old-space-size=1536'] as const;
+const CRAWLER_NODE_ARGS = packageJson.scripts.crawl.split(/\s+/).filter((arg) => arg.startsWith('--'));
 /** Units of one drive root listing (FACTS.md). */
 const LISTING_UNITS = 2;
 

@@ -3,6 +3,7 @@ import type { AppRecord } from './app-registry';
 import type { CloudState } from './cloud-state';
 import { renderConsentErrorPage, renderConsentPage } from './consent-page';
 import { appNotFoundError, missingParameterError, unknownTenantError } from './entra-error';
+import { logEntra } from './entra-log';
 import { readBody, sendHtml, sendRedirect, splitTarget } from './http-kit';
 import type { SeededTenant } from './seeded-tenant';
 
@@ -80,22 +81,8 @@ export async function handleAdminConsent(
 ): Promise<void> {
   const isPost = req.method === 'POST';
   const params = isPost ? new URLSearchParams(await readBody(req)) : splitTarget(req.url ?? '/').query;
-  const log = (status: number, tenantId: string | undefined, clientId: string | undefined): void => {
-    state.log.add({
-      at: state.wall(),
-      service: 'consent',
-      ...(tenantId === undefined ? {} : { tenantId }),
-      ...(clientId === undefined ? {} : { clientId: clientId.toLowerCase() }),
-      method: req.method ?? 'GET',
-      url: req.url ?? '/',
-      status,
-      inBatch: false,
-      units: 0,
-      ...(req.headers['user-agent'] === undefined ? {} : { userAgent: req.headers['user-agent'] }),
-      authorized: false,
-      violation: false,
-    });
-  };
+  const log = (status: number, tenantId: string | undefined, clientId: string | undefined): void =>
+    logEntra(state, req, 'consent', status, { tenantId, clientId });
 
   const request = validate(state, pathTenant, params);
   if (!request.ok) {

@@ -24,35 +24,12 @@ import {
 import { header, readBody, sendJson, splitTarget } from './http-kit';
 import { derivedGuid } from './seeded-random';
 import type { SeededTenant } from './seeded-tenant';
-import type { RequestLogEntry } from './types';
+import { logEntra } from './entra-log';
 
 /** Tenant names that stand for "any organization" rather than one tenant. */
 const MULTI_TENANT_NAMES = new Set(['organizations', 'common']);
 /** OpenID Connect scopes MSAL may add; they do not name a resource. */
 const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
-
-function logEntra(
-  state: CloudState,
-  req: IncomingMessage,
-  service: RequestLogEntry['service'],
-  status: number,
-  fields: { tenantId?: string; clientId?: string },
-): void {
-  state.log.add({
-    at: state.wall(),
-    service,
-    ...(fields.tenantId === undefined ? {} : { tenantId: fields.tenantId }),
-    ...(fields.clientId === undefined ? {} : { clientId: fields.clientId.toLowerCase() }),
-    method: req.method ?? 'GET',
-    url: req.url ?? '/',
-    status,
-    inBatch: false,
-    units: 0,
-    ...(req.headers['user-agent'] === undefined ? {} : { userAgent: req.headers['user-agent'] }),
-    authorized: false,
-    violation: false,
-  });
-}
 
 function sendEntraError(
   state: CloudState,

@@ -49,14 +49,19 @@ function userJson(user: DirectoryUser, select: readonly string[] | undefined): R
   return out;
 }
 
-/** `GET /users`: `$select`, `$top` (1..999, default 100), the license filter (needs `$count=true` and `ConsistencyLevel: eventual`), `@odata.count` and paging; User.Read.All; 1 directory unit a page. */
-export function listUsers(input: GraphCallInput): GraphPlan {
-  const denied = requireRole(
+/** Directory reads need User.Read.All; without it Graph answers 403 `Authorization_RequestDenied`. */
+function requireUserRead(input: GraphCallInput): GraphPlan | undefined {
+  return requireRole(
     input,
     'User.Read.All',
     'Authorization_RequestDenied',
     'Insufficient privileges to complete the operation.',
   );
+}
+
+/** `GET /users`: `$select`, `$top` (1..999, default 100), the license filter (needs `$count=true` and `ConsistencyLevel: eventual`), `@odata.count` and paging; User.Read.All; 1 directory unit a page. */
+export function listUsers(input: GraphCallInput): GraphPlan {
+  const denied = requireUserRead(input);
   if (denied) return denied;
   const { query, tenant } = input;
   const unsupported = unsupportedOption(query, ['$select', '$top', '$filter', '$count', '$skiptoken']);
@@ -139,12 +144,7 @@ export function userNotFound(input: GraphCallInput, key: string): GraphAnswer {
 
 /** `GET /users/{id|upn}`: User.Read.All; 1 directory unit. */
 export function getUser(input: GraphCallInput, key: string): GraphPlan {
-  const denied = requireRole(
-    input,
-    'User.Read.All',
-    'Authorization_RequestDenied',
-    'Insufficient privileges to complete the operation.',
-  );
+  const denied = requireUserRead(input);
   if (denied) return denied;
   const select = parseSelect(input.query.get('$select'), USER_PROPS);
   if (select && !Array.isArray(select)) {

@@ -68,7 +68,7 @@ export interface PreparedEntity {
 }
 
 /** The entity as the Table service's JSON: `PartitionKey`/`RowKey`, and an `@odata.type` for 64-bit integers. */
-export function entityJson(entity: TableEntity): string {
+function entityJson(entity: TableEntity): string {
   const body: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(entity) as Array<[string, unknown]>) {
     if (value === undefined) continue;

@@ -351,7 +351,8 @@ export class TenantGraph {
     try {
       const token = await this.#token();
       // A 429 may have arrived for another request since this one was granted (the token lookup above can
-      // yield): wait the hold out. From here until fetch takes the request no other answer can be processed.
+      // yield): wait the hold out. A 429 whose answer is being read in the meantime can still miss this request;
+      // the simulator allows such requests 100 ms of in-flight grace, as Graph cannot tell them from others.
       await this.#waitOutHold();
       // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
       sent = true;

@@ -7,6 +7,11 @@ import { classifyTokenFailure } from './token-errors';
 /** A cached token is handed out until this long before it expires (unless MSAL names an earlier refresh time). */
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 
+/** Whether a cached token may still be handed out. */
+function isFresh(token: AccessToken): boolean {
+  return Date.now() < (token.refreshAfterTimestamp ?? token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS);
+}
+
 export interface TenantCredentialsOptions {
   clientId: string;
   authorityHost: string;
@@ -49,9 +54,7 @@ export class TenantCredentials {
   ): Promise<AccessToken> {
     const key = `${tenantId} ${Array.isArray(scopes) ? scopes.join(' ') : scopes}`;
     const cached = this.#tokens.get(key);
-    const fresh = (token: AccessToken): boolean =>
-      Date.now() < (token.refreshAfterTimestamp ?? token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS);
-    if (cached && !options?.claims && fresh(cached)) return cached;
+    if (cached && !options?.claims && isFresh(cached)) return cached;
     const epoch = this.#epochs.get(tenantId) ?? 0;
     const token = await this.#acquire(tenantId, scopes, options);
     if ((this.#epochs.get(tenantId) ?? 0) === epoch) this.#tokens.set(key, token);

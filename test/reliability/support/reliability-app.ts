@@ -6,7 +6,7 @@ import type { AppContext, AppContextOverrides } from '../../../src/app-context';
 import { createAppContext } from '../../../src/app-context';
 import { loadConfig } from '../../../src/config';
 import { createLogger } from '../../../src/logging/logger';
-import type { CapturedLog } from '../../support/test-app';
+import type { CapturedLog, TestApp } from '../../support/test-app';
 import { TEST_REDIRECT_URI } from '../../support/test-app';
 import { sim, storageConnectionString } from '../../support/sim';
 
@@ -21,18 +21,9 @@ export interface ReliabilityAppOptions {
   onAppToken?: (token: string) => void;
 }
 
-export interface ReliabilityApp {
+/** A `TestApp` on the simulator the test chose. */
+export interface ReliabilityApp extends TestApp {
   cloud: SimControl;
-  context: AppContext;
-  clientId: string;
-  clientSecret: string;
-  secretName: string;
-  /** Every line any context of this app logged. */
-  logs: CapturedLog[];
-  /** The environment that configures this app (for `npm run crawl` and `npm run serve` as child processes). */
-  env: Record<string, string>;
-  /** Another instance of the same deployment: same configuration and storage, its own pacers and caches. */
-  newInstance(overrides?: AppContextOverrides): AppContext;
 }
 
 /**
