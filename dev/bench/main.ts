@@ -334,7 +334,9 @@ async function scenarioC(services: Services) {
       );
       say(
         `  ${users} users: ${(figures.result.wallMs / 1000).toFixed(1)} s, peak RSS ` +
-          `${(figures.result.maxRssKb / 1024).toFixed(0)} MiB`,
+          `${(figures.result.maxRssKb / 1024).toFixed(0)} MiB, CPU s: crawler ` +
+          `${figures.cpu.crawler.seconds.toFixed(1)}, simulator ${figures.cpu.simulator.seconds.toFixed(1)}, ` +
+          `Azurite ${figures.cpu.azurite.seconds.toFixed(1)}`,
       );
       // Row by row for the small tenant only: reading 271,140 rows back out of Azurite takes minutes here, and
       // would take the benchmark past its 10 minutes.

@@ -141,13 +141,15 @@ export async function upsertPrepared(
     `--${changeset}${CRLF}Content-Type: application/http${CRLF}Content-Transfer-Encoding: binary${CRLF}${CRLF}` +
     `${method} ${base}/${client.tableName}(PartitionKey='${keyLiteral(first.partitionKey)}',RowKey='`;
   const tail = `') HTTP/1.1${CRLF}Content-Type: application/json${CRLF}Accept: application/json;odata=nometadata${CRLF}DataServiceVersion: 3.0${CRLF}${CRLF}`;
-  let body = `--${batch}${CRLF}Content-Type: multipart/mixed; boundary=${changeset}${CRLF}`;
-  for (const entity of entities) body += `${CRLF}${head}${keyLiteral(entity.rowKey)}${tail}${entity.json}`;
-  body += `${CRLF}--${changeset}--${CRLF}--${batch}--${CRLF}`;
+  const parts = [`--${batch}${CRLF}Content-Type: multipart/mixed; boundary=${changeset}${CRLF}`];
+  for (const entity of entities) parts.push(`${CRLF}${head}${keyLiteral(entity.rowKey)}${tail}`, entity.json);
+  parts.push(`${CRLF}--${changeset}--${CRLF}--${batch}--${CRLF}`);
   const request = createPipelineRequest({
     url: `${base}/$batch${sas}`,
     method: 'POST',
-    body,
+    // Bytes, encoded once: a string body is measured by the shared-key policy, measured again and encoded by
+    // `http` (each a pass over ~30 KB), which cost ~7% of the crawl's CPU on the benchmark's large tenant.
+    body: Buffer.from(parts.join(''), 'utf8'),
     headers: createHttpHeaders({
       Accept: 'application/json',
       'Content-Type': `multipart/mixed; boundary=${batch}`,

@@ -73,14 +73,10 @@ export class NodeHttpMessageHandler implements Middleware {
       'Accept-Encoding': 'gzip, deflate',
       ...headerRecord(options.headers),
     };
-    if (body !== undefined && body !== null) headers['Content-Length'] = String(Buffer.byteLength(body));
-    const answer = await send(
-      url,
-      options.method ?? 'GET',
-      headers,
-      body ?? undefined,
-      options.signal ?? undefined,
-    );
+    // Encoded once here: `http` would measure a string body and then encode it again.
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : (body ?? undefined);
+    if (bytes !== undefined) headers['Content-Length'] = String(bytes.byteLength);
+    const answer = await send(url, options.method ?? 'GET', headers, bytes, options.signal ?? undefined);
     context.response = answer as unknown as Response;
   }
 }
@@ -89,7 +85,7 @@ function send(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: string | Uint8Array | undefined,
+  body: Uint8Array | undefined,
   signal: AbortSignal | undefined,
 ): Promise<NodeAnswer> {
   return new Promise<NodeAnswer>((resolve, reject) => {

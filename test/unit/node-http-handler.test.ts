@@ -66,6 +66,20 @@ describe('NodeHttpMessageHandler', () => {
     expect(seen[0]?.headers['content-length']).toBe(String('{"requests":[]}'.length));
   });
 
+  it('sends a body with non-ASCII text whole, its Content-Length in bytes', async () => {
+    answer = (_req, res) => {
+      res.writeHead(204);
+      res.end();
+    };
+    const body = { requests: [{ id: '1', method: 'GET', url: "/users/Dökümän 報告's 📁" }] };
+    await client().api('/$batch').responseType(ResponseType.RAW).post(body);
+
+    const sent = JSON.stringify(body);
+    expect(seen[0]?.body).toBe(sent);
+    expect(seen[0]?.headers['content-length']).toBe(String(Buffer.byteLength(sent)));
+    expect(Buffer.byteLength(sent)).toBeGreaterThan(sent.length);
+  });
+
   it('decodes a gzip answer', async () => {
     answer = (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
