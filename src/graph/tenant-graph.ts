@@ -81,6 +81,15 @@ function codeForStatus(status: number): GraphErrorCode {
 const isThrottle = (status: number): boolean => status === 429 || status === 503;
 const isRetryable = (status: number): boolean => status === 0 || status === 429 || status >= 500;
 
+/** One HTTP round trip's outcome; status 0 when no answer came (a reset, a timeout, a body that is not JSON). */
+interface SendResult {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: unknown;
+  /** False when the request never left (the wait for a hold or the token lookup failed). */
+  sent: boolean;
+}
+
 /**
  * Every Microsoft Graph call the product makes for one tenant. Requests go through the tenant's pacer (which
  * holds them after a 429/503) and are retried here, never by the Graph client's own middleware, so every
@@ -289,10 +298,21 @@ export class TenantGraph {
   /** Sends `$batch` rounds of GETs; answers come back in the order of `paths`. */
   async #batch(paths: string[]): Promise<BatchAnswer[]> {
     const requests = paths.map((url, index) => ({ id: String(index + 1), method: 'GET', url }));
-    for (let i = 0; i < requests.length; i += 1) {
-      await this.#options.pacer.acquire(UNITS.driveListing, this.#options.signal);
+    const pacer = this.#options.pacer;
+    let acquired = 0;
+    let outer: SendResult;
+    try {
+      for (; acquired < requests.length; acquired += 1) {
+        await pacer.acquire(UNITS.driveListing, this.#options.signal);
+      }
+      outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true);
+    } catch (error) {
+      // No answer (no token, an abort): the units granted so far go back, or the tenant's pacer would keep
+      // counting them in flight.
+      for (let i = 0; i < acquired; i += 1)
+        pacer.settle(UNITS.driveListing, { status: 0, headers: headerBag({}) });
+      throw error;
     }
-    const outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true);
     if (outer.sent) this.counters.requests += requests.length;
     const byId = new Map<string, BatchAnswer>();
     if (outer.status >= 200 && outer.status < 300) {
@@ -322,12 +342,7 @@ export class TenantGraph {
     headers: Record<string, string>,
     body?: unknown,
     prepaid = false,
-  ): Promise<{
-    status: number;
-    headers: { get(name: string): string | null };
-    body: unknown;
-    sent: boolean;
-  }> {
+  ): Promise<SendResult> {
     const signal = this.#options.signal;
     if (!prepaid) {
       await this.#options.pacer.acquire(units, signal);

@@ -1,0 +1,39 @@
+import type { SimClient } from '../../dev/sim/sim-client';
+import { TenantPacer } from '../../src/graph/pacer';
+import { sim } from '../support/sim';
+import { createTestApp, uniqueSeed } from '../support/test-app';
+import type { TestApp } from '../support/test-app';
+
+describe('TenantGraph $batch and the pacer', () => {
+  let cloud: SimClient;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    cloud = sim();
+    app = await createTestApp();
+  });
+
+  function drivePacer(tenantId: string): TenantPacer {
+    const pacer = app.context.pacerFor(tenantId);
+    if (!(pacer instanceof TenantPacer)) throw new Error('expected the product pacer');
+    return pacer;
+  }
+
+  it('gives the units of a $batch back when no token comes, so nothing stays in flight', async () => {
+    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6 });
+    await cloud.consent(tenant.tenantId, app.clientId);
+    const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
+    const deps = app.context.crawlDeps();
+    const graph = () =>
+      deps.graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
+
+    const listed = await graph().rootChildrenOfMany(userIds);
+    expect(listed.size).toBe(userIds.length);
+    expect(drivePacer(tenant.tenantId).stats().inFlight).toBe(0);
+
+    await cloud.revoke(tenant.tenantId, app.clientId);
+    deps.forgetTenant(tenant.tenantId);
+    await expect(graph().rootChildrenOfMany(userIds)).rejects.toMatchObject({ name: 'TokenError' });
+    expect(drivePacer(tenant.tenantId).stats().inFlight).toBe(0);
+  });
+});
