@@ -32,13 +32,12 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
   const work: WorkCounters = { ...ZERO_WORK };
 
+  // Only users with items wait here: one with none has nothing to write (the run's sweep takes any rows it had).
   type Entry = { user: UserBatchMessage['users'][number]; items: GraphDriveItem[] };
   let pending: Entry[] = [];
-  let pendingWithItems = 0;
   const reconcile = async (): Promise<void> => {
     const entries = pending;
     pending = [];
-    pendingWithItems = 0;
     if (entries.length === 0) return;
     addWork(
       work,
@@ -59,11 +58,10 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
           usersCrawled: listing.kind === 'items' ? 1 : 0,
           usersWithoutDrive: listing.kind === 'noDrive' ? 1 : 0,
         });
-        const items = listing.kind === 'items' ? listing.items : [];
-        pending.push({ user, items });
-        if (items.length > 0) pendingWithItems += 1;
+        if (listing.kind === 'items' && listing.items.length > 0)
+          pending.push({ user, items: listing.items });
       }
-      if (pendingWithItems >= RECONCILE_USERS) await reconcile();
+      if (pending.length >= RECONCILE_USERS) await reconcile();
     }
     await reconcile();
   } catch (error) {

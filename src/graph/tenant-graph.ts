@@ -356,10 +356,7 @@ export class TenantGraph {
     // answer is in (`AbortSignal.timeout` + `AbortSignal.any` cost ~1 µs per stored item on the benchmark's large
     // tenant, and left a pending timer per request until it fired).
     const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new DOMException('The Graph request timed out', 'TimeoutError')),
-      this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-    );
+    let timer: NodeJS.Timeout | undefined;
     const forward = (): void => controller.abort(signal?.reason);
     if (signal?.aborted) forward();
     else signal?.addEventListener('abort', forward, { once: true });
@@ -372,6 +369,11 @@ export class TenantGraph {
       // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
       sent = true;
       if (!prepaid) this.counters.requests += 1;
+      // The timeout runs from when the request leaves, not while it waited for a token or a hold.
+      timer = setTimeout(
+        () => controller.abort(new DOMException('The Graph request timed out', 'TimeoutError')),
+        this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+      );
       const request = this.#client
         .api(url)
         .headers({
