@@ -19,6 +19,7 @@ import type { CrawlSettings } from '../../src/crawl/crawl-deps';
 import { TABLES } from '../../src/storage/storage-clients';
 import type { RunningAzurite } from '../azurite';
 import { startAzurite } from '../azurite';
+import { calibrationCpuMs, cpuTicks } from './calibration';
 import { SimClient } from '../sim/sim-client';
 import type { TenantInfo, TenantSpec, ThrottleStats } from '../sim/types';
 import { isEvent, startTsChild } from './children';
@@ -94,9 +95,24 @@ interface CrawlRunFigures {
   azuriteLatency: LatencyFigure;
 }
 
-function machineInfo(loadAtStart: number[]): MachineInfo {
+interface MachineAtStart {
+  load: number[];
+  calibrationCpuMs: number;
+  ticks: ReturnType<typeof cpuTicks>;
+}
+
+function machineAtStart(): MachineAtStart {
+  return { load: os.loadavg(), calibrationCpuMs: calibrationCpuMs(), ticks: cpuTicks() };
+}
+
+function machineInfo(atStart: MachineAtStart): MachineInfo {
+  const ticks = cpuTicks();
+  const elapsed = ticks && atStart.ticks ? ticks.total - atStart.ticks.total : 0;
   return {
-    loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },
+    loadAverage: { atStart: atStart.load, atEnd: os.loadavg() },
+    calibrationCpuMs: { atStart: atStart.calibrationCpuMs, atEnd: calibrationCpuMs() },
+    stealShare:
+      ticks && atStart.ticks && elapsed > 0 ? (ticks.steal - atStart.ticks.steal) / elapsed : undefined,
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     cores: os.cpus().length,
     memoryGiB: os.totalmem() / 2 ** 30,
@@ -442,7 +458,7 @@ async function main(): Promise<number> {
   const scale = values.scale === undefined ? DEFAULT_TIME_SCALE : Number(values.scale);
   const only = new Set((values.only ?? 'A,B,C').split(',').map((name) => name.trim().toUpperCase()));
   const started = Date.now();
-  const loadAtStart = os.loadavg();
+  const atStart = machineAtStart();
   say(`Drive Crawler benchmark: time scale ${scale} (a budget minute lasts ${(60 / scale).toFixed(1)} s)`);
   const windows = values.windows === undefined ? WINDOWS_PER_CRAWL : Number(values.windows);
   // Each scenario gets its own simulated cloud (and Azurite), so none runs beside another's leftovers: after A
@@ -495,7 +511,7 @@ async function main(): Promise<number> {
     requestsPerRoundTrip: ratio(requestsA, roundTripsA),
     entitiesPerTransaction: ratio(entitiesA, transactionsA),
     cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
-    machine: machineInfo(loadAtStart),
+    machine: machineInfo(atStart),
     timeScale: scale,
     durationSeconds: (Date.now() - started) / 1000,
     scenarios: {

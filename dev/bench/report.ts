@@ -10,6 +10,13 @@ export interface MachineInfo {
   node: string;
   platform: string;
   kernel: string;
+  /**
+   * CPU milliseconds of a fixed single-threaded workload (calibration.ts) at the start and the end of the run:
+   * the machine's speed at the time, to compare the CPU figures of two runs.
+   */
+  calibrationCpuMs: { atStart: number; atEnd: number };
+  /** Share of all CPU time the hypervisor took from this machine during the run (Linux `steal`), if known. */
+  stealShare: number | undefined;
 }
 
 export interface BenchFigures {
@@ -128,6 +135,12 @@ export function formatTable(figures: BenchFigures): string {
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryGiB, 1)} GiB, Node ${machine.node}, ` +
       `${machine.platform} ${machine.kernel}, load average ${machine.loadAverage.atStart.map((v) => fixed(v, 1)).join('/')} ` +
       `at start. Benchmark took ${fixed(figures.durationSeconds, 0)} s.`,
+  );
+  out.push(
+    `Machine speed: a fixed CPU workload took ${fixed(machine.calibrationCpuMs.atStart, 0)} ms at the start and ` +
+      `${fixed(machine.calibrationCpuMs.atEnd, 0)} ms at the end` +
+      (machine.stealShare === undefined ? '' : `; steal ${fixed(machine.stealShare * 100, 1)}% of CPU time`) +
+      ' (CPU figures of two runs compare after dividing by it).',
   );
   return `${out.join('\n')}\n`;
 }
