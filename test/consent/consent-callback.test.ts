@@ -73,6 +73,31 @@ describe('consent callback', () => {
     expect(await app.context.registry.get(tenant.tenantId)).toBeUndefined();
   });
 
+  it('stores nothing when the token Entra ID hands out belongs to another tenant than the one named', async () => {
+    const named = await newTenant();
+    const other = await newTenant();
+    const flow = await client.start();
+    // A token endpoint answering for the wrong tenant (a misrouted authority, a hostile proxy): the simulated
+    // Entra ID never does this by itself, so the credential asks it for the other tenant's token instead.
+    const credentials = app.context.credentials;
+    const real = credentials.getToken.bind(credentials);
+    const swap = jest
+      .spyOn(credentials, 'getToken')
+      .mockImplementation((tenantId, scopes, options) =>
+        real(tenantId === named.tenantId ? other.tenantId : tenantId, scopes, options),
+      );
+    try {
+      const answer = await client.callback(grantedQuery(named.tenantId, flow.state), flow.cookie);
+      expect(answer.status).toBe(403);
+      expect(answer.body).toContain('named a different organization');
+      expect(swap).toHaveBeenCalledWith(named.tenantId, expect.anything());
+    } finally {
+      swap.mockRestore();
+    }
+    expect(await app.context.registry.get(named.tenantId)).toBeUndefined();
+    expect(await app.context.registry.get(other.tenantId)).toBeUndefined();
+  });
+
   it('refuses a callback without a state', async () => {
     const tenant = await newTenant();
     const flow = await client.start();
