@@ -92,7 +92,8 @@ async function recordFailure(
   try {
     await deps.progress.recordFailedAttempt(message.tenantId, message.runId, attempt, counters, reason);
   } catch {
-    // Storage may be what failed; the queue retries the batch either way.
+    // Storage may be what failed: the queue retries the batch either way, and RunProgress keeps this attempt's
+    // counters to record with the run's next write.
   }
   deps.logger.warn('batch attempt failed', {
     tenantId: message.tenantId,

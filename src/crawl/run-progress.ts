@@ -32,6 +32,16 @@ interface SummaryEntity extends RunSummary {
   etag?: string;
 }
 
+/** A failed attempt whose recording failed too (storage unreachable), to record with its run's next write. */
+interface KeptAttempt {
+  marker: string;
+  work: Partial<WorkCounters>;
+  fields: Record<string, string>;
+}
+
+/** Failed attempts kept in memory at most, over all runs of this process. */
+const MAX_KEPT_ATTEMPTS = 1_000;
+
 const SUMMARY = 'summary';
 const COUNTER_KEYS = Object.keys(ZERO_WORK) as (keyof WorkCounters)[];
 
@@ -60,6 +70,9 @@ function toSummary(entity: Partial<SummaryEntity>): RunSummary {
 export class RunProgress {
   readonly #table: TableClient;
   readonly #ensure: () => Promise<void>;
+  /** Failed attempts whose own recording failed, by run partition, oldest first. */
+  readonly #kept = new Map<string, KeptAttempt[]>();
+  #keptCount = 0;
 
   constructor(table: TableClient) {
     this.#table = table;
@@ -127,14 +140,22 @@ export class RunProgress {
    * Counts the Graph requests of an attempt that failed (the queue will retry it), so `requests` and
    * `throttled` include every request sent; `reason` is kept for the poison handler.
    */
-  recordFailedAttempt(
+  async recordFailedAttempt(
     tenantId: string,
     runId: string,
     attempt: string,
     work: Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>,
     reason: string,
   ): Promise<RunSummary> {
-    return this.#record(tenantId, runId, `failed_${attempt}`, { ...work }, () => undefined, { reason });
+    const kept: KeptAttempt = { marker: `failed_${attempt}`, work: { ...work }, fields: { reason } };
+    try {
+      return await this.#record(tenantId, runId, kept.marker, kept.work, () => undefined, kept.fields);
+    } catch (error) {
+      // Storage failed the attempt and now its bookkeeping: keep its counters to record with the run's next write
+      // (the marker makes that exactly once, even if this write did land and only its answer was lost).
+      this.#keep(RunProgress.partition(tenantId, runId), kept);
+      throw error;
+    }
   }
 
   /** The reason of the newest failed attempt of a piece of work, for the poison handler. */
@@ -166,6 +187,53 @@ export class RunProgress {
   ): Promise<RunSummary> {
     await this.#ensure();
     const partitionKey = RunProgress.partition(tenantId, runId);
+    await this.#recordKept(partitionKey);
+    return this.#write(partitionKey, marker, work, change, markerFields);
+  }
+
+  #keep(partitionKey: string, attempt: KeptAttempt): void {
+    const kept = this.#kept.get(partitionKey) ?? [];
+    kept.push(attempt);
+    this.#kept.set(partitionKey, kept);
+    this.#keptCount += 1;
+    // Bounded: past the cap the oldest attempt is dropped, and its requests go uncounted as before.
+    while (this.#keptCount > MAX_KEPT_ATTEMPTS) {
+      const [oldestPartition, oldest] = this.#kept.entries().next().value as [string, KeptAttempt[]];
+      oldest.shift();
+      this.#keptCount -= 1;
+      if (oldest.length === 0) this.#kept.delete(oldestPartition);
+    }
+  }
+
+  /**
+   * Records the kept failed attempts of a run before its next write. Best effort: one that fails again stays kept,
+   * and never holds up the write that called this.
+   */
+  async #recordKept(partitionKey: string): Promise<void> {
+    const kept = this.#kept.get(partitionKey);
+    if (!kept) return;
+    for (const attempt of [...kept]) {
+      try {
+        await this.#write(partitionKey, attempt.marker, attempt.work, () => undefined, attempt.fields);
+      } catch {
+        return;
+      }
+      const at = kept.indexOf(attempt);
+      if (at >= 0) {
+        kept.splice(at, 1);
+        this.#keptCount -= 1;
+      }
+      if (kept.length === 0) this.#kept.delete(partitionKey);
+    }
+  }
+
+  async #write(
+    partitionKey: string,
+    marker: string,
+    work: Partial<WorkCounters>,
+    change: (summary: RunSummary) => void,
+    markerFields: Record<string, string>,
+  ): Promise<RunSummary> {
     for (let attempt = 0; ; attempt += 1) {
       const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
       const current = toSummary(entity);

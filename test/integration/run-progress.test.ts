@@ -1,0 +1,94 @@
+import { TableClient } from '@azure/data-tables';
+import { randomUUID } from 'node:crypto';
+import { TcpProxy, storagePorts, withStoragePorts } from '../../dev/tcp-proxy';
+import { RunProgress } from '../../src/crawl/run-progress';
+import { storageConnectionString } from '../support/sim';
+
+/**
+ * A run's counters when storage fails a batch attempt and then the bookkeeping of that failure too: the attempt's
+ * Graph requests were sent, so `requests` must still count them once storage is back.
+ */
+describe('RunProgress through a storage outage', () => {
+  let proxy: TcpProxy;
+  let progress: RunProgress;
+
+  beforeAll(async () => {
+    const direct = storageConnectionString();
+    const ports = storagePorts(direct);
+    proxy = await TcpProxy.start({ targetPort: ports.table });
+    const table = TableClient.fromConnectionString(
+      withStoragePorts(direct, { table: proxy.port, queue: ports.queue }),
+      `Progress${randomUUID().replace(/-/g, '').slice(0, 12)}`,
+      // No client retries: the outage fails a write at once instead of after the SDK's backoff.
+      { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
+    );
+    progress = new RunProgress(table);
+  });
+
+  afterAll(async () => {
+    await proxy.close();
+  });
+
+  async function failedAttemptDuringOutage(
+    tenantId: string,
+    runId: string,
+    attempt: string,
+    requests: number,
+  ) {
+    await proxy.cut();
+    try {
+      await expect(
+        progress.recordFailedAttempt(
+          tenantId,
+          runId,
+          attempt,
+          { requests, throttled: 1, roundTrips: 1 },
+          'Batch 1 failed: storage unreachable',
+        ),
+      ).rejects.toThrow();
+    } finally {
+      await proxy.restore();
+    }
+  }
+
+  it("counts a failed attempt whose own recording failed with the run's next write, once", async () => {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+
+    await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
+    expect((await progress.summary(tenantId, 'run1'))?.requests).toBe(0);
+
+    const afterBatch = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5, usersCrawled: 3 });
+    expect(afterBatch).toMatchObject({ requests: 12, throttled: 1, usersCrawled: 3, batchesDone: 1 });
+    const afterNext = await progress.recordBatch(tenantId, 'run1', 2, { requests: 2 });
+    expect(afterNext).toMatchObject({ requests: 14, throttled: 1, batchesDone: 2 });
+    expect(await progress.lastFailure(tenantId, 'run1', 'b1')).toBe('Batch 1 failed: storage unreachable');
+  });
+
+  it('does not count a kept attempt twice when its recording had landed after all', async () => {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+    await progress.recordFailedAttempt(
+      tenantId,
+      'run1',
+      'b1_a1',
+      { requests: 7, throttled: 0, roundTrips: 1 },
+      'x',
+    );
+
+    // The same attempt again in the outage (as when a write lands but its answer is lost): kept, then found done.
+    await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
+    const summary = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5 });
+    expect(summary.requests).toBe(12);
+  });
+
+  it("keeps another run's failed attempt for that run's own next write", async () => {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+    await progress.start(tenantId, 'run2');
+
+    await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
+    expect((await progress.recordBatch(tenantId, 'run2', 1, { requests: 1 })).requests).toBe(1);
+    expect((await progress.recordFinish(tenantId, 'run1', {})).requests).toBe(7);
+  });
+});
