@@ -5,7 +5,7 @@ import type { WorkCounters } from './run-progress';
 import { ZERO_WORK, addWork } from './run-progress';
 import { settleTokenFailure } from './token-outcome';
 import { describeFailure } from './describe-failure';
-import { randomBytes } from 'node:crypto';
+import { newAttemptId } from './run-id';
 import type { GraphCounters, GraphDriveItem } from '../graph/graph-types';
 
 /** Users whose first pages travel in one `$batch` round trip (Graph's limit). */
@@ -28,6 +28,8 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
     deps.logger.info('batch for a finished run ignored', { tenantId, runId, batch: message.batch });
     return;
   }
+  // Names this attempt's bookkeeping: its Graph requests count once whichever attempt records the batch.
+  const attempt = newAttemptId(String(message.batch).padStart(6, '0'), deps.now());
   const deadline = AbortSignal.timeout(deps.settings.batchDeadlineMs);
   const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
   const work: WorkCounters = { ...ZERO_WORK };
@@ -66,7 +68,7 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
     await reconcile();
   } catch (error) {
     if (await settleTokenFailure(deps, error, tenantId, runId)) return;
-    await recordFailure(deps, message, graph.counters, error);
+    await recordFailure(deps, message, attempt, graph.counters, error);
     throw error;
   }
 
@@ -75,7 +77,7 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
     throttled: graph.counters.throttled,
     roundTrips: graph.counters.roundTrips,
   });
-  const summary = await deps.progress.recordBatch(tenantId, runId, message.batch, work);
+  const summary = await deps.progress.recordBatch(tenantId, runId, message.batch, work, attempt);
   if (!(await finishRunIfComplete(deps, tenantId, runId, summary))) {
     await publishProgress(deps, tenantId, runId, summary);
   }
@@ -84,10 +86,10 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
 async function recordFailure(
   deps: CrawlDeps,
   message: UserBatchMessage,
+  attempt: string,
   counters: GraphCounters,
   error: unknown,
 ): Promise<void> {
-  const attempt = `${String(message.batch).padStart(6, '0')}_${deps.now().getTime()}_${randomBytes(3).toString('hex')}`;
   const reason = `Batch ${message.batch} failed: ${describeFailure(error)}`;
   try {
     await deps.progress.recordFailedAttempt(message.tenantId, message.runId, attempt, counters, reason);

@@ -3,6 +3,7 @@ import { finishRunIfComplete } from './finish-run';
 import type { TenantCrawlMessage, UserBatchMessage } from './messages';
 import { describeFailure } from './describe-failure';
 import { settleTokenFailure } from './token-outcome';
+import { newAttemptId } from './run-id';
 
 /**
  * The tenant worker: lists the tenant's licensed users page by page and queues them in batches. Memory stays at
@@ -19,6 +20,7 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
   await deps.progress.start(tenantId, runId);
 
   let licensedUsers = 0;
+  const attempt = newAttemptId('listing', deps.now());
   const graph = deps.graphFor(tenantId, { kind: 'directory' });
   let batch = 0;
   let usersSeen = 0;
@@ -45,17 +47,23 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
     if (await settleTokenFailure(deps, error, tenantId, runId)) return;
     const reason = `The user listing failed: ${describeFailure(error)}`;
     await deps.progress
-      .recordFailedAttempt(tenantId, runId, `listing_${deps.now().getTime()}`, graph.counters, reason)
+      .recordFailedAttempt(tenantId, runId, attempt, graph.counters, reason)
       .catch(() => undefined);
     throw error;
   }
 
-  const summary = await deps.progress.recordListing(tenantId, runId, batch, {
-    usersSeen,
-    requests: graph.counters.requests,
-    throttled: graph.counters.throttled,
-    roundTrips: graph.counters.roundTrips,
-  });
+  const summary = await deps.progress.recordListing(
+    tenantId,
+    runId,
+    batch,
+    {
+      usersSeen,
+      requests: graph.counters.requests,
+      throttled: graph.counters.throttled,
+      roundTrips: graph.counters.roundTrips,
+    },
+    attempt,
+  );
   deps.logger.info('tenant users listed', { tenantId, runId, usersSeen, batches: batch });
   await finishRunIfComplete(deps, tenantId, runId, summary);
 }

@@ -12,3 +12,11 @@ export function newRunId(now: Date): string {
     .slice(0, 6);
   return `${inverted}-${suffix}`;
 }
+
+/**
+ * The ID of one attempt at a piece of a run (`prefix` names the piece: a padded batch number, or `listing`):
+ * unique per attempt, and sorting by time within the piece, so the newest failure of a piece is the last one.
+ */
+export function newAttemptId(prefix: string, now: Date): string {
+  return `${prefix}_${now.getTime()}_${randomBytes(3).toString('hex')}`;
+}

@@ -32,11 +32,31 @@ interface SummaryEntity extends RunSummary {
   etag?: string;
 }
 
-/** A failed attempt whose recording failed too (storage unreachable), to record with its run's next write. */
+/** What one attempt at a piece of work sent to Graph: counted for every attempt, retries and duplicates too. */
+export type AttemptCounters = Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>;
+
+const ATTEMPT_KEYS = ['requests', 'throttled', 'roundTrips'] as const;
+
+/** A piece's counters apart: what the piece did (counted once) and what this attempt sent (counted always). */
+function splitWork(work: Partial<WorkCounters>): { piece: Partial<WorkCounters>; sent: AttemptCounters } {
+  const piece = { ...work };
+  const sent: AttemptCounters = { requests: 0, throttled: 0, roundTrips: 0 };
+  for (const key of ATTEMPT_KEYS) {
+    sent[key] = work[key] ?? 0;
+    delete piece[key];
+  }
+  return { piece, sent };
+}
+
+/**
+ * An attempt's Graph counters whose recording failed (storage unreachable), to record with its run's next write.
+ * `unlessPiece`: the attempt was recording its piece, and the counters are already in if that write landed.
+ */
 interface KeptAttempt {
   marker: string;
-  work: Partial<WorkCounters>;
+  work: AttemptCounters;
   fields: Record<string, string>;
+  unlessPiece?: { marker: string; attempt: string };
 }
 
 /** Failed attempts kept in memory at most, over all runs of this process. */
@@ -111,27 +131,36 @@ export class RunProgress {
     }
   }
 
-  /** Records the end of the user listing: how many batches were queued and what the listing cost. */
+  /**
+   * Records the end of the user listing: how many batches were queued and what the listing cost. A listing already
+   * recorded by another attempt adds only this attempt's Graph counters.
+   */
   recordListing(
     tenantId: string,
     runId: string,
     batches: number,
     work: Partial<WorkCounters>,
+    attempt: string,
   ): Promise<RunSummary> {
-    return this.#record(tenantId, runId, 'listing', work, (summary) => {
+    return this.#recordPiece(tenantId, runId, 'listing', work, attempt, (summary) => {
       summary.batchesPlanned = batches;
       summary.listingDone = true;
     });
   }
 
-  /** Records a finished batch; a batch already recorded is left alone. */
+  /**
+   * Records a finished batch once; a batch already recorded by another attempt (a retry whose first write landed
+   * unseen, a duplicate delivery) adds only this attempt's Graph counters, which Graph did receive.
+   */
   recordBatch(
     tenantId: string,
     runId: string,
     batch: number,
     work: Partial<WorkCounters>,
+    attempt: string,
   ): Promise<RunSummary> {
-    return this.#record(tenantId, runId, `batch_${String(batch).padStart(6, '0')}`, work, (summary) => {
+    const marker = `batch_${String(batch).padStart(6, '0')}`;
+    return this.#recordPiece(tenantId, runId, marker, work, attempt, (summary) => {
       summary.batchesDone += 1;
     });
   }
@@ -144,10 +173,10 @@ export class RunProgress {
     tenantId: string,
     runId: string,
     attempt: string,
-    work: Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>,
+    work: AttemptCounters,
     reason: string,
   ): Promise<RunSummary> {
-    const kept: KeptAttempt = { marker: `failed_${attempt}`, work: { ...work }, fields: { reason } };
+    const kept: KeptAttempt = { marker: `failed_${attempt}`, work: splitWork(work).sent, fields: { reason } };
     try {
       return await this.#record(tenantId, runId, kept.marker, kept.work, () => undefined, kept.fields);
     } catch (error) {
@@ -205,16 +234,82 @@ export class RunProgress {
     }
   }
 
+  /** A piece of work (the listing, a batch): its counters once per piece, its Graph counters once per attempt. */
+  async #recordPiece(
+    tenantId: string,
+    runId: string,
+    marker: string,
+    work: Partial<WorkCounters>,
+    attempt: string,
+    change: (summary: RunSummary) => void,
+  ): Promise<RunSummary> {
+    await this.#ensure();
+    const partitionKey = RunProgress.partition(tenantId, runId);
+    await this.#recordKept(partitionKey);
+    const { piece, sent } = splitWork(work);
+    try {
+      return await this.#writePiece(partitionKey, marker, piece, sent, attempt, change);
+    } catch (error) {
+      // The attempt's requests reached Graph whether or not this write did: keep them for the run's next write.
+      if (ATTEMPT_KEYS.some((key) => sent[key] > 0)) {
+        this.#keep(partitionKey, {
+          marker: `attempt_${attempt}`,
+          work: sent,
+          fields: {},
+          unlessPiece: { marker, attempt },
+        });
+      }
+      throw error;
+    }
+  }
+
+  async #writePiece(
+    partitionKey: string,
+    marker: string,
+    piece: Partial<WorkCounters>,
+    sent: AttemptCounters,
+    attempt: string,
+    change: (summary: RunSummary) => void,
+  ): Promise<RunSummary> {
+    for (let round = 0; ; round += 1) {
+      const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
+      const current = toSummary(entity);
+      const recorded = await this.#marker(partitionKey, marker);
+      if (recorded) {
+        if (recorded.attempt === attempt) return current;
+        return this.#write(partitionKey, `attempt_${attempt}`, sent, () => undefined, {});
+      }
+      const next = addWork(addWork({ ...current }, piece), sent) as RunSummary;
+      change(next);
+      const actions: TransactionAction[] = [
+        ['update', { partitionKey, rowKey: SUMMARY, ...next }, 'Replace', { etag: entity.etag ?? '*' }],
+        ['create', { partitionKey, rowKey: marker, ...piece, ...sent, attempt }],
+      ];
+      try {
+        await this.#table.submitTransaction(actions);
+        return next;
+      } catch (error) {
+        // Another writer changed the summary (ETag) or recorded the same piece: read again and decide.
+        if (round >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (round + 1)));
+      }
+    }
+  }
+
   /**
-   * Records the kept failed attempts of a run before its next write. Best effort: one that fails again stays kept,
-   * and never holds up the write that called this.
+   * Records the kept attempts of a run before its next write. Best effort: one that fails again stays kept, and
+   * never holds up the write that called this.
    */
   async #recordKept(partitionKey: string): Promise<void> {
     const kept = this.#kept.get(partitionKey);
     if (!kept) return;
     for (const attempt of [...kept]) {
       try {
-        await this.#write(partitionKey, attempt.marker, attempt.work, () => undefined, attempt.fields);
+        const unless = attempt.unlessPiece;
+        const landed =
+          unless && (await this.#marker(partitionKey, unless.marker))?.attempt === unless.attempt;
+        if (!landed)
+          await this.#write(partitionKey, attempt.marker, attempt.work, () => undefined, attempt.fields);
       } catch {
         return;
       }
@@ -237,7 +332,7 @@ export class RunProgress {
     for (let attempt = 0; ; attempt += 1) {
       const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
       const current = toSummary(entity);
-      if (await this.#hasMarker(partitionKey, marker)) return current;
+      if (await this.#marker(partitionKey, marker)) return current;
       const next: RunSummary = addWork({ ...current }, work) as RunSummary;
       change(next);
       const actions: TransactionAction[] = [
@@ -255,12 +350,13 @@ export class RunProgress {
     }
   }
 
-  async #hasMarker(partitionKey: string, marker: string): Promise<boolean> {
+  /** A marker row, with the attempt that wrote it if it names one; undefined when there is none. */
+  async #marker(partitionKey: string, marker: string): Promise<{ attempt: string | undefined } | undefined> {
     try {
-      await this.#table.getEntity(partitionKey, marker);
-      return true;
+      const row = await this.#table.getEntity<{ attempt?: unknown }>(partitionKey, marker);
+      return { attempt: typeof row.attempt === 'string' ? row.attempt : undefined };
     } catch (error) {
-      if (isNotFound(error)) return false;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }

@@ -19,8 +19,12 @@ describe('RunProgress through a storage outage', () => {
     const table = TableClient.fromConnectionString(
       withStoragePorts(direct, { table: proxy.port, queue: ports.queue }),
       `Progress${randomUUID().replace(/-/g, '').slice(0, 12)}`,
-      // No client retries: the outage fails a write at once instead of after the SDK's backoff.
-      { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } },
+      // One quick client retry (for a pooled connection the outage closed), so the outage fails a write at once
+      // instead of after the SDK's backoff.
+      {
+        allowInsecureConnection: true,
+        retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
+      },
     );
     progress = new RunProgress(table);
   });
@@ -58,9 +62,15 @@ describe('RunProgress through a storage outage', () => {
     await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
     expect((await progress.summary(tenantId, 'run1'))?.requests).toBe(0);
 
-    const afterBatch = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5, usersCrawled: 3 });
+    const afterBatch = await progress.recordBatch(
+      tenantId,
+      'run1',
+      1,
+      { requests: 5, usersCrawled: 3 },
+      'b1_a2',
+    );
     expect(afterBatch).toMatchObject({ requests: 12, throttled: 1, usersCrawled: 3, batchesDone: 1 });
-    const afterNext = await progress.recordBatch(tenantId, 'run1', 2, { requests: 2 });
+    const afterNext = await progress.recordBatch(tenantId, 'run1', 2, { requests: 2 }, 'b2_a1');
     expect(afterNext).toMatchObject({ requests: 14, throttled: 1, batchesDone: 2 });
     expect(await progress.lastFailure(tenantId, 'run1', 'b1')).toBe('Batch 1 failed: storage unreachable');
   });
@@ -78,8 +88,74 @@ describe('RunProgress through a storage outage', () => {
 
     // The same attempt again in the outage (as when a write lands but its answer is lost): kept, then found done.
     await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
-    const summary = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5 });
+    const summary = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5 }, 'b1_a2');
     expect(summary.requests).toBe(12);
+  });
+
+  it('counts the requests of an attempt whose batch write failed, and the batch once, when a retry records it', async () => {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+    await proxy.cut();
+    try {
+      await expect(
+        progress.recordBatch(tenantId, 'run1', 1, { requests: 6, throttled: 1, usersCrawled: 4 }, 'b1_a1'),
+      ).rejects.toThrow();
+    } finally {
+      await proxy.restore();
+    }
+
+    const summary = await progress.recordBatch(
+      tenantId,
+      'run1',
+      1,
+      { requests: 5, usersCrawled: 4 },
+      'b1_a2',
+    );
+    expect(summary).toMatchObject({ requests: 11, throttled: 1, usersCrawled: 4, batchesDone: 1 });
+  });
+
+  it('counts a retry that finds its batch already recorded by an attempt whose answer was lost', async () => {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+    // The first attempt's write lands, but it never learns so: storage goes away before its answer (played here
+    // by the same attempt writing again in the outage).
+    await progress.recordBatch(tenantId, 'run1', 1, { requests: 6, usersCrawled: 4 }, 'b1_a1');
+    await proxy.cut();
+    try {
+      await expect(
+        progress.recordBatch(tenantId, 'run1', 1, { requests: 6, usersCrawled: 4 }, 'b1_a1'),
+      ).rejects.toThrow();
+    } finally {
+      await proxy.restore();
+    }
+
+    // The retry did the batch again and sent its own requests: those count, the batch's work does not again.
+    const summary = await progress.recordBatch(
+      tenantId,
+      'run1',
+      1,
+      { requests: 5, usersCrawled: 4 },
+      'b1_a2',
+    );
+    expect(summary).toMatchObject({ requests: 11, usersCrawled: 4, batchesDone: 1 });
+    const again = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5, usersCrawled: 4 }, 'b1_a2');
+    expect(again).toMatchObject({ requests: 11, usersCrawled: 4, batchesDone: 1 });
+  });
+
+  it('counts the requests of a duplicate delivery, and its batch once', async () => {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+    const [first, second] = await Promise.all([
+      progress.recordBatch(tenantId, 'run1', 1, { requests: 6, usersCrawled: 4, itemsStored: 9 }, 'b1_a1'),
+      progress.recordBatch(tenantId, 'run1', 1, { requests: 5, usersCrawled: 4, itemsStored: 9 }, 'b1_a2'),
+    ]);
+    expect([first.batchesDone, second.batchesDone]).toEqual([1, 1]);
+    expect(await progress.summary(tenantId, 'run1')).toMatchObject({
+      requests: 11,
+      usersCrawled: 4,
+      itemsStored: 9,
+      batchesDone: 1,
+    });
   });
 
   it("keeps another run's failed attempt for that run's own next write", async () => {
@@ -88,7 +164,7 @@ describe('RunProgress through a storage outage', () => {
     await progress.start(tenantId, 'run2');
 
     await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
-    expect((await progress.recordBatch(tenantId, 'run2', 1, { requests: 1 })).requests).toBe(1);
+    expect((await progress.recordBatch(tenantId, 'run2', 1, { requests: 1 }, 'b1_a1')).requests).toBe(1);
     expect((await progress.recordFinish(tenantId, 'run1', {})).requests).toBe(7);
   });
 });
