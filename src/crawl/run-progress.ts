@@ -59,7 +59,7 @@ interface KeptAttempt {
   unlessPiece?: { marker: string; attempt: string };
 }
 
-/** Failed attempts kept in memory at most, over all runs of this process. */
+/** Attempts kept in memory at most, over all runs of this process. */
 const MAX_KEPT_ATTEMPTS = 1_000;
 
 const SUMMARY = 'summary';
@@ -90,7 +90,7 @@ function toSummary(entity: Partial<SummaryEntity>): RunSummary {
 export class RunProgress {
   readonly #table: TableClient;
   readonly #ensure: () => Promise<void>;
-  /** Failed attempts whose own recording failed, by run partition, oldest first. */
+  /** Attempts whose recording failed, by run partition, oldest first. */
   readonly #kept = new Map<string, KeptAttempt[]>();
   #keptCount = 0;
 
@@ -225,7 +225,7 @@ export class RunProgress {
     kept.push(attempt);
     this.#kept.set(partitionKey, kept);
     this.#keptCount += 1;
-    // Bounded: past the cap the oldest attempt is dropped, and its requests go uncounted as before.
+    // Bounded: past the cap the oldest attempt is dropped, and its requests go uncounted.
     while (this.#keptCount > MAX_KEPT_ATTEMPTS) {
       const [oldestPartition, oldest] = this.#kept.entries().next().value as [string, KeptAttempt[]];
       oldest.shift();
