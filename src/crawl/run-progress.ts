@@ -35,17 +35,9 @@ interface SummaryEntity extends RunSummary {
 /** What one attempt at a piece of work sent to Graph: counted for every attempt, retries and duplicates too. */
 export type AttemptCounters = Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>;
 
-const ATTEMPT_KEYS = ['requests', 'throttled', 'roundTrips'] as const;
-
-/** A piece's counters apart: what the piece did (counted once) and what this attempt sent (counted always). */
-function splitWork(work: Partial<WorkCounters>): { piece: Partial<WorkCounters>; sent: AttemptCounters } {
-  const piece = { ...work };
-  const sent: AttemptCounters = { requests: 0, throttled: 0, roundTrips: 0 };
-  for (const key of ATTEMPT_KEYS) {
-    sent[key] = work[key] ?? 0;
-    delete piece[key];
-  }
-  return { piece, sent };
+/** What an attempt sent to Graph, of all it counted. */
+function sentBy(work: Partial<WorkCounters>): AttemptCounters {
+  return { requests: work.requests ?? 0, throttled: work.throttled ?? 0, roundTrips: work.roundTrips ?? 0 };
 }
 
 /**
@@ -176,7 +168,7 @@ export class RunProgress {
     work: AttemptCounters,
     reason: string,
   ): Promise<RunSummary> {
-    const kept: KeptAttempt = { marker: `failed_${attempt}`, work: splitWork(work).sent, fields: { reason } };
+    const kept: KeptAttempt = { marker: `failed_${attempt}`, work: sentBy(work), fields: { reason } };
     try {
       return await this.#record(tenantId, runId, kept.marker, kept.work, () => undefined, kept.fields);
     } catch (error) {
@@ -246,12 +238,17 @@ export class RunProgress {
     await this.#ensure();
     const partitionKey = RunProgress.partition(tenantId, runId);
     await this.#recordKept(partitionKey);
-    const { piece, sent } = splitWork(work);
+    const sent = sentBy(work);
     try {
-      return await this.#writePiece(partitionKey, marker, piece, sent, attempt, change);
+      return await this.#write(partitionKey, marker, work, change, { attempt }, (current, recorded) =>
+        // Recorded by this very attempt (its earlier answer was lost): done. By another: add what this one sent.
+        recorded.attempt === attempt
+          ? current
+          : this.#write(partitionKey, `attempt_${attempt}`, sent, () => undefined, {}),
+      );
     } catch (error) {
       // The attempt's requests reached Graph whether or not this write did: keep them for the run's next write.
-      if (ATTEMPT_KEYS.some((key) => sent[key] > 0)) {
+      if (sent.requests > 0 || sent.roundTrips > 0) {
         this.#keep(partitionKey, {
           marker: `attempt_${attempt}`,
           work: sent,
@@ -260,39 +257,6 @@ export class RunProgress {
         });
       }
       throw error;
-    }
-  }
-
-  async #writePiece(
-    partitionKey: string,
-    marker: string,
-    piece: Partial<WorkCounters>,
-    sent: AttemptCounters,
-    attempt: string,
-    change: (summary: RunSummary) => void,
-  ): Promise<RunSummary> {
-    for (let round = 0; ; round += 1) {
-      const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
-      const current = toSummary(entity);
-      const recorded = await this.#marker(partitionKey, marker);
-      if (recorded) {
-        if (recorded.attempt === attempt) return current;
-        return this.#write(partitionKey, `attempt_${attempt}`, sent, () => undefined, {});
-      }
-      const next = addWork(addWork({ ...current }, piece), sent) as RunSummary;
-      change(next);
-      const actions: TransactionAction[] = [
-        ['update', { partitionKey, rowKey: SUMMARY, ...next }, 'Replace', { etag: entity.etag ?? '*' }],
-        ['create', { partitionKey, rowKey: marker, ...piece, ...sent, attempt }],
-      ];
-      try {
-        await this.#table.submitTransaction(actions);
-        return next;
-      } catch (error) {
-        // Another writer changed the summary (ETag) or recorded the same piece: read again and decide.
-        if (round >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (round + 1)));
-      }
     }
   }
 
@@ -322,17 +286,26 @@ export class RunProgress {
     }
   }
 
+  /**
+   * Adds `work` to the run's summary and creates its marker in one transaction, unless the marker exists: then
+   * `whenRecorded` decides (by default nothing is added).
+   */
   async #write(
     partitionKey: string,
     marker: string,
     work: Partial<WorkCounters>,
     change: (summary: RunSummary) => void,
     markerFields: Record<string, string>,
+    whenRecorded: (
+      current: RunSummary,
+      recorded: { attempt: string | undefined },
+    ) => RunSummary | Promise<RunSummary> = (current) => current,
   ): Promise<RunSummary> {
     for (let attempt = 0; ; attempt += 1) {
       const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
       const current = toSummary(entity);
-      if (await this.#marker(partitionKey, marker)) return current;
+      const recorded = await this.#marker(partitionKey, marker);
+      if (recorded) return whenRecorded(current, recorded);
       const next: RunSummary = addWork({ ...current }, work) as RunSummary;
       change(next);
       const actions: TransactionAction[] = [

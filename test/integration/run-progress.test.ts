@@ -33,26 +33,31 @@ describe('RunProgress through a storage outage', () => {
     await proxy.close();
   });
 
-  async function failedAttemptDuringOutage(
-    tenantId: string,
-    runId: string,
-    attempt: string,
-    requests: number,
-  ) {
+  /** Runs a bookkeeping write while storage is unreachable: it must fail. */
+  async function inOutage(write: () => Promise<unknown>): Promise<void> {
     await proxy.cut();
     try {
-      await expect(
-        progress.recordFailedAttempt(
-          tenantId,
-          runId,
-          attempt,
-          { requests, throttled: 1, roundTrips: 1 },
-          'Batch 1 failed: storage unreachable',
-        ),
-      ).rejects.toThrow();
+      await expect(write()).rejects.toThrow();
     } finally {
       await proxy.restore();
     }
+  }
+
+  function failedAttemptDuringOutage(tenantId: string, runId: string, attempt: string, requests: number) {
+    return inOutage(() =>
+      progress.recordFailedAttempt(
+        tenantId,
+        runId,
+        attempt,
+        { requests, throttled: 1, roundTrips: 1 },
+        'Batch 1 failed: storage unreachable',
+      ),
+    );
+  }
+
+  /** Records batch 1 of `run1`, as attempt `attempt` that sent `requests` and crawled 4 users. */
+  function batchOne(tenantId: string, attempt: string, requests: number) {
+    return progress.recordBatch(tenantId, 'run1', 1, { requests, usersCrawled: 4 }, attempt);
   }
 
   it("counts a failed attempt whose own recording failed with the run's next write, once", async () => {
@@ -95,23 +100,10 @@ describe('RunProgress through a storage outage', () => {
   it('counts the requests of an attempt whose batch write failed, and the batch once, when a retry records it', async () => {
     const tenantId = randomUUID();
     await progress.start(tenantId, 'run1');
-    await proxy.cut();
-    try {
-      await expect(
-        progress.recordBatch(tenantId, 'run1', 1, { requests: 6, throttled: 1, usersCrawled: 4 }, 'b1_a1'),
-      ).rejects.toThrow();
-    } finally {
-      await proxy.restore();
-    }
+    await inOutage(() => batchOne(tenantId, 'b1_a1', 6));
 
-    const summary = await progress.recordBatch(
-      tenantId,
-      'run1',
-      1,
-      { requests: 5, usersCrawled: 4 },
-      'b1_a2',
-    );
-    expect(summary).toMatchObject({ requests: 11, throttled: 1, usersCrawled: 4, batchesDone: 1 });
+    const summary = await batchOne(tenantId, 'b1_a2', 5);
+    expect(summary).toMatchObject({ requests: 11, usersCrawled: 4, batchesDone: 1 });
   });
 
   it('counts a retry that finds its batch already recorded by an attempt whose answer was lost', async () => {
@@ -119,27 +111,20 @@ describe('RunProgress through a storage outage', () => {
     await progress.start(tenantId, 'run1');
     // The first attempt's write lands, but it never learns so: storage goes away before its answer (played here
     // by the same attempt writing again in the outage).
-    await progress.recordBatch(tenantId, 'run1', 1, { requests: 6, usersCrawled: 4 }, 'b1_a1');
-    await proxy.cut();
-    try {
-      await expect(
-        progress.recordBatch(tenantId, 'run1', 1, { requests: 6, usersCrawled: 4 }, 'b1_a1'),
-      ).rejects.toThrow();
-    } finally {
-      await proxy.restore();
-    }
+    await batchOne(tenantId, 'b1_a1', 6);
+    await inOutage(() => batchOne(tenantId, 'b1_a1', 6));
 
     // The retry did the batch again and sent its own requests: those count, the batch's work does not again.
-    const summary = await progress.recordBatch(
-      tenantId,
-      'run1',
-      1,
-      { requests: 5, usersCrawled: 4 },
-      'b1_a2',
-    );
-    expect(summary).toMatchObject({ requests: 11, usersCrawled: 4, batchesDone: 1 });
-    const again = await progress.recordBatch(tenantId, 'run1', 1, { requests: 5, usersCrawled: 4 }, 'b1_a2');
-    expect(again).toMatchObject({ requests: 11, usersCrawled: 4, batchesDone: 1 });
+    expect(await batchOne(tenantId, 'b1_a2', 5)).toMatchObject({
+      requests: 11,
+      usersCrawled: 4,
+      batchesDone: 1,
+    });
+    expect(await batchOne(tenantId, 'b1_a2', 5)).toMatchObject({
+      requests: 11,
+      usersCrawled: 4,
+      batchesDone: 1,
+    });
   });
 
   it('counts the requests of a duplicate delivery, and its batch once', async () => {
