@@ -3,7 +3,7 @@
  * hour (a neighbour's load, the host's clock), and every CPU figure of the benchmark moves with it: measured here
  * on the same code, Azurite spent 44 s of CPU on the large crawl one day and 137 s another, and the crawler's
  * `cpuMicrosPerItem` went from 37 to 96 in step. This fixed workload, timed at the start and the end of a run,
- * lets two runs' CPU figures be compared: divide each by its run's calibration time.
+ * tells a slow machine from a slow crawler when two runs' CPU figures differ.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -140,7 +140,7 @@ export function formatTable(figures: BenchFigures): string {
     `Machine speed: a fixed CPU workload took ${fixed(machine.calibrationCpuMs.atStart, 0)} ms at the start and ` +
       `${fixed(machine.calibrationCpuMs.atEnd, 0)} ms at the end` +
       (machine.stealShare === undefined ? '' : `; steal ${fixed(machine.stealShare * 100, 1)}% of CPU time`) +
-      ' (CPU figures of two runs compare after dividing by it).',
+      ' (a slower machine shows here first when two runs differ in CPU).',
   );
   return `${out.join('\n')}\n`;
 }
