@@ -41,8 +41,10 @@ function sentBy(work: Partial<WorkCounters>): AttemptCounters {
 }
 
 /**
- * An attempt's Graph counters whose recording failed (storage unreachable), to record with its run's next write.
- * `unlessPiece`: the attempt was recording its piece, and the counters are already in if that write landed.
+ * An attempt's Graph counters whose recording failed (storage unreachable), to record with its run's next write
+ * in this process. Memory only: on the queue path, if no later write of the run comes to this instance (another
+ * instance finishes it, or this one stops), those requests go uncounted. `unlessPiece`: the attempt was recording
+ * its piece, and the counters are already in if that write landed.
  */
 interface KeptAttempt {
   marker: string;
@@ -85,6 +87,8 @@ export class RunProgress {
   /** Attempts whose recording failed, by run partition, oldest first. */
   readonly #kept = new Map<string, KeptAttempt[]>();
   #keptCount = 0;
+  /** The replay of a run's kept attempts under way, by run partition. */
+  readonly #replays = new Map<string, Promise<void>>();
 
   constructor(table: TableClient) {
     this.#table = table;
@@ -111,12 +115,13 @@ export class RunProgress {
     }
   }
 
+  /** The run's counters so far, with any attempts this process kept for it recorded first (a run that fails). */
   async summary(tenantId: string, runId: string): Promise<RunSummary | undefined> {
     await this.#ensure();
+    const partitionKey = RunProgress.partition(tenantId, runId);
+    await this.#recordKept(partitionKey);
     try {
-      return toSummary(
-        await this.#table.getEntity<SummaryEntity>(RunProgress.partition(tenantId, runId), SUMMARY),
-      );
+      return toSummary(await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -182,6 +187,7 @@ export class RunProgress {
   /** The reason of the newest failed attempt of a piece of work, for the poison handler. */
   async lastFailure(tenantId: string, runId: string, prefix: string): Promise<string | undefined> {
     await this.#ensure();
+    await this.#recordKept(RunProgress.partition(tenantId, runId));
     let reason: string | undefined;
     for await (const row of this.#table.listEntities<{ reason?: string }>({
       queryOptions: {
@@ -219,11 +225,22 @@ export class RunProgress {
     this.#keptCount += 1;
     // Bounded: past the cap the oldest attempt is dropped, and its requests go uncounted.
     while (this.#keptCount > MAX_KEPT_ATTEMPTS) {
-      const [oldestPartition, oldest] = this.#kept.entries().next().value as [string, KeptAttempt[]];
-      oldest.shift();
-      this.#keptCount -= 1;
-      if (oldest.length === 0) this.#kept.delete(oldestPartition);
+      const oldest = this.#kept.entries().next();
+      if (oldest.done) break;
+      const [oldestPartition, attempts] = oldest.value;
+      const dropped = attempts[0];
+      if (dropped) this.#forget(oldestPartition, dropped);
+      else this.#kept.delete(oldestPartition);
     }
+  }
+
+  #forget(partitionKey: string, attempt: KeptAttempt): void {
+    const kept = this.#kept.get(partitionKey);
+    const at = kept?.indexOf(attempt) ?? -1;
+    if (!kept || at < 0) return;
+    kept.splice(at, 1);
+    this.#keptCount -= 1;
+    if (kept.length === 0) this.#kept.delete(partitionKey);
   }
 
   /** A piece of work (the listing, a batch): its counters once per piece, its Graph counters once per attempt. */
@@ -235,11 +252,11 @@ export class RunProgress {
     attempt: string,
     change: (summary: RunSummary) => void,
   ): Promise<RunSummary> {
-    await this.#ensure();
     const partitionKey = RunProgress.partition(tenantId, runId);
-    await this.#recordKept(partitionKey);
     const sent = sentBy(work);
     try {
+      await this.#ensure();
+      await this.#recordKept(partitionKey);
       return await this.#write(partitionKey, marker, work, change, { attempt }, (current, recorded) =>
         // Recorded by this very attempt (its earlier answer was lost): done. By another: add what this one sent.
         recorded.attempt === attempt
@@ -261,13 +278,24 @@ export class RunProgress {
   }
 
   /**
-   * Records the kept attempts of a run before its next write. Best effort: one that fails again stays kept, and
-   * never holds up the write that called this.
+   * Records the kept attempts of a run, one replay per run at a time (a write that comes meanwhile waits for it, so
+   * the summary it reads includes them). Best effort: an attempt that fails again stays kept, and the write that
+   * called this goes on.
    */
-  async #recordKept(partitionKey: string): Promise<void> {
-    const kept = this.#kept.get(partitionKey);
-    if (!kept) return;
-    for (const attempt of [...kept]) {
+  #recordKept(partitionKey: string): Promise<void> {
+    if (!this.#kept.has(partitionKey)) return Promise.resolve();
+    let replay = this.#replays.get(partitionKey);
+    if (!replay) {
+      replay = this.#replayKept(partitionKey).finally(() => this.#replays.delete(partitionKey));
+      this.#replays.set(partitionKey, replay);
+    }
+    return replay;
+  }
+
+  async #replayKept(partitionKey: string): Promise<void> {
+    for (;;) {
+      const attempt = this.#kept.get(partitionKey)?.[0];
+      if (!attempt) return;
       try {
         const unless = attempt.unlessPiece;
         const landed =
@@ -277,12 +305,7 @@ export class RunProgress {
       } catch {
         return;
       }
-      const at = kept.indexOf(attempt);
-      if (at >= 0) {
-        kept.splice(at, 1);
-        this.#keptCount -= 1;
-      }
-      if (kept.length === 0) this.#kept.delete(partitionKey);
+      this.#forget(partitionKey, attempt);
     }
   }
 
