@@ -33,7 +33,7 @@ interface SummaryEntity extends RunSummary {
 }
 
 /** What one attempt at a piece of work sent to Graph: counted for every attempt, retries and duplicates too. */
-export type AttemptCounters = Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>;
+type AttemptCounters = Pick<WorkCounters, 'requests' | 'throttled' | 'roundTrips'>;
 
 /** What an attempt sent to Graph, of all it counted. */
 function sentBy(work: Partial<WorkCounters>): AttemptCounters {
@@ -41,16 +41,27 @@ function sentBy(work: Partial<WorkCounters>): AttemptCounters {
 }
 
 /**
- * An attempt's Graph counters whose recording failed (storage unreachable), to record with its run's next write
- * in this process. Memory only: on the queue path, if no later write of the run comes to this instance (another
- * instance finishes it, or this one stops), those requests go uncounted. `unlessPiece`: the attempt was recording
- * its piece, and the counters are already in if that write landed.
+ * What an attempt sent (and, for a failed one, why it failed) when recording it failed (storage unreachable), to
+ * record under its own marker with the run's next write in this process; the marker makes that a no-op if the
+ * write did land. Memory only: on the queue path, if no later write of the run comes to this instance (another
+ * instance finishes it, or this one stops), those requests go uncounted.
  */
 interface KeptAttempt {
   marker: string;
   work: AttemptCounters;
   fields: Record<string, string>;
-  unlessPiece?: { marker: string; attempt: string };
+}
+
+/** Options of one bookkeeping write. */
+interface WriteOptions {
+  /** Changes to the summary beyond adding the counters. */
+  change?: (summary: RunSummary) => void;
+  /** Extra fields of the marker row. */
+  fields?: Record<string, string>;
+  /** Another marker created in the same transaction (the attempt's, beside its piece's). */
+  alsoMarker?: string;
+  /** What to do when the marker already exists; by default nothing is added. */
+  whenRecorded?: (current: RunSummary) => RunSummary | Promise<RunSummary>;
 }
 
 /** Attempts kept in memory at most, over all runs of this process. */
@@ -77,9 +88,10 @@ function toSummary(entity: Partial<SummaryEntity>): RunSummary {
 
 /**
  * Bookkeeping of one run in the `CrawlProgress` table (partition `<tenantId>_<runId>`): a summary row plus one
- * marker row per piece of work. Each piece's counters are added to the summary in the same transaction that
- * creates its marker, so a retried queue message (whose marker exists) can never count twice, and concurrent
- * finishers serialise on the summary's ETag.
+ * marker row per piece of work and one per attempt at it. Counters are added to the summary in the same
+ * transaction that creates their markers, so a retried queue message (whose piece marker exists) never counts its
+ * work twice while its Graph requests still count once (attempt marker), and concurrent writers serialise on the
+ * summary's ETag.
  */
 export class RunProgress {
   readonly #table: TableClient;
@@ -116,16 +128,15 @@ export class RunProgress {
   }
 
   /** The run's counters so far, with any attempts this process kept for it recorded first (a run that fails). */
-  async summary(tenantId: string, runId: string): Promise<RunSummary | undefined> {
-    await this.#ensure();
-    const partitionKey = RunProgress.partition(tenantId, runId);
-    await this.#recordKept(partitionKey);
-    try {
-      return toSummary(await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY));
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
+  summary(tenantId: string, runId: string): Promise<RunSummary | undefined> {
+    return this.#recorded(tenantId, runId, async (partitionKey) => {
+      try {
+        return toSummary(await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY));
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
   }
 
   /**
@@ -166,7 +177,7 @@ export class RunProgress {
    * Counts the Graph requests of an attempt that failed (the queue will retry it), so `requests` and
    * `throttled` include every request sent; `reason` is kept for the poison handler.
    */
-  async recordFailedAttempt(
+  recordFailedAttempt(
     tenantId: string,
     runId: string,
     attempt: string,
@@ -174,48 +185,80 @@ export class RunProgress {
     reason: string,
   ): Promise<RunSummary> {
     const kept: KeptAttempt = { marker: `failed_${attempt}`, work: sentBy(work), fields: { reason } };
-    try {
-      return await this.#record(tenantId, runId, kept.marker, kept.work, () => undefined, kept.fields);
-    } catch (error) {
-      // Storage failed the attempt and now its bookkeeping: keep its counters to record with the run's next write
-      // (the marker makes that exactly once, even if this write did land and only its answer was lost).
-      this.#keep(RunProgress.partition(tenantId, runId), kept);
-      throw error;
-    }
+    return this.#recorded(tenantId, runId, (partitionKey) => this.#writeKept(partitionKey, kept), kept);
   }
 
   /** The reason of the newest failed attempt of a piece of work, for the poison handler. */
-  async lastFailure(tenantId: string, runId: string, prefix: string): Promise<string | undefined> {
-    await this.#ensure();
-    await this.#recordKept(RunProgress.partition(tenantId, runId));
-    let reason: string | undefined;
-    for await (const row of this.#table.listEntities<{ reason?: string }>({
-      queryOptions: {
-        filter: `PartitionKey eq '${RunProgress.partition(tenantId, runId)}' and RowKey ge 'failed_${prefix}' and RowKey lt 'failed_${prefix}~'`,
-      },
-    })) {
-      if (typeof row.reason === 'string') reason = row.reason;
-    }
-    return reason;
+  lastFailure(tenantId: string, runId: string, prefix: string): Promise<string | undefined> {
+    return this.#recorded(tenantId, runId, async (partitionKey) => {
+      let reason: string | undefined;
+      for await (const row of this.#table.listEntities<{ reason?: string }>({
+        queryOptions: {
+          filter: `PartitionKey eq '${partitionKey}' and RowKey ge 'failed_${prefix}' and RowKey lt 'failed_${prefix}~'`,
+        },
+      })) {
+        if (typeof row.reason === 'string') reason = row.reason;
+      }
+      return reason;
+    });
   }
 
   /** Adds counters found while finishing the run (the sweep of users that left), once per run. */
   recordFinish(tenantId: string, runId: string, work: Partial<WorkCounters>): Promise<RunSummary> {
-    return this.#record(tenantId, runId, 'finish', work, () => undefined);
+    return this.#recorded(tenantId, runId, (partitionKey) => this.#write(partitionKey, 'finish', work));
   }
 
-  async #record(
+  /**
+   * A piece of work (the listing, a batch): its counters once per piece, and what this attempt sent once per
+   * attempt. The piece's marker and the attempt's are created together; an attempt that finds its piece recorded
+   * by another adds only what it sent, under its own marker.
+   */
+  #recordPiece(
     tenantId: string,
     runId: string,
     marker: string,
     work: Partial<WorkCounters>,
+    attempt: string,
     change: (summary: RunSummary) => void,
-    markerFields: Record<string, string> = {},
   ): Promise<RunSummary> {
-    await this.#ensure();
+    const sent: KeptAttempt = { marker: `attempt_${attempt}`, work: sentBy(work), fields: {} };
+    return this.#recorded(
+      tenantId,
+      runId,
+      (partitionKey) =>
+        this.#write(partitionKey, marker, work, {
+          change,
+          alsoMarker: sent.marker,
+          whenRecorded: () => this.#writeKept(partitionKey, sent),
+        }),
+      sent.work.requests > 0 || sent.work.roundTrips > 0 ? sent : undefined,
+    );
+  }
+
+  /**
+   * Runs `work` on the run's partition once the attempts this process kept for the run are recorded. If it fails,
+   * `onFailure` (what the calling attempt sent) is kept for the run's next write: those requests reached Graph
+   * whether or not this write landed.
+   */
+  async #recorded<T>(
+    tenantId: string,
+    runId: string,
+    work: (partitionKey: string) => Promise<T>,
+    onFailure?: KeptAttempt,
+  ): Promise<T> {
     const partitionKey = RunProgress.partition(tenantId, runId);
-    await this.#recordKept(partitionKey);
-    return this.#write(partitionKey, marker, work, change, markerFields);
+    try {
+      await this.#ensure();
+      await this.#recordKept(partitionKey);
+      return await work(partitionKey);
+    } catch (error) {
+      if (onFailure) this.#keep(partitionKey, onFailure);
+      throw error;
+    }
+  }
+
+  #writeKept(partitionKey: string, kept: KeptAttempt): Promise<RunSummary> {
+    return this.#write(partitionKey, kept.marker, kept.work, { fields: kept.fields });
   }
 
   #keep(partitionKey: string, attempt: KeptAttempt): void {
@@ -243,40 +286,6 @@ export class RunProgress {
     if (kept.length === 0) this.#kept.delete(partitionKey);
   }
 
-  /** A piece of work (the listing, a batch): its counters once per piece, its Graph counters once per attempt. */
-  async #recordPiece(
-    tenantId: string,
-    runId: string,
-    marker: string,
-    work: Partial<WorkCounters>,
-    attempt: string,
-    change: (summary: RunSummary) => void,
-  ): Promise<RunSummary> {
-    const partitionKey = RunProgress.partition(tenantId, runId);
-    const sent = sentBy(work);
-    try {
-      await this.#ensure();
-      await this.#recordKept(partitionKey);
-      return await this.#write(partitionKey, marker, work, change, { attempt }, (current, recorded) =>
-        // Recorded by this very attempt (its earlier answer was lost): done. By another: add what this one sent.
-        recorded.attempt === attempt
-          ? current
-          : this.#write(partitionKey, `attempt_${attempt}`, sent, () => undefined, {}),
-      );
-    } catch (error) {
-      // The attempt's requests reached Graph whether or not this write did: keep them for the run's next write.
-      if (sent.requests > 0 || sent.roundTrips > 0) {
-        this.#keep(partitionKey, {
-          marker: `attempt_${attempt}`,
-          work: sent,
-          fields: {},
-          unlessPiece: { marker, attempt },
-        });
-      }
-      throw error;
-    }
-  }
-
   /**
    * Records the kept attempts of a run, one replay per run at a time (a write that comes meanwhile waits for it, so
    * the summary it reads includes them). Best effort: an attempt that fails again stays kept, and the write that
@@ -297,11 +306,7 @@ export class RunProgress {
       const attempt = this.#kept.get(partitionKey)?.[0];
       if (!attempt) return;
       try {
-        const unless = attempt.unlessPiece;
-        const landed =
-          unless && (await this.#marker(partitionKey, unless.marker))?.attempt === unless.attempt;
-        if (!landed)
-          await this.#write(partitionKey, attempt.marker, attempt.work, () => undefined, attempt.fields);
+        await this.#writeKept(partitionKey, attempt);
       } catch {
         return;
       }
@@ -311,30 +316,26 @@ export class RunProgress {
 
   /**
    * Adds `work` to the run's summary and creates its marker in one transaction, unless the marker exists: then
-   * `whenRecorded` decides (by default nothing is added).
+   * `whenRecorded` decides.
    */
   async #write(
     partitionKey: string,
     marker: string,
     work: Partial<WorkCounters>,
-    change: (summary: RunSummary) => void,
-    markerFields: Record<string, string>,
-    whenRecorded: (
-      current: RunSummary,
-      recorded: { attempt: string | undefined },
-    ) => RunSummary | Promise<RunSummary> = (current) => current,
+    options: WriteOptions = {},
   ): Promise<RunSummary> {
+    const { change, fields = {}, alsoMarker, whenRecorded = (current: RunSummary) => current } = options;
     for (let attempt = 0; ; attempt += 1) {
       const entity = await this.#table.getEntity<SummaryEntity>(partitionKey, SUMMARY);
       const current = toSummary(entity);
-      const recorded = await this.#marker(partitionKey, marker);
-      if (recorded) return whenRecorded(current, recorded);
+      if (await this.#hasMarker(partitionKey, marker)) return whenRecorded(current);
       const next: RunSummary = addWork({ ...current }, work) as RunSummary;
-      change(next);
+      change?.(next);
       const actions: TransactionAction[] = [
         ['update', { partitionKey, rowKey: SUMMARY, ...next }, 'Replace', { etag: entity.etag ?? '*' }],
-        ['create', { partitionKey, rowKey: marker, ...work, ...markerFields }],
+        ['create', { partitionKey, rowKey: marker, ...work, ...fields }],
       ];
+      if (alsoMarker) actions.push(['create', { partitionKey, rowKey: alsoMarker }]);
       try {
         await this.#table.submitTransaction(actions);
         return next;
@@ -346,13 +347,12 @@ export class RunProgress {
     }
   }
 
-  /** A marker row, with the attempt that wrote it if it names one; undefined when there is none. */
-  async #marker(partitionKey: string, marker: string): Promise<{ attempt: string | undefined } | undefined> {
+  async #hasMarker(partitionKey: string, marker: string): Promise<boolean> {
     try {
-      const row = await this.#table.getEntity<{ attempt?: unknown }>(partitionKey, marker);
-      return { attempt: typeof row.attempt === 'string' ? row.attempt : undefined };
+      await this.#table.getEntity(partitionKey, marker);
+      return true;
     } catch (error) {
-      if (isNotFound(error)) return undefined;
+      if (isNotFound(error)) return false;
       throw error;
     }
   }

@@ -58,14 +58,20 @@ describe('RunProgress through a storage outage', () => {
     );
   }
 
+  /** A tenant with a started run `run1`. */
+  async function newRun(): Promise<string> {
+    const tenantId = randomUUID();
+    await progress.start(tenantId, 'run1');
+    return tenantId;
+  }
+
   /** Records batch 1 of `run1`, as attempt `attempt` that sent `requests` and crawled 4 users. */
   function batchOne(tenantId: string, attempt: string, requests: number) {
     return progress.recordBatch(tenantId, 'run1', 1, { requests, usersCrawled: 4 }, attempt);
   }
 
   it("counts a failed attempt whose own recording failed with the run's next write, once", async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
 
     await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
     // Kept in memory, not yet in the table.
@@ -85,8 +91,7 @@ describe('RunProgress through a storage outage', () => {
   });
 
   it('does not count a kept attempt twice when its recording had landed after all', async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
     await progress.recordFailedAttempt(
       tenantId,
       'run1',
@@ -102,8 +107,7 @@ describe('RunProgress through a storage outage', () => {
   });
 
   it('counts the requests of an attempt whose batch write failed, and the batch once, when a retry records it', async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
     await inOutage(() => batchOne(tenantId, 'b1_a1', 6));
 
     const summary = await batchOne(tenantId, 'b1_a2', 5);
@@ -111,29 +115,20 @@ describe('RunProgress through a storage outage', () => {
   });
 
   it('counts a retry that finds its batch already recorded by an attempt whose answer was lost', async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
     // The first attempt's write lands, but it never learns so: storage goes away before its answer (played here
     // by the same attempt writing again in the outage).
     await batchOne(tenantId, 'b1_a1', 6);
     await inOutage(() => batchOne(tenantId, 'b1_a1', 6));
 
     // The retry did the batch again and sent its own requests: those count, the batch's work does not again.
-    expect(await batchOne(tenantId, 'b1_a2', 5)).toMatchObject({
-      requests: 11,
-      usersCrawled: 4,
-      batchesDone: 1,
-    });
-    expect(await batchOne(tenantId, 'b1_a2', 5)).toMatchObject({
-      requests: 11,
-      usersCrawled: 4,
-      batchesDone: 1,
-    });
+    const bothAttemptsOneBatch = { requests: 11, usersCrawled: 4, batchesDone: 1 };
+    expect(await batchOne(tenantId, 'b1_a2', 5)).toMatchObject(bothAttemptsOneBatch);
+    expect(await batchOne(tenantId, 'b1_a2', 5)).toMatchObject(bothAttemptsOneBatch);
   });
 
   it('counts the requests of a duplicate delivery, and its batch once', async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
     const [first, second] = await Promise.all([
       progress.recordBatch(tenantId, 'run1', 1, { requests: 6, usersCrawled: 4, itemsStored: 9 }, 'b1_a1'),
       progress.recordBatch(tenantId, 'run1', 1, { requests: 5, usersCrawled: 4, itemsStored: 9 }, 'b1_a2'),
@@ -148,8 +143,7 @@ describe('RunProgress through a storage outage', () => {
   });
 
   it('records the kept attempts of a run before reading its summary (a run failed for good has no next write)', async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
     await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
     expect(Number((await rawSummary(tenantId, 'run1')).requests)).toBe(0);
 
@@ -158,8 +152,7 @@ describe('RunProgress through a storage outage', () => {
   });
 
   it("keeps another run's failed attempt for that run's own next write", async () => {
-    const tenantId = randomUUID();
-    await progress.start(tenantId, 'run1');
+    const tenantId = await newRun();
     await progress.start(tenantId, 'run2');
 
     await failedAttemptDuringOutage(tenantId, 'run1', 'b1_a1', 7);
