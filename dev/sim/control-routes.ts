@@ -4,6 +4,7 @@ import { SimError } from './sim-error';
 import type {
   AppSecretSpec,
   AppSpec,
+  DriveAnomaly,
   GraphAppRole,
   RequestLogEntry,
   RequestLogFilter,
@@ -86,6 +87,9 @@ export function controlRoutes(control: SimControl): ControlRoute[] {
       control.setLicensed(param(p, 0), param(p, 1), body.licensed === true),
     ),
     route('POST', '/tenants/:id/users/:user/delete', (p) => control.deleteUser(param(p, 0), param(p, 1))),
+    route('POST', '/tenants/:id/users/:user/drive-anomaly', (p, _, body) =>
+      control.setDriveAnomaly(param(p, 0), param(p, 1), text(body, 'answer') as DriveAnomaly | 'items'),
+    ),
     route('POST', '/tenants/:id/throttle', (p, _, body) => control.setThrottle(param(p, 0), body)),
     route('POST', '/faults/:id', (p, _, body) => control.setFaults(param(p, 0), body)),
     route('GET', '/log', (_, query) => {

@@ -45,16 +45,71 @@ const FILE_TYPES: readonly [FileType, ...FileType[]] = [
   { ext: '.zip', mimeType: 'application/x-zip-compressed' },
 ];
 
-/** Draws the name (and, for a file, the MIME type) of item number `n` (1-based) of a user's root. */
+/**
+ * Draws the name (and, for a file, the MIME type and extension) of item number `n` (1-based) of a user's root;
+ * `base` is the name without the extension.
+ */
 export function driveItemName(
   random: Random,
   n: number,
   isFolder: boolean,
-): { name: string; mimeType?: string } {
+): { name: string; base: string; ext?: string; mimeType?: string } {
   const base = pick(random, BASE_NAMES)(n);
-  if (isFolder) return { name: base };
+  if (isFolder) return { name: base, base };
   const type = pick(random, FILE_TYPES);
-  return { name: `${base}${type.ext}`, mimeType: type.mimeType };
+  return { name: `${base}${type.ext}`, base, ext: type.ext, mimeType: type.mimeType };
+}
+
+/** OneDrive's longest name (its limit is on the whole decoded path; the simulator has roots only). */
+export const MAX_NAME_LENGTH = 400;
+
+/**
+ * Words of several scripts for 400-character names, all in the Basic Multilingual Plane so that a name's length in
+ * UTF-16 code units (JavaScript's `length`) equals its length in characters.
+ */
+const LONG_NAME_WORDS: readonly [string, ...string[]] = [
+  'Quarterly',
+  'planning',
+  'Café',
+  'crème',
+  'Zoë',
+  'Ångström',
+  'Résumé',
+  'Ünïcödé',
+  '会议记录',
+  '年度報告',
+  'Ελληνικά',
+  'αρχεία',
+  'דוח',
+  'רבעוני',
+  'تقرير',
+  'سنوي',
+  'Отчёт',
+  'квартальный',
+  'R&D',
+  '#draft',
+  '100%',
+  "O'Brien’s",
+  '“final”',
+  '[copy]',
+  '{old}',
+  '~tmp',
+  'minutes',
+  'steering',
+  'committee',
+];
+
+/**
+ * A name of exactly 400 characters for item number `n` (1-based): words of mixed scripts, then ` n` and the
+ * extension, so it is legal (no reserved character, no leading or trailing space or dot) and unique in its root.
+ */
+export function longItemName(random: Random, n: number, ext: string | undefined): string {
+  const suffix = ` ${n}${ext ?? ''}`;
+  let body = '';
+  while (body.length < MAX_NAME_LENGTH) body += `${pick(random, LONG_NAME_WORDS)} `;
+  body = body.slice(0, MAX_NAME_LENGTH - suffix.length);
+  if (body.endsWith(' ')) body = `${body.slice(0, -1)}x`;
+  return `${body}${suffix}`;
 }
 
 /** The MIME type Graph would report for a file name, by extension. */

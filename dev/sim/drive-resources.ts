@@ -11,7 +11,7 @@ import {
 } from './graph-query';
 import { derivedGuid } from './seeded-random';
 import type { DirectoryUser, SeededTenant } from './seeded-tenant';
-import type { SimDriveItem } from './types';
+import type { DriveAnomaly, SimDriveItem } from './types';
 import { userNotFound } from './user-resources';
 
 /** Units a drive root children listing costs (FACTS.md: a listing is 2). */
@@ -31,6 +31,7 @@ const ITEM_DEFAULT_PROPS = [
   'parentReference',
   'file',
   'folder',
+  'package',
 ] as const;
 /** driveItem properties Graph knows; those the simulator does not model are simply absent. */
 const ITEM_PROPS = [
@@ -40,7 +41,6 @@ const ITEM_PROPS = [
   'fileSystemInfo',
   'shared',
   'root',
-  'package',
   'specialFolder',
   'deleted',
   'description',
@@ -71,24 +71,51 @@ function itemJson(
     lastModifiedDateTime: item.lastModifiedDateTime,
     name: item.name,
     webUrl: item.webUrl,
-    cTag: item.eTag.replace('"{', '"c:{'),
+    // OneDrive for Business gives no cTag for an item with a folder facet (driveItem resource type, Note).
+    cTag: item.folder ? undefined : item.eTag.replace('"{', '"c:{'),
     size: item.size,
     parentReference: { driveType: 'business', driveId: ids.driveId, id: ids.rootId, path: '/drive/root:' },
     file: item.file,
     folder: item.folder,
+    package: item.package,
   };
   return project(all, select ?? ITEM_DEFAULT_PROPS);
 }
 
-/** Finds the drive owner or answers as Graph does for an unknown user or a user without a OneDrive. */
+/** SharePoint's answer for a site locked with NoAccess (a OneDrive locked by an administrator). */
+export const LOCKED_MESSAGE =
+  'Access to this site has been blocked. Please contact the administrator to resolve this problem.';
+
+/** What a drive answers instead of itself, for `/drive` and `/drive/root/children` alike (README: sources). */
+function anomalyAnswer(input: GraphCallInput, anomaly: DriveAnomaly): GraphAnswer {
+  switch (anomaly) {
+    case 'locked':
+      return graphError(input, 423, 'notAllowed', LOCKED_MESSAGE, 'resourceLocked');
+    case 'accessDenied':
+      return graphError(input, 403, 'accessDenied', 'Access denied');
+    case 'mysiteUrl400':
+      return graphError(input, 400, 'BadRequest', "Unable to retrieve user's mysite URL.");
+    case 'noSpoLicense400':
+      return graphError(input, 400, 'BadRequest', 'Tenant does not have a SPO license.');
+    case 'unknownError404':
+      return graphError(input, 404, 'UnknownError', '404 FILE NOT FOUND');
+  }
+}
+
+/**
+ * Finds the drive owner or answers as Graph does for an unknown user, a user without a OneDrive, or a drive that
+ * answers otherwise (`driveAnomaly`).
+ */
 function driveOwner(
   input: GraphCallInput,
   key: string,
 ): { index: number; user: DirectoryUser } | GraphAnswer {
   const index = input.tenant.findUser(key);
   if (index === undefined) return userNotFound(input, key);
-  if (!input.tenant.hasDrive(index))
+  if (!input.tenant.isProvisioned(index))
     return graphError(input, 404, 'ResourceNotFound', "User's mysite not found.");
+  const anomaly = input.tenant.driveAnomaly(index);
+  if (anomaly) return anomalyAnswer(input, anomaly);
   return { index, user: input.tenant.user(index) };
 }
 
@@ -116,7 +143,12 @@ export function getDrive(input: GraphCallInput, key: string): GraphPlan {
   };
 }
 
-/** `GET /users/{id|upn}/drive/root/children`: `$select`, `$top` (1..1000, default 200) and paging; Files.Read.All; 2 drive units, charged for a 404 too. */
+/**
+ * `GET /users/{id|upn}/drive/root/children`: `$select`, `$top` (1..1000, default 200) and paging; Files.Read.All;
+ * 2 drive units, charged for a 404 too. The tenant's `childrenPageCap` shortens pages below `$top`; with
+ * `repeatAtPageBoundary` each next page begins with the last item of the page before (then at most size - 1 new
+ * items, so pages of 2 or more always move on; pages of 1 never repeat).
+ */
 export function listChildren(input: GraphCallInput, key: string): GraphPlan {
   const denied = requireRole(input, 'Files.Read.All', 'accessDenied', 'Access denied');
   if (denied) return denied;
@@ -146,14 +178,20 @@ export function listChildren(input: GraphCallInput, key: string): GraphPlan {
       const owner = driveOwner(input, key);
       if ('status' in owner) return owner;
       const ids = driveIds(input.tenant, owner.user);
-      const entries = input.tenant
-        .driveEntries(owner.index)
-        .filter((entry) => after === undefined || entry.ord > after);
-      const page = entries.slice(0, top);
-      const last = page[page.length - 1];
+      const { pageCap, repeatAtPageBoundary } = input.tenant.paging;
+      const size = Math.min(top, pageCap ?? top);
+      const all = input.tenant.driveEntries(owner.index);
+      const entries = all.filter((entry) => after === undefined || entry.ord > after);
+      const boundary =
+        repeatAtPageBoundary && size > 1 && after !== undefined
+          ? all.find((entry) => entry.ord === after)
+          : undefined;
+      const fresh = entries.slice(0, boundary ? size - 1 : size);
+      const last = fresh[fresh.length - 1];
+      const page = boundary ? [boundary, ...fresh] : fresh;
       return ok({
         '@odata.context': `${input.state.url}/v1.0/$metadata#users('${encodeURIComponent(key)}')/drive/root/children`,
-        ...(entries.length > top && last
+        ...(entries.length > fresh.length && last
           ? { '@odata.nextLink': nextLink(input, encodeSkipToken('d', last.ord)) }
           : {}),
         value: page.map((entry) => itemJson(entry.item, select, ids)),

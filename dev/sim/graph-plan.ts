@@ -30,12 +30,13 @@ export type GraphPlan =
   | { kind: 'answer'; answer: GraphAnswer }
   | { kind: 'charge'; bucket: 'drive' | 'directory'; units: number; run: () => GraphAnswer };
 
-/** Graph's error body, with the `innerError` ids Graph always adds. */
+/** Graph's error body, with the `innerError` ids Graph always adds (and its own `code` when given). */
 export function graphError(
   input: Pick<GraphCallInput, 'requestId' | 'clientRequestId'>,
   status: number,
   code: string,
   message: string,
+  innerCode?: string,
 ): GraphAnswer {
   return {
     status,
@@ -45,6 +46,7 @@ export function graphError(
         code,
         message,
         innerError: {
+          ...(innerCode === undefined ? {} : { code: innerCode }),
           date: new Date().toISOString().replace(/\.\d{3}Z$/, ''),
           'request-id': input.requestId,
           'client-request-id': input.clientRequestId ?? input.requestId,

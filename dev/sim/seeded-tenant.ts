@@ -1,8 +1,8 @@
-import { driveItemName, mimeTypeOf, personName } from './drive-item-name';
+import { driveItemName, longItemName, mimeTypeOf, personName } from './drive-item-name';
 import type { Random } from './seeded-random';
 import { createRandom, derivedGuid, hashSeed, randomChars, randomGuid, randomInt } from './seeded-random';
 import { SimError } from './sim-error';
-import type { SimDriveItem, SimUser, TenantInfo, TenantSpec } from './types';
+import type { DriveAnomaly, SimDriveItem, SimUser, TenantInfo, TenantSpec } from './types';
 
 /** The throttle and latency settings of a tenant (the part `setThrottle` replaces). */
 export interface TenantThrottle {
@@ -21,6 +21,30 @@ export interface DirectoryUser extends SimUser {
   accountEnabled: boolean;
   assignedLicenses: Array<{ skuId: string; disabledPlans: string[] }>;
 }
+
+/** How a tenant's children listings page (`childrenPageCap`, `repeatAtPageBoundary`). */
+export interface ChildrenPaging {
+  /** At most this many items a page, whatever `$top` asks; undefined: `$top`. */
+  pageCap: number | undefined;
+  /** Each next page begins with the last item of the page before. */
+  repeatAtPageBoundary: boolean;
+}
+
+/** Every drive anomaly, in the order shares are drawn (the stored code is the index + 1; 0 is a normal drive). */
+export const DRIVE_ANOMALIES: readonly DriveAnomaly[] = [
+  'locked',
+  'accessDenied',
+  'mysiteUrl400',
+  'noSpoLicense400',
+  'unknownError404',
+];
+
+/** Anomalies whose drive Graph cannot find: not in `drives()` nor in the drive counts. */
+const DRIVELESS_ANOMALIES: ReadonlySet<DriveAnomaly> = new Set([
+  'mysiteUrl400',
+  'noSpoLicense400',
+  'unknownError404',
+]);
 
 /** Which users a listing returns, by `assignedLicenses/$count`. */
 export type LicenseFilter = 'all' | 'licensed' | 'unlicensed';
@@ -67,6 +91,70 @@ function share(value: number | undefined, fallback: number, field: string): numb
   return result;
 }
 
+/** How many root children a user gets: a fixed count, uniform in [min, max], or long-tailed in [min, max]. */
+interface ItemCountRule {
+  min: number;
+  max: number;
+  longTail: boolean;
+}
+
+function itemCountRule(value: TenantSpec['itemsPerUser']): ItemCountRule {
+  let rule: ItemCountRule;
+  if (value === undefined) rule = { min: 0, max: 12, longTail: false };
+  else if (typeof value === 'number') rule = { min: value, max: value, longTail: false };
+  else if (Array.isArray(value)) rule = { min: value[0], max: value[1], longTail: false };
+  else if (typeof value === 'object' && value !== null && Array.isArray(value.longTail)) {
+    rule = { min: value.longTail[0], max: value.longTail[1], longTail: true };
+  } else {
+    throw new SimError(400, 'itemsPerUser must be a count, [min, max] or { longTail: [min, max] }');
+  }
+  if (!(
+    Number.isSafeInteger(rule.min) &&
+    Number.isSafeInteger(rule.max) &&
+    rule.min >= 0 &&
+    rule.max >= rule.min
+  )) {
+    throw new SimError(
+      400,
+      'itemsPerUser must be a count, [min, max] or { longTail: [min, max] } with 0 <= min <= max',
+    );
+  }
+  return rule;
+}
+
+/** Draws a user's item count from the rule: `min + floor((max - min + 1) * u^4)` for a long tail. */
+function drawItemCount(random: Random, rule: ItemCountRule): number {
+  if (!rule.longTail) return randomInt(random, rule.min, rule.max);
+  return rule.min + Math.floor((rule.max - rule.min + 1) * random() ** 4);
+}
+
+/** Checks the anomaly shares; returns their cumulative sums in `DRIVE_ANOMALIES` order (undefined: none). */
+function anomalyThresholds(shares: TenantSpec['driveAnomalies']): number[] | undefined {
+  if (shares === undefined) return undefined;
+  if (typeof shares !== 'object' || shares === null)
+    throw new SimError(400, 'driveAnomalies must be an object');
+  for (const key of Object.keys(shares)) {
+    if (!DRIVE_ANOMALIES.includes(key as DriveAnomaly))
+      throw new SimError(400, `Unknown drive anomaly ${key}`);
+  }
+  let sum = 0;
+  const thresholds = DRIVE_ANOMALIES.map((anomaly) => {
+    sum += share(shares[anomaly], 0, `driveAnomalies.${anomaly}`);
+    return sum;
+  });
+  if (sum > 1 + 1e-9) throw new SimError(400, 'driveAnomalies must add up to at most 1');
+  return sum > 0 ? thresholds : undefined;
+}
+
+function parseDriveAnomaly(answer: unknown): number {
+  if (answer === 'items') return 0;
+  const index = DRIVE_ANOMALIES.indexOf(answer as DriveAnomaly);
+  if (index < 0) {
+    throw new SimError(400, `answer must be 'items' or one of ${DRIVE_ANOMALIES.join(', ')}`);
+  }
+  return index + 1;
+}
+
 function positive(value: number | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (!(Number.isFinite(value) && value > 0)) throw new SimError(400, `${field} must be a positive number`);
@@ -88,8 +176,8 @@ function bumpETag(eTag: string): string {
 
 /**
  * A directory and its users' OneDrive roots, generated from a seed. Only a few bytes per user are kept (license,
- * drive, item count, deleted); users and items are derived on demand from (seed, user index), so a 50,000-user
- * tenant costs a few hundred kilobytes and is made in milliseconds. A user whose drive is changed (add, rename,
+ * drive, drive answer, item count, deleted); users and items are derived on demand from (seed, user index), so a
+ * 50,000-user tenant costs a few hundred kilobytes and is made in milliseconds. A user whose drive is changed (add, rename,
  * delete) gets their items materialised once; from then on that copy is the truth.
  */
 export class SeededTenant {
@@ -97,13 +185,18 @@ export class SeededTenant {
   readonly domain: string;
   readonly seed: number;
   readonly throttle: TenantThrottle;
+  readonly paging: ChildrenPaging;
 
   private readonly size: number;
   private readonly licensed: Uint8Array;
   private readonly baseDrive: Uint8Array;
   private readonly deleted: Uint8Array;
   private readonly itemCounts: Uint32Array;
+  /** 0: a normal drive; otherwise the index in `DRIVE_ANOMALIES` + 1. */
+  private readonly anomalies: Uint8Array;
   private readonly folderShare: number;
+  private readonly longNameShare: number;
+  private readonly packageShare: number;
   private readonly webHost: string;
   private readonly mutatedDrives = new Map<number, { entries: DriveEntry[]; nextOrd: number }>();
   private readonly generatedDrives = new Map<number, DriveEntry[]>();
@@ -138,38 +231,39 @@ export class SeededTenant {
     const unlicensedShare = share(spec.unlicensedShare, 0.1, 'unlicensedShare');
     const withoutDriveShare = share(spec.withoutDriveShare, 0.05, 'withoutDriveShare');
     this.folderShare = share(spec.folderShare, 0.3, 'folderShare');
-    const [minItems, maxItems] =
-      typeof spec.itemsPerUser === 'number'
-        ? [spec.itemsPerUser, spec.itemsPerUser]
-        : (spec.itemsPerUser ?? [0, 12]);
-    if (!(
-      Number.isSafeInteger(minItems) &&
-      Number.isSafeInteger(maxItems) &&
-      minItems >= 0 &&
-      maxItems >= minItems
-    )) {
-      throw new SimError(400, 'itemsPerUser must be a count or [min, max] with 0 <= min <= max');
+    this.longNameShare = share(spec.longNameShare, 0, 'longNameShare');
+    this.packageShare = share(spec.packageShare, 0, 'packageShare');
+    const itemRule = itemCountRule(spec.itemsPerUser);
+    const thresholds = anomalyThresholds(spec.driveAnomalies);
+    const pageCap = spec.childrenPageCap;
+    if (pageCap !== undefined && !(Number.isSafeInteger(pageCap) && pageCap >= 1)) {
+      throw new SimError(400, 'childrenPageCap must be a positive integer');
     }
+    if (spec.repeatAtPageBoundary !== undefined && typeof spec.repeatAtPageBoundary !== 'boolean') {
+      throw new SimError(400, 'repeatAtPageBoundary must be a boolean');
+    }
+    this.paging = { pageCap, repeatAtPageBoundary: spec.repeatAtPageBoundary ?? false };
 
     this.size = spec.users;
     this.licensed = new Uint8Array(spec.users);
     this.baseDrive = new Uint8Array(spec.users);
     this.deleted = new Uint8Array(spec.users);
     this.itemCounts = new Uint32Array(spec.users);
+    this.anomalies = new Uint8Array(spec.users);
     for (let i = 0; i < spec.users; i++) {
       const random = createRandom(hashSeed(spec.seed, 'user', i));
       const licensed = random() >= unlicensedShare;
-      const hasDrive = random() >= withoutDriveShare;
-      const items = randomInt(random, minItems, maxItems);
+      const provisioned = random() >= withoutDriveShare;
       this.licensed[i] = licensed ? 1 : 0;
-      this.baseDrive[i] = hasDrive ? 1 : 0;
-      this.itemCounts[i] = items;
-      this.userTotal++;
-      if (licensed) this.licensedTotal++;
-      if (licensed && hasDrive) {
-        this.licensedWithDriveTotal++;
-        this.itemTotal += items;
+      this.baseDrive[i] = provisioned ? 1 : 0;
+      this.itemCounts[i] = drawItemCount(random, itemRule);
+      if (thresholds && provisioned) {
+        const drawn = createRandom(hashSeed(spec.seed, 'anomaly', i))();
+        const at = thresholds.findIndex((threshold) => drawn < threshold);
+        this.anomalies[i] = at < 0 ? 0 : at + 1;
       }
+      this.userTotal++;
+      this.count(i);
     }
   }
 
@@ -239,9 +333,22 @@ export class SeededTenant {
     return this.licensed[index] === 1;
   }
 
-  /** Whether the user's OneDrive answers: licensed and provisioned. */
-  hasDrive(index: number): boolean {
+  /** Whether the user has a OneDrive at all: licensed and provisioned (else Graph's 404 "mysite not found"). */
+  isProvisioned(index: number): boolean {
     return this.licensed[index] === 1 && this.baseDrive[index] === 1;
+  }
+
+  /** How a provisioned user's drive answers when not with items; undefined for a normal drive. */
+  driveAnomaly(index: number): DriveAnomaly | undefined {
+    const code = this.anomalies[index] ?? 0;
+    return code === 0 ? undefined : DRIVE_ANOMALIES[code - 1];
+  }
+
+  /** Whether Graph finds the user's OneDrive: provisioned and not one of the drive-less anomalies. */
+  hasDrive(index: number): boolean {
+    if (!this.isProvisioned(index)) return false;
+    const anomaly = this.driveAnomaly(index);
+    return anomaly === undefined || !DRIVELESS_ANOMALIES.has(anomaly);
   }
 
   /** The user at `index` with every property Graph's `/users` can return. */
@@ -251,6 +358,7 @@ export class SeededTenant {
     const { givenName, surname } = personName(random);
     const userPrincipalName = `user${index + 1}@${this.domain}`;
     const licensed = this.isLicensed(index);
+    const driveAnomaly = this.isProvisioned(index) ? this.driveAnomaly(index) : undefined;
     return {
       id,
       userPrincipalName,
@@ -261,6 +369,7 @@ export class SeededTenant {
       accountEnabled: true,
       licensed,
       hasDrive: this.hasDrive(index),
+      ...(driveAnomaly === undefined ? {} : { driveAnomaly }),
       assignedLicenses: licensed ? [{ skuId: LICENSE_SKU, disabledPlans: [] }] : [],
     };
   }
@@ -270,8 +379,15 @@ export class SeededTenant {
     const users: SimUser[] = [];
     for (let i = 0; i < this.size; i++) {
       if (this.deleted[i] === 1) continue;
-      const { id, userPrincipalName, displayName, licensed, hasDrive } = this.user(i);
-      users.push({ id, userPrincipalName, displayName, licensed, hasDrive });
+      const { id, userPrincipalName, displayName, licensed, hasDrive, driveAnomaly } = this.user(i);
+      users.push({
+        id,
+        userPrincipalName,
+        displayName,
+        licensed,
+        hasDrive,
+        ...(driveAnomaly === undefined ? {} : { driveAnomaly }),
+      });
     }
     return users;
   }
@@ -317,7 +433,10 @@ export class SeededTenant {
     return generated;
   }
 
-  /** Root children of every licensed user with a drive, keyed by user ID. */
+  /**
+   * Root children of every licensed user with a drive Graph finds, keyed by user ID (a `locked` or `accessDenied`
+   * drive is here with its items; the drive-less anomalies are not).
+   */
   drives(): Record<string, SimDriveItem[]> {
     const result: Record<string, SimDriveItem[]> = {};
     for (let i = 0; i < this.size; i++) {
@@ -334,7 +453,6 @@ export class SeededTenant {
     const drive = this.mutableDrive(index);
     this.assertNameFree(drive.entries, item.name, undefined);
     const random = createRandom(hashSeed(this.seed, 'added', index, drive.nextOrd));
-    const isFolder = item.folder !== undefined;
     const created: SimDriveItem = {
       id: item.id ?? `01${randomChars(random, ITEM_ID_ALPHABET, 32)}`,
       name: item.name,
@@ -342,9 +460,11 @@ export class SeededTenant {
       webUrl: item.webUrl ?? this.webUrl(index, item.name),
       eTag: item.eTag ?? `"{${randomGuid(random).toUpperCase()}},1"`,
       lastModifiedDateTime: item.lastModifiedDateTime ?? isoSeconds(now),
-      ...(isFolder
-        ? { folder: item.folder ?? { childCount: 0 } }
-        : { file: item.file ?? { mimeType: mimeTypeOf(item.name) } }),
+      ...(item.folder !== undefined
+        ? { folder: item.folder }
+        : item.package !== undefined
+          ? { package: item.package }
+          : { file: item.file ?? { mimeType: mimeTypeOf(item.name) } }),
     };
     if (drive.entries.some((entry) => entry.item.id === created.id)) {
       throw new SimError(409, `Item ${created.id} already exists`);
@@ -378,6 +498,20 @@ export class SeededTenant {
     drive.entries.splice(drive.entries.indexOf(entry), 1);
     this.itemCounts[index] = drive.entries.length;
     if (this.hasDrive(index)) this.itemTotal--;
+  }
+
+  /**
+   * Makes the user's drive answer as `answer` from now on ('items': normally again). The drive and its items are
+   * kept whatever the answer, so going back to 'items' shows them again. The user must have a provisioned drive
+   * (licensed or not; the answer applies while licensed).
+   */
+  setDriveAnomaly(userKey: string, answer: DriveAnomaly | 'items'): void {
+    const code = parseDriveAnomaly(answer);
+    const index = this.requireDriveUser(userKey);
+    if (this.anomalies[index] === code) return;
+    this.uncount(index);
+    this.anomalies[index] = code;
+    this.count(index);
   }
 
   setLicensed(userKey: string, licensed: boolean): void {
@@ -448,17 +582,30 @@ export class SeededTenant {
     return `https://${this.webHost}/personal/${owner}/Documents/${encodeURIComponent(name)}`;
   }
 
+  /**
+   * The generated root of the user at `index`. Long names and notebooks come from a stream of their own, drawn
+   * only when their shares are set, so without them every item is exactly as before they existed.
+   */
   private generateDrive(index: number): DriveEntry[] {
     const random: Random = createRandom(hashSeed(this.seed, 'items', index));
+    const extras: Random | undefined =
+      this.longNameShare > 0 || this.packageShare > 0
+        ? createRandom(hashSeed(this.seed, 'item-extras', index))
+        : undefined;
     const count = this.itemCounts[index] ?? 0;
     const entries: DriveEntry[] = [];
     for (let k = 0; k < count; k++) {
       const isFolder = random() < this.folderShare;
-      const { name, mimeType } = driveItemName(random, k + 1, isFolder);
+      const drawn = driveItemName(random, k + 1, isFolder);
       const id = `01${randomChars(random, ITEM_ID_ALPHABET, 32)}`;
       const eTag = `"{${randomGuid(random).toUpperCase()}},${randomInt(random, 1, 9)}"`;
       const modified = BASE_TIME_MS + Math.floor(random() * YEAR_SECONDS) * 1000;
       const size = isFolder ? Math.floor(random() * 2e9) : Math.floor(random() ** 3 * 50_000_000);
+      const childCount = isFolder ? randomInt(random, 0, 40) : 0;
+      const isPackage = extras !== undefined && extras() < this.packageShare;
+      const long = extras !== undefined && extras() < this.longNameShare ? extras : undefined;
+      const ext = isFolder || isPackage ? undefined : drawn.ext;
+      const name = long ? longItemName(long, k + 1, ext) : isPackage ? drawn.base : drawn.name;
       const item: SimDriveItem = {
         id,
         name,
@@ -466,9 +613,11 @@ export class SeededTenant {
         webUrl: this.webUrl(index, name),
         eTag,
         lastModifiedDateTime: isoSeconds(modified),
-        ...(isFolder
-          ? { folder: { childCount: randomInt(random, 0, 40) } }
-          : { file: { mimeType: mimeType ?? '' } }),
+        ...(isPackage
+          ? { package: { type: 'oneNote' } }
+          : isFolder
+            ? { folder: { childCount } }
+            : { file: { mimeType: drawn.mimeType ?? '' } }),
       };
       entries.push({ ord: k, item });
     }

@@ -2,6 +2,7 @@ import { SimError } from './sim-error';
 import type {
   AppSecretSpec,
   AppSpec,
+  DriveAnomaly,
   Faults,
   GraphAppRole,
   RequestLogEntry,
@@ -102,6 +103,10 @@ export class SimClient implements SimControl {
 
   deleteUser(tenantId: string, userId: string): Promise<void> {
     return this.post(`/tenants/${enc(tenantId)}/users/${enc(userId)}/delete`, {});
+  }
+
+  setDriveAnomaly(tenantId: string, userId: string, answer: DriveAnomaly | 'items'): Promise<void> {
+    return this.post(`/tenants/${enc(tenantId)}/users/${enc(userId)}/drive-anomaly`, { answer });
   }
 
   setThrottle(

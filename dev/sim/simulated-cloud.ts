@@ -14,6 +14,7 @@ import { SimError } from './sim-error';
 import type {
   AppSecretSpec,
   AppSpec,
+  DriveAnomaly,
   Faults,
   GraphAppRole,
   RequestLogEntry,
@@ -233,6 +234,11 @@ export class SimulatedCloud implements SimControl {
 
   deleteUser(tenantId: string, userId: string): Promise<void> {
     return run(() => this.state.requireTenant(tenantId).deleteUser(userId));
+  }
+
+  /** The drive keeps its items whatever the answer; 'items' makes it answer normally again. */
+  setDriveAnomaly(tenantId: string, userId: string, answer: DriveAnomaly | 'items'): Promise<void> {
+    return run(() => this.state.requireTenant(tenantId).setDriveAnomaly(userId, answer));
   }
 
   /** Replaces the given fields (absent ones keep their values) and restarts the tenant's budget windows. */

@@ -11,6 +11,12 @@
 /** The application permissions the product needs. */
 export type GraphAppRole = 'User.Read.All' | 'Files.Read.All';
 
+/**
+ * A drive answer other than items: a locked OneDrive (423), one the app may not read (403), or one of the three
+ * answers Graph gives for a user whose OneDrive it cannot find (400, 400, 404).
+ */
+export type DriveAnomaly = 'locked' | 'accessDenied' | 'mysiteUrl400' | 'noSpoLicense400' | 'unknownError404';
+
 /** An AADSTS error number the token endpoint can be told to answer for a tenant. */
 export type RevocationCode = 700016 | 7000229 | 7000112 | 65001 | 53003;
 
@@ -45,10 +51,30 @@ export interface TenantSpec {
   unlicensedShare?: number;
   /** Share of licensed users with no OneDrive provisioned (404 on their drive). Default 0.05. */
   withoutDriveShare?: number;
-  /** Root children per user with a drive: a fixed count, or [min, max] drawn from the seed. Default [0, 12]. */
-  itemsPerUser?: number | [number, number];
+  /**
+   * Root children per user with a drive: a fixed count, [min, max] drawn uniformly from the seed, or
+   * `{ longTail: [min, max] }`: `min + floor((max - min + 1) * u^4)` (u uniform in [0, 1)), so most users are near
+   * min and few near max (median min + 6% of the range, mean min + 20%). Default [0, 12].
+   */
+  itemsPerUser?: number | [number, number] | { longTail: [number, number] };
   /** Share of items that are folders. Default 0.3. */
   folderShare?: number;
+  /**
+   * Shares (0..1, summing to at most 1) of licensed users with a drive whose drive answers so instead of items,
+   * drawn from the seed per user (a stream of its own: users, licenses and items stay as without it). Default none.
+   */
+  driveAnomalies?: Partial<Record<DriveAnomaly, number>>;
+  /** Share of items whose name is exactly 400 characters (OneDrive's maximum), mixed scripts. Default 0. */
+  longNameShare?: number;
+  /** Share of items that are OneNote notebooks: a `package` facet and neither `folder` nor `file`. Default 0. */
+  packageShare?: number;
+  /** At most this many items on a children page whatever `$top` asks (still with a nextLink). Default: `$top`. */
+  childrenPageCap?: number;
+  /**
+   * Each next page of a children listing begins with the last item of the page before (seen twice while paging,
+   * as on OneDrive's name-keyed cursor); needs pages of at least 2 items. Default false.
+   */
+  repeatAtPageBoundary?: boolean;
   /**
    * Resource-unit budget of drive requests per window for this tenant (per app). Default: by license tier
    * (FACTS.md: 1,250 / 2,500 / 3,750 / 5,000 / 6,250 per minute by licensed-user count).
@@ -81,7 +107,10 @@ export interface SimUser {
   userPrincipalName: string;
   displayName: string;
   licensed: boolean;
+  /** Licensed and provisioned, and Graph finds the drive (true for `locked` and `accessDenied`). */
   hasDrive: boolean;
+  /** How the user's drive answers when not with items (absent for a normal drive). */
+  driveAnomaly?: DriveAnomaly;
 }
 
 /** A driveItem as Graph returns it with the product's `$select`. */
@@ -94,6 +123,8 @@ export interface SimDriveItem {
   lastModifiedDateTime: string;
   folder?: { childCount: number };
   file?: { mimeType: string };
+  /** A OneNote notebook: neither `folder` nor `file`. */
+  package?: { type: string };
 }
 
 /** Faults injected into one tenant's Graph traffic (or `'*'` for every tenant). Probabilities 0..1 per request. */
@@ -207,6 +238,8 @@ export interface SimControl {
   renameItem(tenantId: string, userId: string, itemId: string, name: string): Promise<void>;
   deleteItem(tenantId: string, userId: string, itemId: string): Promise<void>;
   setLicensed(tenantId: string, userId: string, licensed: boolean): Promise<void>;
+  /** Makes one user's drive answer as `answer` from now on ('items': normally again). */
+  setDriveAnomaly(tenantId: string, userId: string, answer: DriveAnomaly | 'items'): Promise<void>;
   deleteUser(tenantId: string, userId: string): Promise<void>;
   /** Replaces the budget, window, scale or latency of a tenant (the rest of the spec's throttle fields). */
   setThrottle(
