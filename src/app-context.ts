@@ -21,6 +21,7 @@ import { VERSION } from './version';
 import type { CrawlDeps, CrawlSettings } from './crawl/crawl-deps';
 import { DEFAULT_CRAWL_SETTINGS } from './crawl/crawl-deps';
 import { CrawlRunStore } from './crawl/crawl-runs';
+import { CrawlSkipStore } from './crawl/crawl-skips';
 import { DriveItemStore } from './crawl/drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './crawl/messages';
 import { encodeMessage } from './crawl/messages';
@@ -48,6 +49,7 @@ export interface AppContext {
   runs: CrawlRunStore;
   progress: RunProgress;
   items: DriveItemStore;
+  skips: CrawlSkipStore;
   crawlSettings: CrawlSettings;
   /**
    * The crawl capabilities' dependencies; by default work goes to the storage queues, `enqueue` replaces that
@@ -151,6 +153,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   const runs = new CrawlRunStore(storage.table(TABLES.crawlRuns));
   const progress = new RunProgress(storage.table(TABLES.runProgress));
   const items = new DriveItemStore(storage.table(TABLES.driveItems), storage.table(TABLES.userIndex));
+  const skips = new CrawlSkipStore(storage.table(TABLES.crawlSkips));
   const crawlSettings = { ...DEFAULT_CRAWL_SETTINGS, ...overrides.crawlSettings };
   const queueSender = (name: string) => {
     const client = storage.queue(name);
@@ -173,12 +176,14 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     runs,
     progress,
     items,
+    skips,
     crawlSettings,
     crawlDeps: (options = {}) => ({
       registry,
       runs,
       progress,
       items,
+      skips,
       secrets,
       graphFor: (tenantId, budget, signal) =>
         new TenantGraph({

@@ -1,11 +1,10 @@
-import { GraphError, TokenError } from '../errors';
+import { TokenError } from '../errors';
 import type { TenantGraph } from '../graph/tenant-graph';
 import type { TenantCredentials } from '../identity/tenant-credentials';
 import { tokenClaims } from '../identity/tenant-credentials';
 import { REPLICATION_LAG_CODES } from '../identity/token-errors';
-
-export type AppRole = 'User.Read.All' | 'Files.Read.All';
-export const REQUIRED_ROLES: readonly AppRole[] = ['User.Read.All', 'Files.Read.All'];
+import type { AppRole } from '../tenants/prove-permissions';
+import { provePermissions } from '../tenants/prove-permissions';
 
 export type Verification =
   | { kind: 'verified'; tenantId: string; missing: AppRole[] }
@@ -26,15 +25,14 @@ export interface VerifyConsentDeps {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const LICENSED_USERS_TO_TRY = 10;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Proves consent instead of trusting the redirect (whose `tenant` can be forged): takes an app-only token for
  * the tenant, reads the tenant ID from it, and proves each application permission with the cheapest call it
- * allows. The token's `roles` only break a tie when no call can decide (a tenant where no licensed user has a
- * OneDrive yet).
+ * allows (`provePermissions`, the one rule for `403`). The token's `roles` only break a tie when no call can
+ * decide (a tenant where no licensed user has a OneDrive yet).
  */
 export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Promise<Verification> {
   const now = deps.now ?? Date.now;
@@ -68,30 +66,6 @@ export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Pr
   }
 
   if (tenantId !== tenant) deps.credentials.forget(tenantId);
-  const graph = deps.graphFor(tenantId);
-  const missing: AppRole[] = [];
-  const hinted = new Set(claims.roles ?? []);
-
-  let usersReadable = true;
-  try {
-    await graph.someUsers(1, false);
-  } catch (error) {
-    if (!(error instanceof GraphError && error.status === 403)) throw error;
-    usersReadable = false;
-    missing.push('User.Read.All');
-  }
-
-  let files: 'ok' | 'forbidden' | 'unproven' = 'unproven';
-  if (usersReadable) {
-    for (const user of await graph.someUsers(LICENSED_USERS_TO_TRY, true)) {
-      const probe = await graph.probeDrive(user.id);
-      if (probe === 'noDrive') continue;
-      files = probe;
-      break;
-    }
-  }
-  if (files === 'forbidden' || (files === 'unproven' && !hinted.has('Files.Read.All'))) {
-    missing.push('Files.Read.All');
-  }
+  const missing = await provePermissions(deps.graphFor(tenantId), new Set(claims.roles ?? []));
   return { kind: 'verified', tenantId, missing };
 }

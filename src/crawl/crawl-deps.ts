@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger';
 import type { ClientSecretSource } from '../secrets/client-secret-source';
 import type { TenantRegistry } from '../tenants/tenant-registry';
 import type { CrawlRunStore } from './crawl-runs';
+import type { CrawlSkipStore } from './crawl-skips';
 import type { DriveItemWriter } from './drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './messages';
 import type { RunProgress } from './run-progress';
@@ -13,13 +14,14 @@ export interface CrawlDeps {
   runs: CrawlRunStore;
   progress: RunProgress;
   items: DriveItemWriter;
+  skips: CrawlSkipStore;
   secrets: ClientSecretSource;
   /**
    * Graph access for a tenant. Directory calls (the users listing) and drive calls have separate budgets in
    * Graph, so each has its own pacer; the drive pacer starts from the tier of the licensed-user count.
    */
   graphFor(tenantId: string, budget: GraphBudget, signal?: AbortSignal): TenantGraph;
-  /** Forgets a tenant's cached credential (after it was revoked). */
+  /** Forgets a tenant's cached credential and token (after it was revoked, or to prove permissions afresh). */
   forgetTenant(tenantId: string): void;
   enqueueTenant(message: TenantCrawlMessage): Promise<void>;
   enqueueBatch(message: UserBatchMessage): Promise<void>;

@@ -8,6 +8,8 @@ export interface RunCounters {
   usersSeen: number;
   usersCrawled: number;
   usersWithoutDrive: number;
+  /** Users whose drive could not be read this run (each has a `CrawlSkips` row). */
+  usersSkipped: number;
   itemsStored: number;
   itemsDeleted: number;
   requests: number;
@@ -18,6 +20,7 @@ export const ZERO_COUNTERS: Readonly<RunCounters> = {
   usersSeen: 0,
   usersCrawled: 0,
   usersWithoutDrive: 0,
+  usersSkipped: 0,
   itemsStored: 0,
   itemsDeleted: 0,
   requests: 0,
@@ -54,6 +57,7 @@ function toRun(entity: RunEntity): CrawlRun {
     usersSeen: entity.usersSeen ?? 0,
     usersCrawled: entity.usersCrawled ?? 0,
     usersWithoutDrive: entity.usersWithoutDrive ?? 0,
+    usersSkipped: entity.usersSkipped ?? 0,
     itemsStored: entity.itemsStored ?? 0,
     itemsDeleted: entity.itemsDeleted ?? 0,
     requests: entity.requests ?? 0,

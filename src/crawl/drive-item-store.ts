@@ -1,21 +1,40 @@
 import type { TableClient } from '@azure/data-tables';
 import type { GraphDriveItem } from '../graph/graph-types';
 import { ensureTable, isNotFound } from '../storage/storage-clients';
+import { TABLE_BUDGET, TABLE_LIMITS, keyProblem, transactionChunks } from '../storage/table-limits';
 import type { PreparedEntity } from './table-batch';
 import { readEntity, upsertPrepared, upsertTransaction } from './table-batch';
 
-/** Table transactions take at most 100 operations, all in one partition. */
-const TRANSACTION_LIMIT = 100;
-/** Item IDs per index property (a string property holds 64 KiB; IDs are short). */
-const IDS_PER_CHUNK = 1_000;
-/** Past this many items the index would outgrow an entity: that user is reconciled by a partition query. */
-const MAX_INDEXED_IDS = 20_000;
+/**
+ * Characters of item IDs per index property: a string property holds 32,768 UTF-16 characters (docs/table-limits.md);
+ * a little less leaves room for the separators of the last ID.
+ */
+const INDEX_CHUNK_CHARS = 32_000;
+/**
+ * Characters of item IDs (separators included) that one index row holds within an entity's 1 MiB: about 13,700
+ * IDs of Graph's 34 characters. A user with more is reconciled by a partition query instead.
+ */
+const INDEX_CAPACITY_CHARS = Math.floor((TABLE_BUDGET.entityBytes - 4_096) / 2);
 
 export interface ReconcileResult {
   itemsStored: number;
   itemsDeleted: number;
   transactions: number;
   entitiesInTransactions: number;
+}
+
+export const ZERO_RECONCILE: Readonly<ReconcileResult> = {
+  itemsStored: 0,
+  itemsDeleted: 0,
+  transactions: 0,
+  entitiesInTransactions: 0,
+};
+
+function addReconcile(into: ReconcileResult, more: ReconcileResult): void {
+  into.itemsStored += more.itemsStored;
+  into.itemsDeleted += more.itemsDeleted;
+  into.transactions += more.transactions;
+  into.entitiesInTransactions += more.entitiesInTransactions;
 }
 
 interface IndexEntity {
@@ -30,15 +49,44 @@ interface IndexEntity {
   etag?: string;
 }
 
+/** A drive's owner as the crawl knows them. */
+export interface DriveOwner {
+  id: string;
+  upn: string;
+}
+
+/** One item's row, serialized once, with an upper bound of its payload in bytes. */
+export interface PreparedRow extends PreparedEntity {
+  bytes: number;
+}
+
+/** A user's rows ready to write: every row checked against Table Storage's rules, each ID once. */
+export interface PreparedUser {
+  user: DriveOwner;
+  rows: PreparedRow[];
+}
+
+/** One user's rows rewritten page by page (see `PagedRewrite`). */
+export interface UserRewrite {
+  /** Writes rows of the user (checked and without repeats: `prepareRows`). */
+  write(rows: readonly PreparedRow[]): Promise<void>;
+  /** Deletes what the listing no longer has and records the rows as the user's, stamped with the run. */
+  finish(): Promise<ReconcileResult>;
+}
+
 /** What the crawl needs from the item store (an interface, so the inline crawl can count what passes through). */
 export interface DriveItemWriter {
+  /** Makes each user's rows exactly `rows` (users whose whole listing is in hand). */
   reconcileUsers(
     tenantId: string,
-    users: ReadonlyArray<{ user: { id: string; upn: string }; items: readonly GraphDriveItem[] }>,
+    users: readonly PreparedUser[],
     runId: string,
     concurrency?: number,
   ): Promise<ReconcileResult>;
-  sweepUsersNotSeen(tenantId: string, runId: string): Promise<number>;
+  /** Starts rewriting one user whose listing arrives page by page. */
+  beginUser(tenantId: string, user: DriveOwner, runId: string): Promise<UserRewrite>;
+  /** Removes the rows of users the run did not see, except `keep` (users skipped this run). */
+  sweepUsersNotSeen(tenantId: string, runId: string, keep: ReadonlySet<string>): Promise<number>;
 }
 
 /** The partition of a user's rows in `DriveItems` (contract). */
@@ -46,44 +94,128 @@ export function driveItemPartition(tenantId: string, userId: string): string {
   return `${tenantId}_${userId}`;
 }
 
+/** Bytes the service counts for a string property named `name` (docs/table-limits.md). */
+const stringBytes = (name: string, value: string): number => 12 + 2 * (name.length + value.length);
+
+/**
+ * Why an item's row cannot be stored, or undefined. Checks what can vary: the keys, each string against 64 KiB,
+ * the entity against 1 MiB (the other properties are numbers and booleans of fixed size).
+ */
+function rowProblem(partitionKey: string, upn: string, item: GraphDriveItem): string | undefined {
+  const key = keyProblem('RowKey', item.id);
+  if (key) return `item ${JSON.stringify(item.id.slice(0, 64))}: ${key}`;
+  const strings: Array<[string, string]> = [
+    ['userPrincipalName', upn],
+    ['name', item.name ?? ''],
+    ['webUrl', item.webUrl ?? ''],
+    ['eTag', item.eTag ?? ''],
+    ['lastModifiedDateTime', item.lastModifiedDateTime ?? ''],
+    ['mimeType', item.file?.mimeType ?? ''],
+  ];
+  let bytes = 4 + 2 * (partitionKey.length + item.id.length) + 200;
+  for (const [name, value] of strings) {
+    if (value.length > TABLE_LIMITS.stringChars) {
+      return `item ${item.id}: property ${name} is ${value.length} characters (Table Storage allows ${TABLE_LIMITS.stringChars})`;
+    }
+    bytes += stringBytes(name, value);
+  }
+  if (bytes > TABLE_BUDGET.entityBytes)
+    return `item ${item.id}: the row is ${bytes} bytes (Table Storage allows 1 MiB)`;
+  return undefined;
+}
+
 /**
  * One item's row in the Table service's JSON. A literal of one fixed shape (absent fields are `undefined`, which
  * `JSON.stringify` leaves out) keeps this monomorphic: it runs once per stored item.
  */
-function driveItemRow(
-  partitionKey: string,
-  user: { id: string; upn: string },
+function driveItemJson(partitionKey: string, user: DriveOwner, runId: string, item: GraphDriveItem): string {
+  return JSON.stringify({
+    PartitionKey: partitionKey,
+    RowKey: item.id,
+    userId: user.id,
+    userPrincipalName: user.upn,
+    name: item.name ?? '',
+    size: String(Math.trunc(item.size ?? 0)),
+    'size@odata.type': 'Edm.Int64',
+    isFolder: item.folder !== undefined,
+    webUrl: item.webUrl ?? '',
+    eTag: item.eTag ?? '',
+    lastModifiedDateTime: item.lastModifiedDateTime ?? '',
+    runId,
+    childCount: item.folder ? (item.folder.childCount ?? 0) : undefined,
+    mimeType: item.file?.mimeType || undefined,
+  });
+}
+
+/**
+ * Turns a page of a user's items into rows: each ID once (`seen` carries the IDs of the user's earlier pages; an
+ * item repeated across a page boundary is stored once), every row checked against Table Storage's rules before
+ * any is written. Returns the first rule broken instead, so the caller can skip the user with nothing written.
+ */
+export function prepareRows(
+  tenantId: string,
+  user: DriveOwner,
+  items: readonly GraphDriveItem[],
   runId: string,
-  item: GraphDriveItem,
-): PreparedEntity {
-  return {
-    partitionKey,
-    rowKey: item.id,
-    json: JSON.stringify({
-      PartitionKey: partitionKey,
-      RowKey: item.id,
-      userId: user.id,
-      userPrincipalName: user.upn,
-      name: item.name ?? '',
-      size: String(Math.trunc(item.size ?? 0)),
-      'size@odata.type': 'Edm.Int64',
-      isFolder: item.folder !== undefined,
-      webUrl: item.webUrl ?? '',
-      eTag: item.eTag ?? '',
-      lastModifiedDateTime: item.lastModifiedDateTime ?? '',
-      runId,
-      childCount: item.folder ? (item.folder.childCount ?? 0) : undefined,
-      mimeType: item.file?.mimeType || undefined,
-    }),
-  };
+  seen: Set<string>,
+): { rows: PreparedRow[] } | { problem: string } {
+  const partitionKey = driveItemPartition(tenantId, user.id);
+  const partition = keyProblem('PartitionKey', partitionKey);
+  if (partition) return { problem: `user ${JSON.stringify(user.id.slice(0, 64))}: ${partition}` };
+  const rows: PreparedRow[] = [];
+  for (const item of items) {
+    if (seen.has(item.id)) continue;
+    const problem = rowProblem(partitionKey, user.upn, item);
+    if (problem) return { problem };
+    seen.add(item.id);
+    const json = driveItemJson(partitionKey, user, runId, item);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a bound that needs no pass over the string.
+    rows.push({ partitionKey, rowKey: item.id, json, bytes: 3 * json.length });
+  }
+  return { rows };
+}
+
+/** The index properties of a set of IDs: chunks of whole IDs, or `overflow` when they do not fit one entity. */
+export function indexProperties(ids: Iterable<string>): {
+  count: number;
+  overflow: boolean;
+  chunks: string[];
+} {
+  const list = [...ids];
+  const chunks: string[] = [];
+  let chunk: string[] = [];
+  let chunkChars = 0;
+  let total = 0;
+  for (const id of list) {
+    total += id.length + 1;
+    if (total > INDEX_CAPACITY_CHARS) return { count: list.length, overflow: true, chunks: [] };
+    if (chunkChars + id.length + 1 > INDEX_CHUNK_CHARS && chunk.length > 0) {
+      chunks.push(chunk.join('\n'));
+      chunk = [];
+      chunkChars = 0;
+    }
+    chunk.push(id);
+    chunkChars += id.length + 1;
+  }
+  chunks.push(chunk.join('\n'));
+  if (chunks.length > TABLE_LIMITS.properties - 8) return { count: list.length, overflow: true, chunks: [] };
+  return { count: list.length, overflow: false, chunks };
+}
+
+/** An index row to write; `runId` undefined widens (merges, keeping the run that last saw the user). */
+interface IndexWrite {
+  user: DriveOwner;
+  ids: Iterable<string>;
+  runId: string | undefined;
 }
 
 /**
  * Keeps each user's `DriveItems` partition equal to their drive root. A small per-user index (table
  * `CrawlUserIndex`, one row per user, read by point lookup) remembers which item IDs were stored, so finding
- * what vanished never needs a partition query (FACTS.md: Azurite scans the whole table for any query, and the
- * point lookup is also the cheaper call in Azure). The index is widened to old ∪ new before any change and
- * narrowed after, so a crash at any point leaves no row untracked, and a retry converges.
+ * what vanished never needs a partition query (docs/table-limits.md: Azurite scans the whole table for any query,
+ * and the point lookup is also the cheaper call in Azure). The index is widened to old ∪ new before any change and
+ * narrowed after, so a crash at any point leaves no row untracked, and a retry converges. A user whose IDs do not
+ * fit one index row (about 13,700 of Graph's IDs) is marked `overflow` and read back by a partition query.
  */
 export class DriveItemStore implements DriveItemWriter {
   readonly #items: TableClient;
@@ -109,46 +241,30 @@ export class DriveItemStore implements DriveItemWriter {
     return this.#ready;
   }
 
-  /** Makes the user's rows exactly `items` (none for a user without a OneDrive), stamped with `runId`. */
-  async reconcileUser(
-    tenantId: string,
-    user: { id: string; upn: string },
-    items: readonly GraphDriveItem[],
-    runId: string,
-  ): Promise<ReconcileResult> {
-    return this.reconcileUsers(tenantId, [{ user, items }], runId, 1);
-  }
-
   /**
-   * Reconciles several users of one tenant at once. Their index rows share the tenant's partition, so widening
-   * and narrowing them takes one transaction per 100 users instead of one write per user.
+   * Reconciles several users of one tenant whose listings are whole. Their index rows share the tenant's
+   * partition, so widening and narrowing them takes one transaction per 100 users instead of one write per user.
    */
   async reconcileUsers(
     tenantId: string,
-    users: ReadonlyArray<{ user: { id: string; upn: string }; items: readonly GraphDriveItem[] }>,
+    users: readonly PreparedUser[],
     runId: string,
     concurrency = 8,
   ): Promise<ReconcileResult> {
     await this.#ensure();
-    const total: ReconcileResult = {
-      itemsStored: 0,
-      itemsDeleted: 0,
-      transactions: 0,
-      entitiesInTransactions: 0,
-    };
+    const total = { ...ZERO_RECONCILE };
     // A user with no items now (no OneDrive, or an empty root) has nothing to write: whatever rows they had go in
     // the end-of-run sweep (their index row keeps an older run ID), which saves a point read per such user.
     const plans = await Promise.all(
       users
-        .filter(({ items }) => items.length > 0)
-        .map(async ({ user, items }) => {
+        .filter(({ rows }) => rows.length > 0)
+        .map(async ({ user, rows }) => {
           const previous = await this.#storedIds(tenantId, user.id);
-          const current = new Set(items.map((item) => item.id));
+          const current = new Set(rows.map((row) => row.rowKey));
           return {
             user,
-            items,
+            rows,
             current,
-            previous,
             gone: [...previous].filter((id) => !current.has(id)),
             widened: [...current].some((id) => !previous.has(id))
               ? new Set([...previous, ...current])
@@ -162,34 +278,22 @@ export class DriveItemStore implements DriveItemWriter {
     //    next run reads the same IDs back, so no narrowing write is needed (one index write per user, not two).
     await this.#writeIndexes(
       tenantId,
-      plans.flatMap(
-        (plan): Array<{ user: { id: string; upn: string }; ids: Set<string>; runId: string | undefined }> =>
-          plan.gone.length === 0
-            ? [{ user: plan.user, ids: plan.current, runId }]
-            : plan.widened
-              ? [{ user: plan.user, ids: plan.widened, runId: undefined }]
-              : [],
+      plans.flatMap((plan): IndexWrite[] =>
+        plan.gone.length === 0
+          ? [{ user: plan.user, ids: plan.current, runId }]
+          : plan.widened
+            ? [{ user: plan.user, ids: plan.widened, runId: undefined }]
+            : [],
       ),
     );
 
-    // 2. Upsert each user's items (transactions of up to 100 in the user's partition), delete what vanished.
+    // 2. Upsert each user's rows, delete what vanished.
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < plans.length) {
         const plan = plans[next++]!;
-        const partitionKey = driveItemPartition(tenantId, plan.user.id);
-        for (let start = 0; start < plan.items.length; start += TRANSACTION_LIMIT) {
-          const entities = plan.items
-            .slice(start, start + TRANSACTION_LIMIT)
-            .map((item) => driveItemRow(partitionKey, plan.user, runId, item));
-          await upsertPrepared(this.#items, entities, 'Replace');
-          total.transactions += 1;
-          total.entitiesInTransactions += entities.length;
-        }
-        // One by one: in a transaction, one row already deleted by a crashed attempt would fail them all.
-        for (const id of plan.gone) await this.#deleteItem(partitionKey, id);
-        total.itemsStored += plan.items.length;
-        total.itemsDeleted += plan.gone.length;
+        addReconcile(total, await this.#writeRows(plan.rows));
+        addReconcile(total, await this.#deleteRows(tenantId, plan.user.id, plan.gone));
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, worker));
@@ -204,23 +308,35 @@ export class DriveItemStore implements DriveItemWriter {
     return total;
   }
 
+  async beginUser(tenantId: string, user: DriveOwner, runId: string): Promise<UserRewrite> {
+    await this.#ensure();
+    const previous = await this.#storedIds(tenantId, user.id);
+    return new PagedRewrite({
+      previous,
+      writeRows: (rows) => this.#writeRows(rows),
+      deleteRows: (ids) => this.#deleteRows(tenantId, user.id, ids),
+      writeIndex: (ids, run) => this.#writeIndexes(tenantId, [{ user, ids, runId: run }]),
+      runId,
+    });
+  }
+
   /**
    * Removes the rows of users the run did not see (no longer licensed, or gone): every indexed user whose index
-   * row carries another run ID. Returns how many item rows were removed.
+   * row carries another run ID, except the users in `keep` (skipped this run: their rows stay as they were).
+   * Returns how many item rows were removed.
    */
-  async sweepUsersNotSeen(tenantId: string, runId: string): Promise<number> {
+  async sweepUsersNotSeen(tenantId: string, runId: string, keep: ReadonlySet<string>): Promise<number> {
     await this.#ensure();
     let deleted = 0;
     const stale: IndexEntity[] = [];
     for await (const row of this.#index.listEntities<IndexEntity>({
       queryOptions: { filter: `PartitionKey eq '${tenantId}'` },
     })) {
-      if (row.runId !== runId) stale.push(row);
+      if (row.runId !== runId && !keep.has(row.rowKey)) stale.push(row);
     }
     for (const row of stale) {
       const ids = await this.#idsOf(tenantId, row.rowKey, row);
-      for (const id of ids) await this.#deleteItem(driveItemPartition(tenantId, row.rowKey), id);
-      deleted += ids.size;
+      deleted += (await this.#deleteRows(tenantId, row.rowKey, [...ids])).itemsDeleted;
       try {
         await this.#index.deleteEntity(tenantId, row.rowKey);
       } catch (error) {
@@ -230,12 +346,28 @@ export class DriveItemStore implements DriveItemWriter {
     return deleted;
   }
 
-  async #deleteItem(partitionKey: string, id: string): Promise<void> {
-    try {
-      await this.#items.deleteEntity(partitionKey, id);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
+  /** Upserts rows of one partition in transactions within Table Storage's count and size limits. */
+  async #writeRows(rows: readonly PreparedRow[]): Promise<ReconcileResult> {
+    const result = { ...ZERO_RECONCILE, itemsStored: rows.length };
+    for (const chunk of transactionChunks(rows, (row) => row.bytes)) {
+      await upsertPrepared(this.#items, chunk, 'Replace');
+      result.transactions += 1;
+      result.entitiesInTransactions += chunk.length;
     }
+    return result;
+  }
+
+  /** Deletes rows one by one: in a transaction, one row already deleted by a crashed attempt would fail them all. */
+  async #deleteRows(tenantId: string, userId: string, ids: readonly string[]): Promise<ReconcileResult> {
+    const partitionKey = driveItemPartition(tenantId, userId);
+    for (const id of ids) {
+      try {
+        await this.#items.deleteEntity(partitionKey, id);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    return { ...ZERO_RECONCILE, itemsDeleted: ids.length };
   }
 
   async #storedIds(tenantId: string, userId: string): Promise<Set<string>> {
@@ -245,8 +377,8 @@ export class DriveItemStore implements DriveItemWriter {
   }
 
   async #idsOf(tenantId: string, userId: string, row: IndexEntity): Promise<Set<string>> {
+    const ids = new Set<string>();
     if (row.overflow) {
-      const ids = new Set<string>();
       for await (const entity of this.#items.listEntities({
         queryOptions: {
           filter: `PartitionKey eq '${driveItemPartition(tenantId, userId)}'`,
@@ -257,7 +389,6 @@ export class DriveItemStore implements DriveItemWriter {
       }
       return ids;
     }
-    const ids = new Set<string>();
     for (let chunk = 0; ; chunk += 1) {
       const value = row[`ids${chunk}`];
       if (typeof value !== 'string') break;
@@ -266,38 +397,82 @@ export class DriveItemStore implements DriveItemWriter {
     return ids;
   }
 
-  /** Writes index rows of one tenant, 100 to a transaction (one partition); `runId` undefined keeps the old one. */
-  async #writeIndexes(
-    tenantId: string,
-    rows: ReadonlyArray<{ user: { id: string; upn: string }; ids: Set<string>; runId: string | undefined }>,
-  ): Promise<void> {
-    const actions = rows.map(({ user, ids, runId }) => {
-      const list = [...ids];
-      const overflow = list.length > MAX_INDEXED_IDS;
+  /** Writes index rows of one tenant in transactions of one partition within the count and size limits. */
+  async #writeIndexes(tenantId: string, writes: readonly IndexWrite[]): Promise<void> {
+    const actions = writes.map(({ user, ids, runId }) => {
+      const { count, overflow, chunks } = indexProperties(ids);
       const entity: Record<string, unknown> = {
         partitionKey: tenantId,
         rowKey: user.id,
         userPrincipalName: user.upn,
-        count: list.length,
+        count,
         overflow,
       };
-      if (!overflow) {
-        for (let chunk = 0; chunk * IDS_PER_CHUNK < list.length || chunk === 0; chunk += 1) {
-          entity[`ids${chunk}`] = list.slice(chunk * IDS_PER_CHUNK, (chunk + 1) * IDS_PER_CHUNK).join('\n');
-        }
-      }
-      if (runId === undefined) {
-        // Widening merges and keeps the previous run ID: an interrupted user still belongs to the run that saw it.
-        return { entity: entity as { partitionKey: string; rowKey: string }, mode: 'Merge' as const };
-      }
-      entity.runId = runId;
-      return { entity: entity as { partitionKey: string; rowKey: string }, mode: 'Replace' as const };
+      chunks.forEach((chunk, index) => (entity[`ids${index}`] = chunk));
+      // Widening merges and keeps the previous run ID: an interrupted user still belongs to the run that saw it.
+      if (runId !== undefined) entity.runId = runId;
+      const bytes = 2 * chunks.reduce((sum, chunk) => sum + chunk.length, 0) + 1_024;
+      return {
+        entity: entity as { partitionKey: string; rowKey: string },
+        mode: runId === undefined ? ('Merge' as const) : ('Replace' as const),
+        bytes,
+      };
     });
     for (const mode of ['Merge', 'Replace'] as const) {
-      const entities = actions.filter((action) => action.mode === mode).map((action) => action.entity);
-      for (let start = 0; start < entities.length; start += TRANSACTION_LIMIT) {
-        await upsertTransaction(this.#index, entities.slice(start, start + TRANSACTION_LIMIT), mode);
+      const ofMode = actions.filter((action) => action.mode === mode);
+      for (const chunk of transactionChunks(ofMode, (action) => action.bytes)) {
+        await upsertTransaction(
+          this.#index,
+          chunk.map((action) => action.entity),
+          mode,
+        );
       }
     }
+  }
+}
+
+interface UserRewriteParts {
+  previous: ReadonlySet<string>;
+  writeRows(rows: readonly PreparedRow[]): Promise<ReconcileResult>;
+  deleteRows(ids: readonly string[]): Promise<ReconcileResult>;
+  writeIndex(ids: Iterable<string>, runId: string | undefined): Promise<void>;
+  runId: string;
+}
+
+/**
+ * One user's rows rewritten page by page, for roots too large to hold whole: each write first widens the user's
+ * index to the stored IDs plus every ID written so far (the same crash rule as `reconcileUsers`); `finish` deletes
+ * what the listing no longer has and narrows the index. Until `finish`, nothing of the user is deleted, so a user
+ * whose listing fails half-way keeps every row (those already written hold current items).
+ */
+class PagedRewrite implements UserRewrite {
+  readonly #parts: UserRewriteParts;
+  readonly #written = new Set<string>();
+  /** Whether the index already covers every ID written (`previous` ⊇ written). */
+  #widened: ReadonlySet<string>;
+  readonly #result = { ...ZERO_RECONCILE };
+
+  constructor(parts: UserRewriteParts) {
+    this.#parts = parts;
+    this.#widened = parts.previous;
+  }
+
+  async write(rows: readonly PreparedRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    for (const row of rows) this.#written.add(row.rowKey);
+    if (rows.some((row) => !this.#widened.has(row.rowKey))) {
+      const widened = new Set([...this.#parts.previous, ...this.#written]);
+      await this.#parts.writeIndex(widened, undefined);
+      this.#widened = widened;
+    }
+    addReconcile(this.#result, await this.#parts.writeRows(rows));
+  }
+
+  /** Deletes what the listing no longer has and narrows the index to what it has, stamped with the run. */
+  async finish(): Promise<ReconcileResult> {
+    const gone = [...this.#parts.previous].filter((id) => !this.#written.has(id));
+    addReconcile(this.#result, await this.#parts.deleteRows(gone));
+    await this.#parts.writeIndex(this.#written, this.#parts.runId);
+    return { ...this.#result };
   }
 }

@@ -7,6 +7,7 @@ function countersOf(summary: RunSummary): RunCounters {
     usersSeen: summary.usersSeen,
     usersCrawled: summary.usersCrawled,
     usersWithoutDrive: summary.usersWithoutDrive,
+    usersSkipped: summary.usersSkipped,
     itemsStored: summary.itemsStored,
     itemsDeleted: summary.itemsDeleted,
     requests: summary.requests,
@@ -27,7 +28,9 @@ export async function finishRunIfComplete(
   if (!summary.listingDone || summary.batchesDone < summary.batchesPlanned) return false;
   const run = await deps.runs.get(tenantId, runId);
   if (!run || run.status !== 'running') return false;
-  const itemsDeleted = await deps.items.sweepUsersNotSeen(tenantId, runId);
+  // Users skipped this run keep their rows (and their skip rows); everyone else the run did not see loses both.
+  const skipped = await deps.skips.settleRun(tenantId, runId);
+  const itemsDeleted = await deps.items.sweepUsersNotSeen(tenantId, runId, skipped);
   const final = await deps.progress.recordFinish(tenantId, runId, { itemsDeleted });
   const finishedAt = deps.now();
   const ended = await deps.runs.finish(tenantId, runId, {
@@ -48,7 +51,7 @@ export async function failRun(
   tenantId: string,
   runId: string,
   reason: string,
-  tenantStatus: 'error' | 'revoked' | 'unchanged' = 'error',
+  tenantStatus: 'error' | 'revoked' | 'consent_incomplete' | 'unchanged' = 'error',
 ): Promise<void> {
   const summary = await deps.progress.summary(tenantId, runId);
   const finishedAt = deps.now();

@@ -79,7 +79,19 @@ export async function crawlInline(
       progress.itemsStored += result.itemsStored;
       return result;
     },
-    sweepUsersNotSeen: (tenantId, runId) => deps.items.sweepUsersNotSeen(tenantId, runId),
+    beginUser: async (tenantId, user, runId) => {
+      const rewrite = await deps.items.beginUser(tenantId, user, runId);
+      return {
+        write: (rows) => rewrite.write(rows),
+        finish: async () => {
+          const result = await rewrite.finish();
+          progress.usersDone += 1;
+          progress.itemsStored += result.itemsStored;
+          return result;
+        },
+      };
+    },
+    sweepUsersNotSeen: (tenantId, runId, keep) => deps.items.sweepUsersNotSeen(tenantId, runId, keep),
   };
   const report = (): void => {
     progress.requests = graphCounters.reduce((sum, c) => sum + c.requests, 0);

@@ -17,3 +17,15 @@ export function headerBag(headers: Record<string, unknown> | undefined): {
   }
   return { get: (name) => lower.get(name.toLowerCase()) ?? null };
 }
+
+/** Longest Graph error message kept (they are short; a longer one is cut). */
+const MESSAGE_CHARS = 500;
+
+/** Reads the `message` of Graph's error body, cut to a sane length; undefined when there is none. */
+export function graphErrorMessage(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const message = (error as { message?: unknown }).message;
+  return typeof message === 'string' ? message.slice(0, MESSAGE_CHARS) : undefined;
+}

@@ -2,6 +2,8 @@ import { Client, ResponseType } from '@microsoft/microsoft-graph-client';
 import type { TokenCredential } from '@azure/identity';
 import type { GraphErrorCode } from '../errors';
 import { GraphError } from '../errors';
+import type { DriveSkip } from './drive-answer';
+import { classifyDriveAnswer, failingSkip } from './drive-answer';
 import { graphErrorCode, headerBag } from './graph-error-body';
 import { NodeHttpMessageHandler } from './node-http-handler';
 import type { GraphCounters, GraphDriveItem, GraphUser, RequestPacer } from './graph-types';
@@ -30,6 +32,12 @@ export interface TenantGraphOptions {
 
 /** A user's drive root: its children, or no OneDrive provisioned (a normal outcome, not an error). */
 export type DriveRootListing = { kind: 'items'; items: GraphDriveItem[] } | { kind: 'noDrive' };
+
+/** One page of a user's drive root, or what the drive answered instead (docs/drive-answers.md). */
+export type DrivePage =
+  | { kind: 'page'; items: GraphDriveItem[]; nextLink: string | undefined }
+  | { kind: 'noDrive' }
+  | { kind: 'skip'; skip: DriveSkip };
 
 interface Page<T> {
   value?: T[];
@@ -162,16 +170,15 @@ export class TenantGraph {
     return page.value ?? [];
   }
 
-  /** Whether one user's drive root can be listed: the cheapest proof that `Files.Read.All` was granted. */
-  async probeDrive(userId: string): Promise<'ok' | 'noDrive' | 'forbidden'> {
-    try {
-      await this.#getJson(this.#childrenUrl(userId, 1), UNITS.driveListing);
-      return 'ok';
-    } catch (error) {
-      if (error instanceof GraphError && error.status === 404) return 'noDrive';
-      if (error instanceof GraphError && error.status === 403) return 'forbidden';
-      throw error;
-    }
+  /**
+   * What one user's drive root answers to a one-item listing: the cheapest proof of `Files.Read.All`. `other` is
+   * a drive that proves nothing either way (locked, failing).
+   */
+  async probeDrive(userId: string): Promise<'ok' | 'noDrive' | 'forbidden' | 'other'> {
+    const [answer] = (await this.firstDrivePages([userId], 1)).values();
+    if (!answer || answer.kind === 'page') return 'ok';
+    if (answer.kind === 'noDrive') return 'noDrive';
+    return answer.skip.reason === 'accessDenied' ? 'forbidden' : 'other';
   }
 
   /** Every child of one user's drive root, every page; `noDrive` when the user has no OneDrive. */
@@ -180,15 +187,17 @@ export class TenantGraph {
   }
 
   /**
-   * The drive roots of many users: first pages through `$batch` (up to 20 per round trip, each inner request
-   * paced, charged and retried on its own), then the remaining pages of each user one by one.
+   * The first page of many users' drive roots through `$batch` (up to 20 per round trip, each inner request paced,
+   * charged and retried on its own). Each user ends as a page, no drive, or a skip (docs/drive-answers.md):
+   * throttled answers are waited out, other transient failures retried `maxAttempts` times before the user is
+   * skipped as `failing`. Only a refused token (thrown) or the caller's signal ends it for everyone.
    */
-  async rootChildrenOfMany(userIds: readonly string[], top = 1000): Promise<Map<string, DriveRootListing>> {
-    const results = new Map<string, DriveRootListing>();
-    const firstPages = new Map<string, Page<GraphDriveItem>>();
+  async firstDrivePages(userIds: readonly string[], top = 1000): Promise<Map<string, DrivePage>> {
+    const results = new Map<string, DrivePage>();
     let pending = [...new Set(userIds)];
     const attempts = new Map<string, number>();
     const maxAttempts = this.#options.maxAttempts ?? DEFAULT_ATTEMPTS;
+    let backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
 
     while (pending.length > 0) {
       const retry: string[] = [];
@@ -199,37 +208,78 @@ export class TenantGraph {
         chunk.forEach((userId, index) => {
           const answer = answers[index];
           const status = answer?.status ?? 0;
-          if (status >= 200 && status < 300) {
-            firstPages.set(userId, answer?.body ?? {});
+          const outcome = this.#drivePage(status, answer?.body);
+          if (outcome !== 'throttled' && outcome !== 'retry') {
+            results.set(userId, outcome);
             return;
           }
-          if (status === 404) {
-            results.set(userId, { kind: 'noDrive' });
-            return;
+          if (outcome === 'retry') {
+            const tried = (attempts.get(userId) ?? 0) + 1;
+            attempts.set(userId, tried);
+            if (tried >= maxAttempts) {
+              results.set(userId, { kind: 'skip', skip: failingSkip(status, answer?.body) });
+              return;
+            }
+            failedWithoutHold = true;
           }
-          const tried = (attempts.get(userId) ?? 0) + 1;
-          attempts.set(userId, tried);
-          if (isRetryable(status) && tried < maxAttempts) {
-            retry.push(userId);
-            failedWithoutHold ||= !isThrottle(status);
-            return;
-          }
-          throw new GraphError(codeForStatus(status), this.tenantId, status, graphErrorCode(answer?.body));
+          retry.push(userId);
         });
       }
       if (failedWithoutHold) {
-        // The pacer already holds throttled requests; a plain failure waits a short backoff.
-        await this.#sleep(this.#options.backoffMs ?? DEFAULT_BACKOFF_MS, this.#options.signal);
+        // The pacer already holds throttled requests; a plain failure waits a backoff.
+        await this.#sleep(backoff, this.#options.signal);
+        backoff = Math.min(backoff * 2, 30_000);
       }
       pending = retry;
     }
-
-    for (const [userId, page] of firstPages) {
-      const items = (page.value ?? []).filter((item) => typeof item.id === 'string');
-      const next = page['@odata.nextLink'];
-      results.set(userId, next ? await this.#followPages(next, items) : { kind: 'items', items });
-    }
     return results;
+  }
+
+  /**
+   * The next page of a drive root listing, by its `@odata.nextLink` (followed verbatim, on the Graph origin only).
+   * A drive that answers `404` or stops answering mid-listing is a skip: a listing cut short proves nothing.
+   */
+  async nextDrivePage(url: string): Promise<DrivePage> {
+    this.#assertGraphOrigin(url);
+    const maxAttempts = this.#options.maxAttempts ?? DEFAULT_ATTEMPTS;
+    let backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
+    for (let attempt = 1; ;) {
+      const { status, body } = await this.#send('GET', url, UNITS.driveListing, {});
+      const outcome = this.#drivePage(status, body);
+      if (outcome === 'throttled') continue;
+      if (outcome === 'retry') {
+        if (attempt >= maxAttempts) return { kind: 'skip', skip: failingSkip(status, body) };
+        attempt += 1;
+        await this.#sleep(backoff, this.#options.signal);
+        backoff = Math.min(backoff * 2, 30_000);
+        continue;
+      }
+      if (outcome.kind === 'noDrive') return { kind: 'skip', skip: failingSkip(status, body) };
+      return outcome;
+    }
+  }
+
+  /** One drive listing answer as a page, no drive or skip; `throttled` and `retry` go round again. */
+  #drivePage(status: number, body: unknown): DrivePage | 'throttled' | 'retry' {
+    const answer = classifyDriveAnswer(status, body);
+    switch (answer.kind) {
+      case 'page': {
+        const page = (body ?? {}) as Page<GraphDriveItem>;
+        return {
+          kind: 'page',
+          items: (page.value ?? []).filter((item) => typeof item.id === 'string'),
+          nextLink: page['@odata.nextLink'],
+        };
+      }
+      case 'noDrive':
+      case 'skip':
+        return answer;
+      case 'throttled':
+      case 'retry':
+        return answer.kind;
+      case 'tenant':
+        throw new GraphError('graph_unauthorized', this.tenantId, status, graphErrorCode(body));
+    }
   }
 
   async #followPages(firstUrl: string, items: GraphDriveItem[]): Promise<DriveRootListing> {
@@ -247,6 +297,13 @@ export class TenantGraph {
       url = page['@odata.nextLink'];
     }
     return { kind: 'items', items };
+  }
+
+  /** A nextLink to another host would carry our token there: refuse. */
+  #assertGraphOrigin(url: string): void {
+    if (new URL(url).origin !== this.#origin) {
+      throw new GraphError('graph_bad_request', this.tenantId, 0, 'ForeignNextLink');
+    }
   }
 
   #childrenPath(userId: string, top: number): string {
@@ -276,10 +333,7 @@ export class TenantGraph {
 
   /** One paced, counted, retried GET of a Graph URL on the Graph origin. */
   async #getJson<T>(url: string, units: number, headers: Record<string, string> = {}): Promise<T> {
-    if (new URL(url).origin !== this.#origin) {
-      // A nextLink to another host would carry our token there: refuse.
-      throw new GraphError('graph_bad_request', this.tenantId, 0, 'ForeignNextLink');
-    }
+    this.#assertGraphOrigin(url);
     const maxAttempts = this.#options.maxAttempts ?? DEFAULT_ATTEMPTS;
     let backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
     for (let attempt = 1; ; attempt += 1) {

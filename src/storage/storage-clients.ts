@@ -12,6 +12,7 @@ export const TABLES = {
   pacerState: 'PacerState',
   runProgress: 'CrawlProgress',
   userIndex: 'CrawlUserIndex',
+  crawlSkips: 'CrawlSkips',
 } as const;
 
 /** Queues between the timer and the workers (see host.json for dequeue and poison rules). */

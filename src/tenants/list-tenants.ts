@@ -24,6 +24,7 @@ export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlR
               usersSeen: lastRun.usersSeen,
               usersCrawled: lastRun.usersCrawled,
               usersWithoutDrive: lastRun.usersWithoutDrive,
+              usersSkipped: lastRun.usersSkipped,
               itemsStored: lastRun.itemsStored,
               itemsDeleted: lastRun.itemsDeleted,
               requests: lastRun.requests,

@@ -27,13 +27,13 @@ describe('TenantGraph $batch and the pacer', () => {
     const graph = () =>
       deps.graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
 
-    const listed = await graph().rootChildrenOfMany(userIds);
+    const listed = await graph().firstDrivePages(userIds);
     expect(listed.size).toBe(userIds.length);
     expect(drivePacer(tenant.tenantId).stats().inFlight).toBe(0);
 
     await cloud.revoke(tenant.tenantId, app.clientId);
     deps.forgetTenant(tenant.tenantId);
-    await expect(graph().rootChildrenOfMany(userIds)).rejects.toMatchObject({ name: 'TokenError' });
+    await expect(graph().firstDrivePages(userIds)).rejects.toMatchObject({ name: 'TokenError' });
     expect(drivePacer(tenant.tenantId).stats().inFlight).toBe(0);
   });
 });
