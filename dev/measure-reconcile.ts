@@ -1,5 +1,5 @@
 /**
- * Measures the two ways to find a user's stored rows in Azurite before reconciling them (FACTS.md: Azurite
+ * Measures the two ways to find a user's stored rows in Azurite before reconciling them (docs/table-limits.md: Azurite
  * scans the whole table for any query): a partition query of `DriveItems`, and a point read of the user's row
  * in the `CrawlUserIndex` table. `npx tsx dev/measure-reconcile.ts [users] [itemsPerUser]`.
  */

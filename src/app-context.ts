@@ -130,7 +130,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   const directoryPacerFor = (tenantId: string): RequestPacer => {
     let pacer = directoryPacers.get(tenantId);
     if (!pacer) {
-      // Directory budget (FACTS.md): 3,500 units per 10 s for the smallest tenants, about 1 unit a page.
+      // Directory budget (docs/graph-facts.md): 3,500 units per 10 s for the smallest tenants, about 1 unit a page.
       pacer = new TenantPacer({ tenantId: `${tenantId}:directory`, unitsPerMinute: 21_000, instanceId });
       directoryPacers.set(tenantId, pacer);
     }

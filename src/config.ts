@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors';
 
 /**
- * Settings of the product (CONTRACT.md, "Configuration"). This module is the only reader of `process.env`;
+ * Settings of the product (docs/contract.md, "Configuration"). This module is the only reader of `process.env`;
  * the Azure SDKs read their own `AZURE_*` variables. Parsing happens once, before any I/O, and a bad
  * environment stops the program with one message that names every problem.
  */

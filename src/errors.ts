@@ -23,7 +23,7 @@ export class ConfigError extends DriveCrawlerError<'config_invalid'> {
   }
 }
 
-/** Why Entra ID refused a token, reduced to what the product does about it (FACTS.md, token errors). */
+/** Why Entra ID refused a token, reduced to what the product does about it (docs/graph-facts.md, "Token errors"). */
 export type TokenErrorCode =
   /** The app was removed, disabled or never consented in the tenant: mark it `revoked`. */
   | 'tenant_revoked'

@@ -70,7 +70,7 @@ const HUGE_BUDGET = 100_000_000;
  * large-heap threshold, the heap may grow to about 1.8 times the live data between full collections instead of 4.
  */
 const CRAWLER_NODE_ARGS = packageJson.scripts.crawl.split(/\s+/).filter((arg) => arg.startsWith('--'));
-/** Units of one drive root listing (FACTS.md). */
+/** Units of one drive root listing (docs/graph-facts.md, "Throttling"). */
 const LISTING_UNITS = 2;
 
 const SECRET_NAME = 'graph-app-client-secret';

@@ -14,7 +14,7 @@ import type { DirectoryUser, SeededTenant } from './seeded-tenant';
 import type { DriveAnomaly, SimDriveItem } from './types';
 import { userNotFound } from './user-resources';
 
-/** Units a drive root children listing costs (FACTS.md: a listing is 2). */
+/** Units a drive root children listing costs (docs/graph-facts.md, "Throttling": a listing is 2). */
 export const CHILDREN_UNITS = 2;
 /** Units a single drive resource costs. */
 const DRIVE_UNITS = 1;

@@ -65,7 +65,7 @@ const GENERATED_DRIVE_CACHE = 64;
 /** Characters OneDrive refuses in a name. */
 const ILLEGAL_NAME = /["*:<>?/\\|]/;
 
-/** Graph's license-tier budget of SharePoint/OneDrive resource units per minute (FACTS.md). */
+/** Graph's license-tier budget of SharePoint/OneDrive resource units per minute (docs/graph-facts.md, "Throttling"). */
 export function tierBudget(licensedUsers: number): number {
   if (licensedUsers <= 1000) return 1250;
   if (licensedUsers <= 5000) return 2500;
@@ -74,7 +74,7 @@ export function tierBudget(licensedUsers: number): number {
   return 6250;
 }
 
-/** Graph's directory token-bucket size per 10 s by tenant size (FACTS.md). */
+/** Graph's directory token-bucket size per 10 s by tenant size (docs/graph-facts.md, "Throttling"). */
 export function directoryBudget(users: number): number {
   if (users < 50) return 3500;
   if (users <= 500) return 5000;

@@ -77,7 +77,7 @@ export interface TenantSpec {
   repeatAtPageBoundary?: boolean;
   /**
    * Resource-unit budget of drive requests per window for this tenant (per app). Default: by license tier
-   * (FACTS.md: 1,250 / 2,500 / 3,750 / 5,000 / 6,250 per minute by licensed-user count).
+   * (docs/graph-facts.md, "Throttling": 1,250 / 2,500 / 3,750 / 5,000 / 6,250 per minute by licensed-user count).
    */
   budgetPerWindow?: number;
   /** Length of the budget window in simulated seconds. Default 60 (Microsoft's minute). */

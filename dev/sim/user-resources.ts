@@ -10,7 +10,7 @@ import {
 } from './graph-query';
 import type { DirectoryUser, LicenseFilter } from './seeded-tenant';
 
-/** Units a directory request costs (FACTS.md: about one a page). */
+/** Units a directory request costs (docs/graph-facts.md, "Throttling": about one a page). */
 const DIRECTORY_UNITS = 1;
 
 const USER_DEFAULT_PROPS = [

@@ -1,6 +1,6 @@
 /**
  * `npm run crawl [-- --tenant <tenant-id>]`: one crawl now, inline. Progress on stderr, the summary table on
- * stdout. Exit codes (CONTRACT.md): 0 every tenant crawled or found revoked; 1 a tenant failed, or the client
+ * stdout. Exit codes (docs/contract.md): 0 every tenant crawled or found revoked; 1 a tenant failed, or the client
  * secret is missing, expired or rejected; 2 a configuration error or an unknown --tenant.
  */
 import { parseArgs } from 'node:util';

@@ -165,7 +165,7 @@ export async function completeConsent(request: ConsentRequest, deps: ConsentFlow
   }
   const params = parsed.params;
   const binding = readCookie(request.cookieHeader, CONSENT_COOKIE);
-  // FACTS.md: Entra ID has appended text to the state; keep only the part we issued.
+  // docs/graph-facts.md, "Admin consent": Entra ID has appended text to the state; keep only the part we issued.
   const state = STATE_PATTERN.exec(params.get('state') ?? '')?.[0];
 
   if (params.has('error')) {

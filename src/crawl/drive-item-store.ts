@@ -11,7 +11,7 @@ import { readEntity, upsertPrepared, upsertTransaction } from './table-batch';
  */
 const INDEX_CHUNK_CHARS = 32_000;
 /**
- * Characters of item IDs (separators included) that one index row holds within an entity's 1 MiB: about 13,700
+ * Characters of item IDs (separators included) that one index row holds within an entity's 1 MiB: about 13,900
  * IDs of Graph's 34 characters. A user with more is reconciled by a partition query instead.
  */
 const INDEX_CAPACITY_CHARS = Math.floor((TABLE_BUDGET.entityBytes - 4_096) / 2);
@@ -215,7 +215,7 @@ interface IndexWrite {
  * what vanished never needs a partition query (docs/table-limits.md: Azurite scans the whole table for any query,
  * and the point lookup is also the cheaper call in Azure). The index is widened to old ∪ new before any change and
  * narrowed after, so a crash at any point leaves no row untracked, and a retry converges. A user whose IDs do not
- * fit one index row (about 13,700 of Graph's IDs) is marked `overflow` and read back by a partition query.
+ * fit one index row (about 13,900 of Graph's IDs) is marked `overflow` and read back by a partition query.
  */
 export class DriveItemStore implements DriveItemWriter {
   readonly #items: TableClient;

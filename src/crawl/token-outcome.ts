@@ -3,7 +3,7 @@ import type { CrawlDeps } from './crawl-deps';
 import { failRun } from './finish-run';
 
 /**
- * Turns a token failure into the tenant's new status (FACTS.md): a revoked app marks the tenant `revoked`, a
+ * Turns a token failure into the tenant's new status (docs/graph-facts.md): a revoked app marks the tenant `revoked`, a
  * tenant-side refusal marks it `error`, a rejected client secret fails the run loudly. Returns false for
  * anything it does not handle (transient failures: let the queue retry).
  */

@@ -3,7 +3,7 @@ import type { PacerClock } from './pacer-clock';
 import { abortReason, systemClock } from './pacer-clock';
 import type { SharedPacerState } from './shared-pacer-state';
 
-/** OneDrive/SharePoint budget per app per tenant by licensed users (FACTS.md): [up to this many, units/min]. */
+/** OneDrive/SharePoint budget per app per tenant by licensed users (docs/graph-facts.md): [up to this many, units/min]. */
 const TIERS: ReadonlyArray<readonly [number, number]> = [
   [1_000, 1_250],
   [5_000, 2_500],

@@ -121,7 +121,7 @@ export class TenantCredentials {
   }
 }
 
-/** The claims the product reads from an access token: only as hints (FACTS.md: do not parse Graph's tokens to decide). */
+/** The claims the product reads from an access token: only as hints (docs/graph-facts.md, "Access tokens"). */
 export function tokenClaims(token: string): { tid?: string; roles?: string[] } {
   const payload = token.split('.')[1];
   if (!payload) return {};

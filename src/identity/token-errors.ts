@@ -6,7 +6,7 @@ const REVOKED = new Set([700016, 7000229, 65001, 7000112]);
 const APP_SECRET = new Set([7000215, 7000222]);
 /** Entra ID's transient failures. */
 const TRANSIENT = new Set([50033, 90006, 90024, 90033, 90055]);
-/** Right after consent, these can be replication lag rather than a real refusal (FACTS.md). */
+/** Right after consent, these can be replication lag rather than a real refusal (docs/graph-facts.md). */
 export const REPLICATION_LAG_CODES: ReadonlySet<number> = new Set([700016, 65001]);
 
 /** Extracts the AADSTS number from an @azure/identity error (portable across versions: the message). */
@@ -21,7 +21,7 @@ export function aadstsOf(error: unknown): number | undefined {
   return match?.[1] ? Number(match[1]) : undefined;
 }
 
-/** Maps a token failure to what the product does about it (FACTS.md, "Token errors a daemon must tell apart"). */
+/** Maps a token failure to what the product does about it (docs/graph-facts.md, "Token errors"). */
 export function classifyTokenFailure(error: unknown): { code: TokenErrorCode; aadsts: number | undefined } {
   const aadsts = aadstsOf(error);
   if (aadsts !== undefined) {

@@ -12,7 +12,7 @@ import {
 } from './arm-template';
 import { BICEP_TIMEOUT_MS, findBicep, MAIN_BICEP, runBicep } from './bicep-cli';
 
-/** Built-in role definition IDs (FACTS.md, "Bicep and Azure resources"). */
+/** Built-in role definition IDs (docs/deploy.md, "Built-in role definition IDs"). */
 const ROLE = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
@@ -25,7 +25,7 @@ const ROLE = {
 
 const IDENTITY_TYPE = 'Microsoft.ManagedIdentity/userAssignedIdentities';
 
-/** The settings of CONTRACT.md that a deployment sets (PORT and the connection-string and secret forms excepted). */
+/** The settings of docs/contract.md that a deployment sets (PORT and the connection-string and secret forms excepted). */
 const CONTRACT_SETTINGS = [
   'APP_CLIENT_ID',
   'KEY_VAULT_URL',

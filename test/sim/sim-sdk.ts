@@ -63,7 +63,7 @@ export function credential(
 
 /**
  * A Graph client on the simulator without the SDK's RetryHandler (so every 429 reaches the test), built the way
- * FACTS.md recommends: authentication, then the HTTP handler.
+ * docs/graph-facts.md recommends: authentication, then the HTTP handler.
  */
 export function graphClient(cloud: SimulatedCloud, tokenCredential: ClientSecretCredential): Client {
   const auth = new AuthenticationHandler(

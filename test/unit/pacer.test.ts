@@ -17,7 +17,7 @@ function random(seed: number): () => number {
   };
 }
 
-// ---- budget shapes: how a server counts units (none of them is one of FACTS.md's tiers) ----
+// ---- budget shapes: how a server counts units (none of them is one of docs/graph-facts.md's tiers) ----
 
 interface Charge {
   ok: boolean;
@@ -397,7 +397,7 @@ describe('TenantPacer started at the right budget', () => {
 });
 
 describe('TenantPacer facing a budget and window unlike any tier', () => {
-  // Each starts at FACTS.md's smallest tier (1,250 units per minute, about 21 per second) and is measured
+  // Each starts at the smallest tier of docs/graph-facts.md (1,250 units per minute, about 21 per second) and is measured
   // over whole windows once it has had three to learn.
   it.each([
     ['a fixed window 24 times larger', () => fixedWindow(1_000, 2_000, START), 20, 2_000],
