@@ -176,7 +176,10 @@ export function prepareRows(
 }
 
 /** The index properties of a set of IDs: chunks of whole IDs, or `overflow` when they do not fit one entity. */
-export function indexProperties(ids: Iterable<string>): {
+export function indexProperties(
+  ids: Iterable<string>,
+  capacityChars = INDEX_CAPACITY_CHARS,
+): {
   count: number;
   overflow: boolean;
   chunks: string[];
@@ -188,7 +191,7 @@ export function indexProperties(ids: Iterable<string>): {
   let total = 0;
   for (const id of list) {
     total += id.length + 1;
-    if (total > INDEX_CAPACITY_CHARS) return { count: list.length, overflow: true, chunks: [] };
+    if (total > capacityChars) return { count: list.length, overflow: true, chunks: [] };
     if (chunkChars + id.length + 1 > INDEX_CHUNK_CHARS && chunk.length > 0) {
       chunks.push(chunk.join('\n'));
       chunk = [];
@@ -220,11 +223,14 @@ interface IndexWrite {
 export class DriveItemStore implements DriveItemWriter {
   readonly #items: TableClient;
   readonly #index: TableClient;
+  readonly #indexCapacityChars: number;
   #ready: Promise<void> | undefined;
 
-  constructor(items: TableClient, index: TableClient) {
+  /** `indexCapacityChars`: where a user's index overflows (lower only to test the overflow at small sizes). */
+  constructor(items: TableClient, index: TableClient, options: { indexCapacityChars?: number } = {}) {
     this.#items = items;
     this.#index = index;
+    this.#indexCapacityChars = options.indexCapacityChars ?? INDEX_CAPACITY_CHARS;
     // These two clients carry a request per user and a transaction per 100 items. The product registers no
     // OpenTelemetry tracer, so the SDK's span bookkeeping on each request goes nowhere; it cost ~1.5% of the
     // crawl's CPU on the benchmark's large tenant. (Add it back here if the app ever exports traces.)
@@ -400,7 +406,7 @@ export class DriveItemStore implements DriveItemWriter {
   /** Writes index rows of one tenant in transactions of one partition within the count and size limits. */
   async #writeIndexes(tenantId: string, writes: readonly IndexWrite[]): Promise<void> {
     const actions = writes.map(({ user, ids, runId }) => {
-      const { count, overflow, chunks } = indexProperties(ids);
+      const { count, overflow, chunks } = indexProperties(ids, this.#indexCapacityChars);
       const entity: Record<string, unknown> = {
         partitionKey: tenantId,
         rowKey: user.id,

@@ -35,7 +35,13 @@ export interface TestApp {
  */
 export async function createTestApp(
   overrides: AppContextOverrides = {},
-  options: { secretExpiresOn?: string; vaultSecretExpiresOn?: string; redirectUri?: string } = {},
+  options: {
+    secretExpiresOn?: string;
+    vaultSecretExpiresOn?: string;
+    redirectUri?: string;
+    /** Storage of the app's own (e.g. an Azurite of its own for a test that would hog the shared one). */
+    storage?: string;
+  } = {},
 ): Promise<TestApp> {
   const cloud = sim();
   const env = await cloud.env();
@@ -56,7 +62,7 @@ export async function createTestApp(
     AUTHORITY_HOST: env.AUTHORITY_HOST,
     AZURE_AUTHORITY_HOST: env.AZURE_AUTHORITY_HOST,
     GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
-    AzureWebJobsStorage: storageConnectionString(),
+    AzureWebJobsStorage: options.storage ?? storageConnectionString(),
     CRAWL_SCHEDULE: '0 0 */6 * * *',
     ISV_NAME: 'Contoso Test',
     AZURE_TOKEN_CREDENTIALS: 'EnvironmentCredential',
