@@ -5,6 +5,7 @@ import type { ConsentFlowDeps } from './consent/consent-flow';
 import type { Verification } from './consent/verify-consent';
 import { verifyConsent } from './consent/verify-consent';
 import type { RequestPacer } from './graph/graph-types';
+import { TenantHold } from './graph/tenant-hold';
 import { TenantPacer, tierForLicensedUsers } from './graph/pacer';
 import type { SharedPacerState } from './graph/shared-pacer-state';
 import { TablePacerState } from './graph/table-pacer-state';
@@ -109,6 +110,13 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   const userAgent = graphUserAgent(config.isvName, VERSION);
   const instanceId = overrides.instanceId ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const pacers = new Map<string, RequestPacer>();
+  // One hold per tenant in this process, for its drive and directory calls alike (docs/throttling.md).
+  const holds = new Map<string, TenantHold>();
+  const holdFor = (tenantId: string): TenantHold => {
+    let hold = holds.get(tenantId);
+    if (!hold) holds.set(tenantId, (hold = new TenantHold()));
+    return hold;
+  };
 
   const pacerFor =
     overrides.pacerFor ??
@@ -120,6 +128,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
           unitsPerMinute: tierForLicensedUsers(licensedUsers ?? 0),
           shared: sharedPacerState,
           instanceId,
+          hold: holdFor(tenantId),
         });
         pacers.set(tenantId, pacer);
       }
@@ -131,7 +140,12 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     let pacer = directoryPacers.get(tenantId);
     if (!pacer) {
       // Directory budget (docs/graph-facts.md): 3,500 units per 10 s for the smallest tenants, about 1 unit a page.
-      pacer = new TenantPacer({ tenantId: `${tenantId}:directory`, unitsPerMinute: 21_000, instanceId });
+      pacer = new TenantPacer({
+        tenantId: `${tenantId}:directory`,
+        unitsPerMinute: 21_000,
+        instanceId,
+        hold: holdFor(tenantId),
+      });
       directoryPacers.set(tenantId, pacer);
     }
     return pacer;

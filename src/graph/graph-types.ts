@@ -42,4 +42,6 @@ export interface RequestPacer {
   settle(units: number, outcome: { status: number; headers: { get(name: string): string | null } }): void;
   /** Until when (ms since epoch) the tenant is held; checked again right before a granted request leaves. */
   holdUntil?(): number;
+  /** Holds the tenant until the returned function is called (a throttled answer is being read). */
+  pinHold?(): () => void;
 }

@@ -2,7 +2,8 @@ import type { Context, Middleware } from '@microsoft/microsoft-graph-client';
 import type { IncomingMessage } from 'node:http';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
 /** What `TenantGraph` reads of an answer (a `Response`'s status, headers and text). */
 interface NodeAnswer {
@@ -11,6 +12,38 @@ interface NodeAnswer {
   headers: { get(name: string): string | null };
   text(): Promise<string>;
   json(): Promise<unknown>;
+}
+
+/**
+ * What the handler asks of the tenant's pacing at the wire: whether a hold is in force at the moment a request's
+ * first byte would be written, and the status and headers of each answer as soon as they arrive (before its body).
+ */
+export interface WireGate {
+  /** Until when (ms since the epoch) nothing may be written; 0 or in the past when nothing holds. */
+  holdUntil(): number;
+}
+
+/** A request answer's head, passed per request as the option `onAnswerHead` (see `TenantGraph`). */
+export type AnswerHeadListener = (status: number, headers: { get(name: string): string | null }) => void;
+
+/** Each decoded piece of an answer's body as it arrives, passed per request as the option `onBodyChunk`. */
+export type BodyChunkListener = (chunk: Buffer) => void;
+
+/**
+ * A request taken back before its first byte because a hold began while it waited for its socket. The Graph client
+ * passes it on as a `GraphError` whose `code` is this error's name (`isHeldBack`); the caller waits and sends again.
+ */
+export class HeldBack extends Error {
+  constructor(readonly until: number) {
+    super('held back by a Retry-After hold');
+    this.name = 'HeldBack';
+  }
+}
+
+/** Whether `error` (as the Graph client rethrows it) is a `HeldBack`. */
+export function isHeldBack(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === 'HeldBack' || code === 'HeldBack';
 }
 
 /** One keep-alive pool per process, like fetch's. */
@@ -31,17 +64,25 @@ function headerRecord(headers: unknown): Record<string, string> {
   return out;
 }
 
-function decode(body: Buffer, encoding: string | undefined): Buffer {
+/**
+ * The most bytes of an answer's body (after decoding) the handler reads: ten times the largest answer the crawl
+ * asks for (a `$batch` of 20 root pages of 1,000 items with 400-character names, about 6 MiB). A body past it, or
+ * a compressed body that inflates past it, fails the request instead of the process (docs/throttling.md).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+/** A streaming decoder for the answer's `Content-Encoding`, or undefined for an identity body. */
+function decoderFor(encoding: string | undefined): Transform | undefined {
   switch (encoding?.trim().toLowerCase()) {
     case 'gzip':
     case 'x-gzip':
-      return gunzipSync(body);
+      return createGunzip();
     case 'deflate':
-      return inflateSync(body);
+      return createInflate();
     case 'br':
-      return brotliDecompressSync(body);
+      return createBrotliDecompress();
     default:
-      return body;
+      return undefined;
   }
 }
 
@@ -60,6 +101,17 @@ function abortError(signal: AbortSignal): Error {
  * machine `fetch` spent about 2.5 ms of CPU per `$batch` round trip and `node:https` about 0.8 ms.
  */
 export class NodeHttpMessageHandler implements Middleware {
+  readonly #gate: WireGate | undefined;
+
+  /**
+   * With a `gate`, no byte of a request is written while it holds: the request is handed to the agent, and only
+   * once its socket is connected is the hold read and, if none, the request written in the same tick. A request
+   * that meets a hold there is taken back unwritten (`HeldBack`) for its caller to wait out (docs/throttling.md).
+   */
+  constructor(gate?: WireGate) {
+    this.#gate = gate;
+  }
+
   async execute(context: Context): Promise<void> {
     // `RequestInfo` is a DOM type this project does not load: a URL string, or a `Request` with its `url`.
     const request: unknown = context.request;
@@ -76,18 +128,36 @@ export class NodeHttpMessageHandler implements Middleware {
     // Encoded once here: `http` would measure a string body and then encode it again.
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : (body ?? undefined);
     if (bytes !== undefined) headers['Content-Length'] = String(bytes.byteLength);
-    const answer = await send(url, options.method ?? 'GET', headers, bytes, options.signal ?? undefined);
+    const { onAnswerHead: onHead, onBodyChunk: onChunk } = options as {
+      onAnswerHead?: AnswerHeadListener;
+      onBodyChunk?: BodyChunkListener;
+    };
+    const answer = await send({
+      url,
+      method: options.method ?? 'GET',
+      headers,
+      body: bytes,
+      signal: options.signal ?? undefined,
+      gate: this.#gate,
+      onHead,
+      onChunk,
+    });
     context.response = answer as unknown as Response;
   }
 }
 
-function send(
-  url: URL,
-  method: string,
-  headers: Record<string, string>,
-  body: Uint8Array | undefined,
-  signal: AbortSignal | undefined,
-): Promise<NodeAnswer> {
+interface Outgoing {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: Uint8Array | undefined;
+  signal: AbortSignal | undefined;
+  gate: WireGate | undefined;
+  onHead: AnswerHeadListener | undefined;
+  onChunk: BodyChunkListener | undefined;
+}
+
+function send({ url, method, headers, body, signal, gate, onHead, onChunk }: Outgoing): Promise<NodeAnswer> {
   return new Promise<NodeAnswer>((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortError(signal));
@@ -99,6 +169,18 @@ function send(
       headers,
       agent: secure ? agents.https : agents.http,
     });
+    // Nothing is written until the socket is connected: headers and body leave together in `write`, after the
+    // hold is read in the same tick. (A request ended at once would have its bytes queued on a connecting
+    // socket, to leave when the connection opens, whatever had arrived meanwhile.)
+    const write = (): void => {
+      const until = gate?.holdUntil() ?? 0;
+      if (until > Date.now()) req.destroy(new HeldBack(until));
+      else req.end(body);
+    };
+    req.once('socket', (socket) => {
+      if (!socket.connecting) write();
+      else socket.once(secure ? 'secureConnect' : 'connect', write);
+    });
     const onAbort = (): void => {
       req.destroy(signal ? abortError(signal) : undefined);
     };
@@ -109,38 +191,49 @@ function send(
       reject(error);
     });
     req.on('response', (res: IncomingMessage) => {
+      const raw = res.headers;
+      const answerHeaders = {
+        get: (name: string): string | null => {
+          const value = raw[name.toLowerCase()];
+          if (value === undefined) return null;
+          return Array.isArray(value) ? value.join(', ') : value;
+        },
+      };
+      // The head is the answer as far as throttling goes: a 429 holds the tenant before its body is read.
+      onHead?.(res.statusCode ?? 0, answerHeaders);
+      const decoder = decoderFor(res.headers['content-encoding']);
+      const body = decoder ? res.pipe(decoder) : res;
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', (error) => {
+      let bytes = 0;
+      const fail = (error: Error): void => {
         done();
+        res.destroy();
+        decoder?.destroy();
         reject(error);
-      });
-      res.on('end', () => {
-        done();
-        let text: string;
-        try {
-          text = decode(Buffer.concat(chunks), res.headers['content-encoding']).toString('utf8');
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      body.on('data', (chunk: Buffer) => {
+        bytes += chunk.byteLength;
+        if (bytes > MAX_ANSWER_BYTES) {
+          fail(new Error(`The answer's body exceeds ${MAX_ANSWER_BYTES} bytes`));
           return;
         }
+        chunks.push(chunk);
+        onChunk?.(chunk);
+      });
+      res.on('error', fail);
+      decoder?.on('error', fail);
+      body.on('end', () => {
+        done();
+        const text = Buffer.concat(chunks).toString('utf8');
         const status = res.statusCode ?? 0;
-        const raw = res.headers;
         resolve({
           status,
           ok: status >= 200 && status < 300,
-          headers: {
-            get: (name: string): string | null => {
-              const value = raw[name.toLowerCase()];
-              if (value === undefined) return null;
-              return Array.isArray(value) ? value.join(', ') : value;
-            },
-          },
+          headers: answerHeaders,
           text: () => Promise.resolve(text),
           json: () => Promise.resolve(JSON.parse(text) as unknown),
         });
       });
     });
-    req.end(body);
   });
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PacerClock } from './pacer-clock';
 import { abortReason, systemClock } from './pacer-clock';
 import type { SharedPacerState } from './shared-pacer-state';
+import { TenantHold } from './tenant-hold';
 
 /** OneDrive/SharePoint budget per app per tenant by licensed users (docs/graph-facts.md): [up to this many, units/min]. */
 const TIERS: ReadonlyArray<readonly [number, number]> = [
@@ -45,6 +46,8 @@ export interface TenantPacerOptions {
   safety?: number;
   /** How often at most the shared hold is read (default 250 ms); the share is renewed every 4 of those. */
   sharedRefreshMs?: number;
+  /** The tenant's hold in this process, shared with the tenant's other pacers and its HTTP handler. */
+  hold?: TenantHold;
 }
 
 /** Progress figures for logs, benchmarks and tests. */
@@ -227,7 +230,7 @@ export class TenantPacer {
   #exhaustedAt = Number.NEGATIVE_INFINITY;
   #loweredAt = Number.NEGATIVE_INFINITY;
 
-  #hold = 0;
+  readonly #holdState: TenantHold;
   #missingRetryAfter = 0;
   #allowance: Allowance | undefined;
   #limit: number | undefined;
@@ -287,6 +290,14 @@ export class TenantPacer {
     this.#minRate = this.#tenantRate / 100;
     this.#refilledAt = this.#clock.now();
     this.#tokens = this.#capacity();
+    this.#holdState = options.hold ?? new TenantHold();
+    // Another pacer of the tenant (or this one) held it: a pump asleep on the rate re-reads the hold.
+    this.#holdState.onChange(() => this.#poke());
+  }
+
+  /** The hold answers declared (what `settle` extends and judges echoes by). */
+  get #hold(): number {
+    return this.#holdState.declared();
   }
 
   /**
@@ -363,7 +374,12 @@ export class TenantPacer {
 
   /** When the current hold ends (ms, the clock's time); in the past or 0 when there is none. */
   holdUntil(): number {
-    return this.#hold;
+    return this.#holdState.until();
+  }
+
+  /** Holds the tenant until the returned function is called (see `TenantHold.pin`). */
+  pinHold(): () => void {
+    return this.#holdState.pin();
   }
 
   stats(): PacerStats {
@@ -416,7 +432,8 @@ export class TenantPacer {
 
   /** How long the head request must still wait, and whether the rate (not a hold or allowance) is why. */
   #delay(units: number, now: number): { waitMs: number; rateBound: boolean } {
-    if (now < this.#hold) return { waitMs: Math.max(1, this.#hold - now), rateBound: false };
+    const held = this.#holdState.until();
+    if (now < held) return { waitMs: Math.max(1, held - now), rateBound: false };
     let allowance = this.#allowance;
     if (allowance && now >= allowance.until) {
       allowance = this.#lapse(allowance, units, now);
@@ -723,7 +740,7 @@ export class TenantPacer {
   #extendHold(until: number, now: number, share: boolean): void {
     if (until <= this.#hold) return;
     if (this.#hold <= now) this.#holds += 1;
-    this.#hold = until;
+    this.#holdState.extend(until);
     if (share && this.#shared) {
       this.#holdToShare = Math.max(this.#holdToShare, until);
       this.#holdWrite ??= this.#writeHold();

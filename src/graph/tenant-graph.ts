@@ -5,7 +5,8 @@ import { GraphError } from '../errors';
 import type { DriveSkip } from './drive-answer';
 import { classifyDriveAnswer, failingSkip } from './drive-answer';
 import { graphErrorCode, headerBag } from './graph-error-body';
-import { NodeHttpMessageHandler } from './node-http-handler';
+import type { BodyChunkListener } from './node-http-handler';
+import { isHeldBack, NodeHttpMessageHandler } from './node-http-handler';
 import type { GraphCounters, GraphDriveItem, GraphUser, RequestPacer } from './graph-types';
 import { DRIVE_ITEM_FIELDS, UNITS, USER_FIELDS, newGraphCounters } from './graph-types';
 
@@ -126,7 +127,8 @@ export class TenantGraph {
       baseUrl: `${this.#origin}/`,
       defaultVersion: 'v1.0',
       customHosts: new Set([new URL(this.#origin).hostname]),
-      middleware: new NodeHttpMessageHandler(),
+      // The last check of the hold is at the wire: right before a request's first byte (docs/throttling.md).
+      middleware: new NodeHttpMessageHandler({ holdUntil: () => options.pacer.holdUntil?.() ?? 0 }),
     });
   }
 
@@ -355,12 +357,19 @@ export class TenantGraph {
     const pacer = this.#options.pacer;
     let acquired = 0;
     let outer: SendResult;
+    // An inner 429/503 is known only once the whole body is parsed; from the moment its bytes arrive the tenant
+    // is held (pinned), so that nothing leaves before its `Retry-After` is read (docs/throttling.md).
+    let unpin: (() => void) | undefined;
+    const watch = throttleScanner(() => {
+      unpin ??= pacer.pinHold?.();
+    });
     try {
       for (; acquired < requests.length; acquired += 1) {
         await pacer.acquire(UNITS.driveListing, this.#options.signal);
       }
-      outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true);
+      outer = await this.#send('POST', `${this.#origin}/v1.0/$batch`, 0, {}, { requests }, true, watch);
     } catch (error) {
+      unpin?.();
       // No answer (no token, an abort): the units granted so far go back, or the tenant's pacer would keep
       // counting them in flight.
       for (let i = 0; i < acquired; i += 1)
@@ -373,6 +382,8 @@ export class TenantGraph {
       for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? [])
         byId.set(answer.id, answer);
     }
+    // Released in the same tick as the settling below, which declares the real holds.
+    unpin?.();
     return requests.map((request) => {
       const answer = byId.get(request.id) ?? {
         id: request.id,
@@ -396,6 +407,7 @@ export class TenantGraph {
     headers: Record<string, string>,
     body?: unknown,
     prepaid = false,
+    onBodyChunk?: BodyChunkListener,
   ): Promise<SendResult> {
     const signal = this.#options.signal;
     if (!prepaid) {
@@ -414,42 +426,60 @@ export class TenantGraph {
     const forward = (): void => controller.abort(signal?.reason);
     if (signal?.aborted) forward();
     else signal?.addEventListener('abort', forward, { once: true });
+    // A plain request is settled with its answer's head, before the body is read: a 429 holds the tenant at once.
+    let settled = prepaid;
+    const settle = (answerStatus: number, head: { get(name: string): string | null }): void => {
+      if (settled) return;
+      settled = true;
+      if (isThrottle(answerStatus)) this.counters.throttled += 1;
+      this.#options.pacer.settle(units, { status: answerStatus, headers: head });
+    };
     try {
       const token = await this.#token();
-      // A 429 may have arrived for another request since this one was granted (the token lookup above can
-      // yield): wait the hold out. A 429 whose answer is being read in the meantime can still miss this request;
-      // the simulator allows such requests 100 ms of in-flight grace, as Graph cannot tell them from others.
-      await this.#waitOutHold();
-      // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
-      sent = true;
-      if (!prepaid) this.counters.requests += 1;
-      // The timeout runs from when the request leaves, not while it waited for a token or a hold.
-      timer = setTimeout(
-        () => controller.abort(new DOMException('The Graph request timed out', 'TimeoutError')),
-        this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
-      );
-      const request = this.#client
-        .api(url)
-        .headers({
-          ...headers,
-          Authorization: `Bearer ${token}`,
-          'User-Agent': this.#options.userAgent,
-          Accept: 'application/json',
-        })
-        .option('signal', controller.signal)
-        .responseType(ResponseType.RAW);
-      const response = (await (method === 'GET' ? request.get() : request.post(body))) as Response;
-      status = response.status;
-      answerHeaders = response.headers;
-      const text = await response.text();
-      parsed = text ? (JSON.parse(text) as unknown) : undefined;
+      for (;;) {
+        // A 429 may have arrived for another request since this one was granted (the token lookup above can
+        // yield): wait the hold out. The handler reads the hold once more right before the first byte.
+        await this.#waitOutHold();
+        // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
+        if (!sent && !prepaid) this.counters.requests += 1;
+        sent = true;
+        // The timeout runs from when the request leaves, not while it waited for a token or a hold.
+        timer = setTimeout(
+          () => controller.abort(new DOMException('The Graph request timed out', 'TimeoutError')),
+          this.#options.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+        );
+        const request = this.#client
+          .api(url)
+          .headers({
+            ...headers,
+            Authorization: `Bearer ${token}`,
+            'User-Agent': this.#options.userAgent,
+            Accept: 'application/json',
+          })
+          .option('signal', controller.signal)
+          .option('onAnswerHead', settle)
+          .option('onBodyChunk', onBodyChunk)
+          .responseType(ResponseType.RAW);
+        try {
+          const response = (await (method === 'GET' ? request.get() : request.post(body))) as Response;
+          status = response.status;
+          answerHeaders = response.headers;
+          const text = await response.text();
+          parsed = text ? (JSON.parse(text) as unknown) : undefined;
+          break;
+        } catch (error) {
+          // Taken back unwritten: a hold began while it waited for its socket (not an attempt, not a request).
+          if (!isHeldBack(error) || signal?.aborted) throw error;
+          clearTimeout(timer);
+        }
+      }
     } catch (error) {
       if (signal?.aborted) {
-        if (!prepaid) this.#options.pacer.settle(units, { status: 0, headers: answerHeaders });
+        settle(0, answerHeaders);
         throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       }
       if ((error as { name?: string }).name === 'TokenError') {
-        if (!prepaid) this.#options.pacer.settle(units, { status: 0, headers: answerHeaders });
+        settle(0, answerHeaders);
         throw error;
       }
       // A reset, a timeout or a body that is not JSON: status 0, retried like a 5xx.
@@ -458,12 +488,41 @@ export class TenantGraph {
       clearTimeout(timer);
       signal?.removeEventListener('abort', forward);
     }
-    if (!prepaid) {
-      if (isThrottle(status)) this.counters.throttled += 1;
-      this.#options.pacer.settle(units, { status, headers: answerHeaders });
-    }
+    // An answer whose body failed settles here with what its head said; no answer at all, as status 0.
+    settle(status, answerHeaders);
     return { status, headers: answerHeaders, body: parsed, sent };
   }
+}
+
+const STATUS_KEY = Buffer.from('"status"', 'latin1');
+/** What follows an inner answer's `"status"` key when it is 429 or 503 (a key never occurs inside a string: quotes
+ * there are escaped). */
+const THROTTLED_VALUE = /^\s*:\s*(?:429|503)\b/;
+/** Bytes kept from the end of one chunk, so that a status split across two chunks is seen. */
+const SCAN_OVERLAP = 32;
+
+function hasThrottledStatus(bytes: Buffer): boolean {
+  for (let at = bytes.indexOf(STATUS_KEY); at !== -1; at = bytes.indexOf(STATUS_KEY, at + 1)) {
+    const start = at + STATUS_KEY.length;
+    if (THROTTLED_VALUE.test(bytes.toString('latin1', start, start + 16))) return true;
+  }
+  return false;
+}
+
+/** Calls `found` once a body's chunks show a throttled inner answer, without decoding the body. */
+function throttleScanner(found: () => void): BodyChunkListener {
+  let tail = Buffer.alloc(0);
+  let seen = false;
+  return (chunk) => {
+    if (seen) return;
+    const seam = Buffer.concat([tail, chunk.subarray(0, SCAN_OVERLAP)]);
+    if (hasThrottledStatus(seam) || hasThrottledStatus(chunk)) {
+      seen = true;
+      found();
+      return;
+    }
+    tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - SCAN_OVERLAP)));
+  };
 }
 
 /** `User-Agent` that Microsoft asks ISVs to send: `ISV|<company>|<app>/<version>`. */

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { NodeHttpMessageHandler } from '../../src/graph/node-http-handler';
+import { isHeldBack, MAX_ANSWER_BYTES, NodeHttpMessageHandler } from '../../src/graph/node-http-handler';
 
 describe('NodeHttpMessageHandler', () => {
   let server: Server;
@@ -117,5 +117,81 @@ describe('NodeHttpMessageHandler', () => {
         .responseType(ResponseType.RAW)
         .get(),
     ).rejects.toThrow();
+  });
+
+  const gated = (holdUntil: () => number): Client =>
+    Client.initWithMiddleware({
+      baseUrl: `${origin}/`,
+      defaultVersion: 'v1.0',
+      customHosts: new Set(['127.0.0.1']),
+      middleware: new NodeHttpMessageHandler({ holdUntil }),
+    });
+
+  it('writes nothing while the gate holds, on a new connection or a reused one, and says so (HeldBack)', async () => {
+    answer = (_req, res) => res.end('{}');
+    // A kept-alive connection exists after this; the next request may reuse it.
+    await gated(() => 0)
+      .api('/users')
+      .responseType(ResponseType.RAW)
+      .get();
+    seen.length = 0;
+    let checks = 0;
+    const held = gated(() => {
+      checks += 1;
+      return Date.now() + 60_000;
+    });
+    for (let i = 0; i < 3; i += 1) {
+      const error: unknown = await held
+        .api('/users')
+        .responseType(ResponseType.RAW)
+        .get()
+        .then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+      expect(isHeldBack(error)).toBe(true);
+    }
+    // Read once per request, right before it would have been written; the server saw none of them.
+    expect(checks).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).toHaveLength(0);
+  });
+
+  it("passes an answer's head on before its body has arrived, and its decoded body chunk by chunk", async () => {
+    let finish: (() => void) | undefined;
+    answer = (_req, res) => {
+      res.writeHead(503, { 'Retry-After': '7', 'Content-Encoding': 'gzip' });
+      const zipped = gzipSync('{"error":{"code":"serviceNotAvailable"}}');
+      res.write(zipped.subarray(0, 10));
+      finish = () => res.end(zipped.subarray(10));
+    };
+    const heads: Array<[number, string | null]> = [];
+    const chunks: string[] = [];
+    const response = (await client()
+      .api('/users')
+      .option('onAnswerHead', (status: number, headers: { get(name: string): string | null }) => {
+        heads.push([status, headers.get('Retry-After')]);
+        // The body's end comes only once the head was seen: without the early head, this request would hang.
+        finish?.();
+      })
+      .option('onBodyChunk', (chunk: Buffer) => chunks.push(chunk.toString('utf8')))
+      .responseType(ResponseType.RAW)
+      .get()) as Response;
+    expect(heads).toEqual([[503, '7']]);
+    expect(chunks.join('')).toBe('{"error":{"code":"serviceNotAvailable"}}');
+    expect(await response.text()).toBe('{"error":{"code":"serviceNotAvailable"}}');
+  });
+
+  it('fails an answer whose body inflates past the limit, without holding it whole', async () => {
+    // About 64 KiB on the wire, 65 MiB once inflated.
+    const bomb = gzipSync(Buffer.alloc(MAX_ANSWER_BYTES + 1_048_576));
+    answer = (_req, res) => {
+      res.writeHead(200, { 'Content-Encoding': 'gzip' });
+      res.end(bomb);
+    };
+    expect(bomb.byteLength).toBeLessThan(1_048_576);
+    await expect(client().api('/users').responseType(ResponseType.RAW).get()).rejects.toThrow(
+      /exceeds 67108864 bytes/,
+    );
   });
 });
