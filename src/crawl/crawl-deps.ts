@@ -41,6 +41,11 @@ export interface CrawlSettings {
   runTimeLimitMs: number;
   /** A batch gives up (and is retried by the queue) after this long, before the Functions timeout. */
   batchDeadlineMs: number;
+  /**
+   * A batch starts no new round of users after this long: it queues its remaining users as a continuation and ends
+   * cleanly, so that waiting out throttling never runs into the deadline (well before `batchDeadlineMs`).
+   */
+  batchYieldMs: number;
   /** Warn when the client secret expires within this many days. */
   secretWarningDays: number;
   /** `$top` of the users listing (Graph allows 1 to 999). */
@@ -60,6 +65,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   reconcileConcurrency: 8,
   runTimeLimitMs: 12 * 3600_000,
   batchDeadlineMs: 20 * 60_000,
+  batchYieldMs: 12 * 60_000,
   secretWarningDays: 30,
   userPageSize: 999,
   childrenPageSize: 1000,

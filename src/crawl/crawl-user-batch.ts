@@ -60,9 +60,24 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   const deadline = AbortSignal.timeout(deps.settings.batchDeadlineMs);
   const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
   const crawl = new BatchCrawl(deps, message, graph);
+  const yieldAt = Date.now() + deps.settings.batchYieldMs;
 
+  let remaining: User[];
   try {
-    await crawl.run();
+    remaining = await crawl.run(yieldAt);
+    if (remaining.length > 0) {
+      // Queued before this piece is recorded: a crash in between redoes this piece (idempotent), never loses the
+      // remaining users. A duplicate continuation is recorded once (its piece marker).
+      const part = (message.part ?? 0) + 1;
+      await deps.enqueueBatch({ ...message, part, users: remaining });
+      deps.logger.info('batch continues in a new message', {
+        tenantId,
+        runId,
+        batch: message.batch,
+        part,
+        users: remaining.length,
+      });
+    }
   } catch (error) {
     if (error instanceof PermissionMissing) {
       await failRun(
@@ -85,7 +100,10 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
     throttled: graph.counters.throttled,
     roundTrips: graph.counters.roundTrips,
   });
-  const summary = await deps.progress.recordBatch(tenantId, runId, message.batch, work, attempt);
+  const summary = await deps.progress.recordBatch(tenantId, runId, message.batch, work, attempt, {
+    part: message.part,
+    continued: remaining.length > 0,
+  });
   if (!(await finishRunIfComplete(deps, tenantId, runId, summary))) {
     await publishProgress(deps, tenantId, runId, summary);
   }
@@ -119,9 +137,18 @@ class BatchCrawl {
     return this.#message.runId;
   }
 
-  async run(): Promise<void> {
+  /**
+   * Crawls the batch's users a round at a time; past `yieldAt` (ms since the epoch) it starts no new round and
+   * returns the users it did not reach (at least one round is always crawled, so every piece makes progress).
+   */
+  async run(yieldAt: number): Promise<User[]> {
     const users = this.#message.users;
+    let remaining: User[] = [];
     for (let start = 0; start < users.length; start += GRAPH_BATCH) {
+      if (start > 0 && Date.now() >= yieldAt) {
+        remaining = users.slice(start);
+        break;
+      }
       const round = users.slice(start, start + GRAPH_BATCH);
       const pages = await this.#graph.firstDrivePages(
         round.map((user) => user.id),
@@ -142,6 +169,7 @@ class BatchCrawl {
       this.#skipped,
       this.#settled,
     );
+    return remaining;
   }
 
   /**

@@ -20,6 +20,8 @@ export const userBatchMessage = z.object({
   runId,
   /** Batch number within the run, from 0; a retried listing re-sends the same numbers. */
   batch: z.number().int().min(0),
+  /** 0 for the batch as planned; n for the n-th continuation of its remaining users (docs/throttling.md). */
+  part: z.number().int().min(0).max(100_000).optional(),
   /** Licensed users in the tenant, for the pacer's starting tier. */
   licensedUsers: z.number().int().min(0),
   users: z

@@ -22,7 +22,10 @@ export const ZERO_WORK: Readonly<WorkCounters> = {
 export interface RunSummary extends WorkCounters {
   /** Batches the listing queued; known once `listingDone`. */
   batchesPlanned: number;
+  /** Pieces done: planned batches and their continuations. */
   batchesDone: number;
+  /** Continuations queued by batches that yielded before the Functions time limit (each is one more piece). */
+  continuations: number;
   listingDone: boolean;
 }
 
@@ -82,6 +85,7 @@ function toSummary(entity: Partial<SummaryEntity>): RunSummary {
     ...counters,
     batchesPlanned: Number(entity.batchesPlanned ?? 0),
     batchesDone: Number(entity.batchesDone ?? 0),
+    continuations: Number(entity.continuations ?? 0),
     listingDone: entity.listingDone === true,
   };
 }
@@ -120,6 +124,7 @@ export class RunProgress {
         ...ZERO_WORK,
         batchesPlanned: 0,
         batchesDone: 0,
+        continuations: 0,
         listingDone: false,
       });
     } catch (error) {
@@ -157,8 +162,10 @@ export class RunProgress {
   }
 
   /**
-   * Records a finished batch once; a batch already recorded by another attempt (a retry whose first write landed
-   * unseen, a duplicate delivery) adds only this attempt's Graph counters, which Graph did receive.
+   * Records a finished piece of a batch once (`part` 0 is the batch as planned, each continuation the next part);
+   * a piece already recorded by another attempt (a retry whose first write landed unseen, a duplicate delivery)
+   * adds only this attempt's Graph counters, which Graph did receive. `continued`: the piece queued a continuation
+   * with its remaining users, one more piece before the run is complete.
    */
   recordBatch(
     tenantId: string,
@@ -166,10 +173,13 @@ export class RunProgress {
     batch: number,
     work: Partial<WorkCounters>,
     attempt: string,
+    piece: { part?: number; continued?: boolean } = {},
   ): Promise<RunSummary> {
-    const marker = `batch_${String(batch).padStart(6, '0')}`;
+    const part = piece.part ?? 0;
+    const marker = `batch_${String(batch).padStart(6, '0')}${part > 0 ? `_part${String(part).padStart(4, '0')}` : ''}`;
     return this.#recordPiece(tenantId, runId, marker, work, attempt, (summary) => {
       summary.batchesDone += 1;
+      if (piece.continued) summary.continuations += 1;
     });
   }
 

@@ -338,16 +338,18 @@ export class TenantGraph {
     this.#assertGraphOrigin(url);
     const maxAttempts = this.#options.maxAttempts ?? DEFAULT_ATTEMPTS;
     let backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
-    for (let attempt = 1; ; attempt += 1) {
+    // Throttled answers wait (the pacer holds the tenant) and spend no attempt: only the caller's deadline ends
+    // that wait (docs/throttling.md). Other failures have `maxAttempts`.
+    for (let attempt = 1; ; ) {
       const { status, body } = await this.#send('GET', url, units, headers);
       if (status >= 200 && status < 300) return body as T;
+      if (isThrottle(status)) continue;
       if (!isRetryable(status) || attempt >= maxAttempts) {
         throw new GraphError(codeForStatus(status), this.tenantId, status, graphErrorCode(body));
       }
-      if (!isThrottle(status)) {
-        await this.#sleep(backoff, this.#options.signal);
-        backoff = Math.min(backoff * 2, 30_000);
-      }
+      attempt += 1;
+      await this.#sleep(backoff, this.#options.signal);
+      backoff = Math.min(backoff * 2, 30_000);
     }
   }
 

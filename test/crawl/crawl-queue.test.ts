@@ -188,3 +188,52 @@ describe('crawl through the queues', () => {
     expect((await post(tenant.tenantId)).status).toBe(409);
   });
 });
+
+describe('a batch that reaches its yield time', () => {
+  it('queues its remaining users as continuations, and the run ends exact under throttling', async () => {
+    const cloud = sim();
+    // Every piece yields after its first round of 20 users: a batch of 60 becomes three pieces.
+    const app = await createTestApp({
+      crawlSettings: { ...SETTINGS, usersPerBatch: 60, graphMaxAttempts: 2, batchYieldMs: 0 },
+    });
+    const instance = { context: app.context, handlers: crawlHandlers(() => app.context) };
+    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
+      users: 70,
+      unlicensedShare: 0,
+      itemsPerUser: [0, 6],
+      // Throttled all along: budget 429s, and 503s that must never fail a piece or skip a user.
+      budgetPerWindow: 40,
+      windowSeconds: 10,
+      timeScale: 10,
+    });
+    await cloud.setFaults(tenant.tenantId, { graph: { status503: 0.1, retryAfterSeconds: 1 } });
+    try {
+      await instance.handlers.plan(
+        {
+          isPastDue: false,
+          schedule: { adjustForDST: false },
+          scheduleStatus: { last: '', next: '', lastUpdated: '' },
+        },
+        new InvocationContext({ functionName: 'crawlPlan' }),
+      );
+      await drain([instance]);
+    } finally {
+      await cloud.setFaults(tenant.tenantId, {});
+    }
+    const run = await app.context.runs.latest(tenant.tenantId);
+    expect(run?.status).toBe('succeeded');
+    const items = await expectTableEqualsDrives(cloud, app.context, tenant.tenantId);
+    expect(run).toMatchObject({
+      usersSeen: 70,
+      usersCrawled: tenant.licensedWithDrive,
+      usersSkipped: 0,
+      itemsStored: items,
+    });
+    // Two batches (60 + 10 users): the first went on twice; the second has one round only.
+    const summary = await app.context.progress.summary(tenant.tenantId, run!.runId);
+    expect(summary).toMatchObject({ batchesPlanned: 2, continuations: 2, batchesDone: 4 });
+    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    expect(stats.throttled).toBeGreaterThan(0);
+    expect(stats.violations).toBe(0);
+  }, 180_000);
+});
