@@ -71,6 +71,8 @@ export interface AppContextOverrides {
   appCredential?: TokenCredential;
   /** How long consent verification retries replication-lag errors. */
   consentRetryWindowMs?: number;
+  /** How long the consent callback keeps proving missing permissions with fresh tokens (default 60 s). */
+  consentPropagationWindowMs?: number;
   /** Replaces the per-tenant pacer factory. */
   pacerFor?: (tenantId: string, licensedUsers?: number) => RequestPacer;
   /** Key Vault at a host that is not a Key Vault domain (the simulator). */
@@ -253,8 +255,11 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
           verifyConsent(tenant, {
             credentials,
             graphEndpoint: config.graphEndpoint,
-            graphFor: (tenantId) => graphFor(tenantId, { maxAttempts: 3 }),
+            // Bounded: the callback answers a browser, and throttled calls otherwise wait without limit.
+            graphFor: (tenantId) =>
+              graphFor(tenantId, { maxAttempts: 3, signal: AbortSignal.timeout(30_000) }),
             retryWindowMs: overrides.consentRetryWindowMs,
+            propagationWindowMs: overrides.consentPropagationWindowMs,
           }),
       };
     },

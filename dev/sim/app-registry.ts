@@ -24,6 +24,11 @@ export type Grant =
       /** Until this real time (ms since epoch) the token endpoint still answers `lagCode`. */
       lagUntil: number;
       lagCode: 700016 | 65001;
+      /**
+       * From this real time (ms since epoch) tokens carry the roles; before it Entra ID issues tokens without them,
+       * as it does right after consent while the grant propagates (dev/sim/README.md).
+       */
+      rolesFrom: number;
     }
   | { kind: 'revoked'; code: RevocationCode };
 
@@ -112,6 +117,7 @@ export class AppRegistry {
     roles: readonly string[],
     lagUntil: number,
     lagCode: 700016 | 65001,
+    rolesFrom = 0,
   ): void {
     assertRoles(roles);
     this.require(clientId);
@@ -120,6 +126,7 @@ export class AppRegistry {
       roles: [...roles],
       lagUntil,
       lagCode,
+      rolesFrom,
     });
   }
 

@@ -136,7 +136,14 @@ export async function handleAdminConsent(
     );
     return;
   }
-  state.apps.grant(chosen.tenantId, app.clientId, app.requiredRoles, 0, 700016);
+  state.apps.grant(
+    chosen.tenantId,
+    app.clientId,
+    app.requiredRoles,
+    0,
+    700016,
+    state.wall() + chosen.rolesLagMs,
+  );
   log(302, chosen.tenantId, app.clientId);
   sendRedirect(
     res,

@@ -66,7 +66,13 @@ export function controlRoutes(control: SimControl): ControlRoute[] {
         param(p, 0),
         text(body, 'clientId'),
         body.options as
-          { roles?: GraphAppRole[]; replicationLagMs?: number; lagCode?: 700016 | 65001 } | undefined,
+          | {
+              roles?: GraphAppRole[];
+              replicationLagMs?: number;
+              lagCode?: 700016 | 65001;
+              rolesLagMs?: number;
+            }
+          | undefined,
       ),
     ),
     route('POST', '/tenants/:id/revoke', (p, _, body) =>

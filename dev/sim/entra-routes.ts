@@ -187,7 +187,8 @@ async function handleToken(state: CloudState, req: IncomingMessage, res: ServerR
     tid: tenant.tenantId,
     oid: servicePrincipal,
     sub: servicePrincipal,
-    ...(isGraph && grant.roles.length > 0 ? { roles: [...grant.roles] } : {}),
+    // Right after consent the grant may not have reached the token service: no roles yet (Graph then answers 403).
+    ...(isGraph && grant.roles.length > 0 && now >= grant.rolesFrom ? { roles: [...grant.roles] } : {}),
     idtyp: 'app',
     ver: '2.0',
     uti: randomBytes(16).toString('base64url'),

@@ -183,6 +183,8 @@ function bumpETag(eTag: string): string {
 export class SeededTenant {
   readonly tenantId: string;
   readonly domain: string;
+  /** Real ms after a consent during which tokens carry no roles (`TenantSpec.rolesLagMs`). */
+  readonly rolesLagMs: number;
   readonly seed: number;
   readonly throttle: TenantThrottle;
   readonly paging: ChildrenPaging;
@@ -214,6 +216,10 @@ export class SeededTenant {
     this.seed = spec.seed;
     this.tenantId = (spec.tenantId ?? derivedGuid(spec.seed, 'tenant')).toLowerCase();
     this.domain = (spec.domain ?? `t${spec.seed}.onmicrosoft.test`).toLowerCase();
+    if (spec.rolesLagMs !== undefined && !(spec.rolesLagMs >= 0)) {
+      throw new SimError(400, 'rolesLagMs must not be negative');
+    }
+    this.rolesLagMs = spec.rolesLagMs ?? 0;
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(this.tenantId)) {
       throw new SimError(400, 'tenantId must be a GUID');
     }

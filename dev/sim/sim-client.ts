@@ -64,7 +64,12 @@ export class SimClient implements SimControl {
   consent(
     tenantId: string,
     clientId: string,
-    options?: { roles?: GraphAppRole[]; replicationLagMs?: number; lagCode?: 700016 | 65001 },
+    options?: {
+      roles?: GraphAppRole[];
+      replicationLagMs?: number;
+      lagCode?: 700016 | 65001;
+      rolesLagMs?: number;
+    },
   ): Promise<void> {
     return this.post(`/tenants/${enc(tenantId)}/consent`, { clientId, options });
   }

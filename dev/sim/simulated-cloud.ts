@@ -184,7 +184,12 @@ export class SimulatedCloud implements SimControl {
   consent(
     tenantId: string,
     clientId: string,
-    options: { roles?: GraphAppRole[]; replicationLagMs?: number; lagCode?: 700016 | 65001 } = {},
+    options: {
+      roles?: GraphAppRole[];
+      replicationLagMs?: number;
+      lagCode?: 700016 | 65001;
+      rolesLagMs?: number;
+    } = {},
   ): Promise<void> {
     return run(() => {
       const tenant = this.state.requireTenant(tenantId);
@@ -196,6 +201,7 @@ export class SimulatedCloud implements SimControl {
         options.roles ?? app.requiredRoles,
         lagUntil,
         options.lagCode ?? 700016,
+        this.state.wall() + (options.rolesLagMs ?? tenant.rolesLagMs),
       );
     });
   }

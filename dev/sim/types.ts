@@ -91,6 +91,11 @@ export interface TenantSpec {
   latencyMs?: number;
   /** Apps consented in this tenant at creation, with the roles granted (default: the app's required roles). */
   consentedApps?: Array<{ clientId: string; roles?: GraphAppRole[] }>;
+  /**
+   * Real milliseconds after each consent in this tenant during which tokens come without the granted roles, so
+   * Graph answers `403` (`Authorization_RequestDenied` for the directory, `accessDenied` for drives). Default 0.
+   */
+  rolesLagMs?: number;
 }
 
 export interface TenantInfo {
@@ -223,7 +228,12 @@ export interface SimControl {
   consent(
     tenantId: string,
     clientId: string,
-    options?: { roles?: GraphAppRole[]; replicationLagMs?: number; lagCode?: 700016 | 65001 },
+    options?: {
+      roles?: GraphAppRole[];
+      replicationLagMs?: number;
+      lagCode?: 700016 | 65001;
+      rolesLagMs?: number;
+    },
   ): Promise<void>;
   /** Withdraws consent; token requests then fail with `code` (default 7000229, service principal missing). */
   revoke(tenantId: string, clientId: string, code?: RevocationCode): Promise<void>;

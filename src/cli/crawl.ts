@@ -1,12 +1,14 @@
 /**
  * `npm run crawl [-- --tenant <tenant-id>]`: one crawl now, inline. Progress on stderr, the summary table on
- * stdout. Exit codes (docs/contract.md): 0 every tenant crawled or found revoked; 1 a tenant failed, or the client
- * secret is missing, expired or rejected; 2 a configuration error or an unknown --tenant.
+ * stdout. Exit codes (docs/contract.md): 0 every tenant crawled, found revoked or still waiting for its permissions
+ * (`consent_incomplete`, checked again first); 1 a tenant failed, or the client secret is missing, expired or
+ * rejected; 2 a configuration error or an unknown --tenant.
  */
 import { parseArgs } from 'node:util';
 import { createAppContext } from '../app-context';
 import { loadConfig } from '../config';
 import { crawlInline } from '../crawl/inline-crawl';
+import { recheckIncompleteConsent } from '../crawl/plan-crawl';
 import { ConfigError, SecretError } from '../errors';
 import { consoleSink, createLogger } from '../logging/logger';
 import { formatSummaryTable } from './summary-table';
@@ -50,6 +52,17 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     tenants = [tenant];
+  }
+  // Tenants whose consent is incomplete are proven again first: those whose permissions arrived are crawled.
+  const { waiting } = await recheckIncompleteConsent(deps, tenantArg);
+  for (const tenantId of waiting) {
+    process.stderr.write(
+      `Tenant ${tenantId}: consent_incomplete, still waiting for its permissions (not crawled)\n`,
+    );
+  }
+  if (tenantArg) {
+    const tenant = await context.registry.get(tenantArg);
+    tenants = tenant && !waiting.includes(tenantArg) ? [tenant] : [];
   } else {
     tenants = await context.registry.listCrawlable();
   }
@@ -75,9 +88,13 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   process.stdout.write(formatSummaryTable(results));
-  // A revoked tenant is a status change, reported but not a failure; a rejected secret fails the runs, so exit 1.
+  // A revoked tenant, or one whose permissions proved missing, is a status change, reported but not a failure; a
+  // rejected secret fails the runs, so exit 1.
   const failed = results.filter(
-    (result) => result.run?.status !== 'succeeded' && result.status !== 'revoked',
+    (result) =>
+      result.run?.status !== 'succeeded' &&
+      result.status !== 'revoked' &&
+      result.status !== 'consent_incomplete',
   );
   return failed.length > 0 ? 1 : 0;
 }

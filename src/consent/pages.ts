@@ -111,9 +111,11 @@ export function connectedPage(organization: string, nextRun: Date, incomplete: s
       200,
       'Consent is incomplete',
       'bad',
-      `<p>The app can sign in to <strong>${escapeHtml(organization)}</strong>, but these permissions were not
-granted: ${incomplete.map((p) => `<code>${escapeHtml(p)}</code>`).join(', ')}. Nothing will be read until an
-administrator grants them; start again from the consent link.</p>`,
+      `<p>The app can sign in to <strong>${escapeHtml(organization)}</strong>, but these permissions have not
+arrived yet: ${incomplete.map((p) => `<code>${escapeHtml(p)}</code>`).join(', ')}. Right after consent, Microsoft
+can take a few minutes to make new permissions effective. Your organization will be checked again automatically
+before each scheduled run, and read once both permissions are in place; nothing is read until then.</p>
+<p>If the administrator declined or removed a permission, start again from the consent link.</p>`,
     );
   }
   return page(

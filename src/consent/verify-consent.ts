@@ -20,6 +20,11 @@ export interface VerifyConsentDeps {
   graphFor: (tenantId: string) => TenantGraph;
   /** How long to keep retrying the codes that replication lag produces right after consent. */
   retryWindowMs?: number;
+  /**
+   * How long to keep proving permissions that are missing, with fresh tokens: right after consent Entra ID may
+   * issue tokens without the new roles for a while (docs/permissions.md, "Right after consent"). Default 60 s.
+   */
+  propagationWindowMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -66,6 +71,18 @@ export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Pr
   }
 
   if (tenantId !== tenant) deps.credentials.forget(tenantId);
-  const missing = await provePermissions(deps.graphFor(tenantId), new Set(claims.roles ?? []));
+  const propagationEnd = now() + (deps.propagationWindowMs ?? 60_000);
+  let missing = await provePermissions(deps.graphFor(tenantId), new Set(claims.roles ?? []));
+  for (
+    let delay = 2_000;
+    missing.length > 0 && now() + delay <= propagationEnd;
+    delay = Math.min(delay * 2, 15_000)
+  ) {
+    await sleep(delay);
+    // A fresh token each time: a cached one keeps the roles (none) it was issued with until it expires.
+    deps.credentials.forget(tenantId);
+    const roles = tokenClaims((await deps.credentials.getToken(tenantId, scope)).token).roles ?? [];
+    missing = await provePermissions(deps.graphFor(tenantId), new Set(roles));
+  }
   return { kind: 'verified', tenantId, missing };
 }

@@ -25,7 +25,8 @@ export async function finishRunIfComplete(
   runId: string,
   summary: RunSummary,
 ): Promise<boolean> {
-  if (!summary.listingDone || summary.batchesDone < summary.batchesPlanned + summary.continuations) return false;
+  if (!summary.listingDone || summary.batchesDone < summary.batchesPlanned + summary.continuations)
+    return false;
   const run = await deps.runs.get(tenantId, runId);
   if (!run || run.status !== 'running') return false;
   // Users skipped this run keep their rows (and their skip rows); everyone else the run did not see loses both.

@@ -1,7 +1,9 @@
 import { RegistryError, SecretError } from '../errors';
+import { provePermissions } from '../tenants/prove-permissions';
 import { daysUntilExpiry } from '../secrets/client-secret-source';
 import { CRAWLABLE } from '../tenants/tenant-registry';
 import type { CrawlDeps } from './crawl-deps';
+import { describeFailure } from './describe-failure';
 import { failRun } from './finish-run';
 import { newRunId } from './run-id';
 
@@ -41,6 +43,39 @@ export async function failStaleRuns(deps: CrawlDeps): Promise<number> {
   return failed;
 }
 
+/** A re-check that takes longer than this (a throttled or hanging tenant) is left for the next plan. */
+const RECHECK_TIMEOUT_MS = 60_000;
+
+/**
+ * Proves again, each with a fresh token, the permissions of the `consent_incomplete` tenants (all of them, or
+ * `only`): right after consent Entra ID may issue tokens without the new roles for minutes (docs/permissions.md).
+ * A tenant whose permissions have arrived becomes `active` and is crawled by this plan; the others keep waiting,
+ * what is missing in `lastError`. A tenant whose check fails waits too: one tenant never stops another.
+ */
+export async function recheckIncompleteConsent(
+  deps: CrawlDeps,
+  only?: string,
+): Promise<{ granted: string[]; waiting: string[] }> {
+  const granted: string[] = [];
+  const waiting: string[] = [];
+  for (const tenant of await deps.registry.list()) {
+    if (tenant.status !== 'consent_incomplete' || (only !== undefined && tenant.tenantId !== only)) continue;
+    const tenantId = tenant.tenantId;
+    try {
+      deps.forgetTenant(tenantId);
+      const graph = deps.graphFor(tenantId, { kind: 'directory' }, AbortSignal.timeout(RECHECK_TIMEOUT_MS));
+      const missing = await provePermissions(graph, await graph.tokenRoles());
+      await deps.registry.recordPermissionCheck(tenantId, missing, deps.now());
+      (missing.length === 0 ? granted : waiting).push(tenantId);
+      deps.logger.info('permissions checked again', { tenantId, missing: missing.join(',') || 'none' });
+    } catch (error) {
+      waiting.push(tenantId);
+      deps.logger.warn('permission re-check failed', { tenantId, reason: describeFailure(error) });
+    }
+  }
+  return { granted, waiting };
+}
+
 async function openRun(deps: CrawlDeps, tenantId: string): Promise<string> {
   const runId = newRunId(deps.now());
   await deps.runs.open(tenantId, runId, deps.now());
@@ -61,6 +96,7 @@ export interface PlannedRun {
 export async function planCrawl(deps: CrawlDeps): Promise<{ planned: PlannedRun[]; busy: string[] }> {
   await checkClientSecret(deps);
   await failStaleRuns(deps);
+  await recheckIncompleteConsent(deps);
   const planned: PlannedRun[] = [];
   const busy: string[] = [];
   for (const tenant of await deps.registry.listCrawlable()) {

@@ -2,6 +2,7 @@ import { Client, ResponseType } from '@microsoft/microsoft-graph-client';
 import type { TokenCredential } from '@azure/identity';
 import type { GraphErrorCode } from '../errors';
 import { GraphError } from '../errors';
+import { tokenClaims } from '../identity/tenant-credentials';
 import type { DriveSkip } from './drive-answer';
 import { classifyDriveAnswer, failingSkip } from './drive-answer';
 import { graphErrorCode, headerBag } from './graph-error-body';
@@ -326,6 +327,14 @@ export class TenantGraph {
     }
   }
 
+  /**
+   * The application roles the tenant's current token claims: a hint only, for when no Graph call can decide
+   * (docs/permissions.md). Takes (or reuses) the token.
+   */
+  async tokenRoles(): Promise<Set<string>> {
+    return new Set(tokenClaims(await this.#token()).roles ?? []);
+  }
+
   async #token(): Promise<string> {
     // Throws TokenError (typed) straight to the caller; the credential caches the token until near expiry.
     const token = await this.#options.credential.getToken(this.#scope, { abortSignal: this.#options.signal });
@@ -340,7 +349,7 @@ export class TenantGraph {
     let backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
     // Throttled answers wait (the pacer holds the tenant) and spend no attempt: only the caller's deadline ends
     // that wait (docs/throttling.md). Other failures have `maxAttempts`.
-    for (let attempt = 1; ; ) {
+    for (let attempt = 1; ;) {
       const { status, body } = await this.#send('GET', url, units, headers);
       if (status >= 200 && status < 300) return body as T;
       if (isThrottle(status)) continue;

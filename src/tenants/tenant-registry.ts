@@ -97,6 +97,28 @@ export class TenantRegistry {
     return records;
   }
 
+  /**
+   * Notes a re-check of a `consent_incomplete` tenant's permissions (before a plan): `missing` empty makes it
+   * `active` (its consent time unchanged); otherwise it stays waiting, the missing permissions in `lastError`.
+   * A tenant whose status changed meanwhile (revoked, consented again) is left alone.
+   */
+  async recordPermissionCheck(tenantId: string, missing: readonly string[], at: Date): Promise<void> {
+    const current = await this.get(tenantId);
+    if (current?.status !== 'consent_incomplete') return;
+    await this.#table.upsertEntity<TenantEntity>(
+      {
+        partitionKey: PARTITION,
+        rowKey: tenantId,
+        status: missing.length === 0 ? 'active' : 'consent_incomplete',
+        lastError:
+          missing.length === 0
+            ? ''
+            : `Permissions not granted yet: ${missing.join(', ')} (checked ${at.toISOString()})`,
+      },
+      'Merge',
+    );
+  }
+
   /** Tenants whose status says they are crawled. */
   async listCrawlable(): Promise<TenantRecord[]> {
     return (await this.list()).filter((tenant) => CRAWLABLE.has(tenant.status));

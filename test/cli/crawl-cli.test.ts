@@ -51,6 +51,18 @@ describe('npm run crawl', () => {
     expect(result.stderr).toMatch(/Unknown tenant/);
   });
 
+  it('exits 0 for a tenant still waiting for its permissions, says so, and crawls nothing of it', async () => {
+    const cloud = sim();
+    const tenant = await onboardTenant(cloud, app.context, app.clientId, { users: 6 });
+    await cloud.consent(tenant.tenantId, app.clientId, { roles: ['User.Read.All'] });
+    await app.context.registry.recordConsent(tenant.tenantId, 'consent_incomplete', new Date(), undefined);
+    const result = await runCrawl(app.env, ['--tenant', tenant.tenantId]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`Tenant ${tenant.tenantId}: consent_incomplete, still waiting`);
+    expect(await app.context.runs.latest(tenant.tenantId)).toBeUndefined();
+    expect((await app.context.registry.get(tenant.tenantId))?.lastError).toMatch(/Files\.Read\.All/);
+  });
+
   it('crawls, prints progress on stderr and the summary table on stdout, and exits 0', async () => {
     const tenant = await onboardTenant(sim(), app.context, app.clientId, { users: 12 });
     const result = await runCrawl(app.env, ['--tenant', tenant.tenantId]);

@@ -32,6 +32,26 @@ describe('simulated Entra ID token endpoint', () => {
     expect(jwtPayload(partialToken.token)).toMatchObject({ tid: partial.tenantId, roles: ['User.Read.All'] });
   });
 
+  it('issues tokens without the roles while a new consent propagates (rolesLagMs), and Graph answers 403', async () => {
+    const app = await newApp(cloud);
+    const tenant = await newTenant(cloud, undefined, { rolesLagMs: 400 });
+    await cloud.consent(tenant.tenantId, app.clientId);
+
+    const early = await credential(cloud, tenant.tenantId, app.clientId, app.secret).getToken(scope);
+    const users = await fetch(`${cloud.url}/v1.0/users?$top=1`, {
+      headers: { Authorization: `Bearer ${early.token}` },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const late = await credential(cloud, tenant.tenantId, app.clientId, app.secret).getToken(scope);
+
+    expect(jwtPayload(early.token)).not.toHaveProperty('roles');
+    expect(users.status).toBe(403);
+    expect(((await users.json()) as { error: { code: string } }).error.code).toBe(
+      'Authorization_RequestDenied',
+    );
+    expect(jwtPayload(late.token)).toMatchObject({ roles: ['User.Read.All', 'Files.Read.All'] });
+  });
+
   it('omits the roles claim when consent granted no role', async () => {
     const app = await newApp(cloud);
     const tenant = await newTenant(cloud, undefined, {

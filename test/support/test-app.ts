@@ -84,6 +84,7 @@ export async function createTestApp(
         },
       ),
       consentRetryWindowMs: 3_000,
+      consentPropagationWindowMs: 2_000,
       secretCacheMs: 0,
       ...overrides,
       ...more,

@@ -78,6 +78,7 @@ export async function createReliabilityApp(options: ReliabilityAppOptions = {}):
       logger: createLogger((level, message, fields) => logs.push({ level, message, fields })),
       appCredential,
       consentRetryWindowMs: 3_000,
+      consentPropagationWindowMs: 2_000,
       ...options.overrides,
       ...more,
     });
