@@ -36,4 +36,21 @@ describe('TenantGraph $batch and the pacer', () => {
     await expect(graph().firstDrivePages(userIds)).rejects.toMatchObject({ name: 'TokenError' });
     expect(drivePacer(tenant.tenantId).stats().inFlight).toBe(0);
   });
+
+  it('waits out throttled directory answers without spending attempts: a 503 storm never fails the listing', async () => {
+    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 60, unlicensedShare: 0 });
+    await cloud.consent(tenant.tenantId, app.clientId);
+    // Two attempts per request, and half of all answers a 503 with a short Retry-After: on pages of 5 users, some
+    // page meets two 503s in a row, which spent both attempts when throttles counted as attempts.
+    await cloud.setFaults(tenant.tenantId, { graph: { status503: 0.5, retryAfterSeconds: 0.05 } });
+    try {
+      const graph = app.context.graphFor(tenant.tenantId, { maxAttempts: 2, backoffMs: 5 });
+      const seen: string[] = [];
+      for await (const page of graph.licensedUsers(5)) seen.push(...page.users.map((user) => user.id));
+      expect(seen.sort()).toEqual((await cloud.listUsers(tenant.tenantId)).map((user) => user.id).sort());
+      expect(graph.counters.throttled).toBeGreaterThan(2);
+    } finally {
+      await cloud.setFaults(tenant.tenantId, {});
+    }
+  }, 120_000);
 });
