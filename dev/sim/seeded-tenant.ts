@@ -185,11 +185,16 @@ export class SeededTenant {
   readonly domain: string;
   /** Real ms after a consent during which tokens carry no roles (`TenantSpec.rolesLagMs`). */
   readonly rolesLagMs: number;
+  readonly expiringUserListings: { afterPage: number; listings: number } | undefined;
+  readonly reorderUserListings: boolean;
+  /** Users listings started (requests without `$skiptoken`). */
+  userListings = 0;
   readonly seed: number;
   readonly throttle: TenantThrottle;
   readonly paging: ChildrenPaging;
 
-  private readonly size: number;
+  /** Users ever created (live and deleted): the positions of the users listing. */
+  readonly size: number;
   private readonly licensed: Uint8Array;
   private readonly baseDrive: Uint8Array;
   private readonly deleted: Uint8Array;
@@ -220,6 +225,12 @@ export class SeededTenant {
       throw new SimError(400, 'rolesLagMs must not be negative');
     }
     this.rolesLagMs = spec.rolesLagMs ?? 0;
+    const expiring = spec.expiringUserListings;
+    if (expiring !== undefined && !(expiring.afterPage >= 1 && expiring.listings >= 0)) {
+      throw new SimError(400, 'expiringUserListings needs afterPage >= 1 and listings >= 0');
+    }
+    this.expiringUserListings = expiring;
+    this.reorderUserListings = spec.reorderUserListings === true;
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(this.tenantId)) {
       throw new SimError(400, 'tenantId must be a GUID');
     }
@@ -409,15 +420,24 @@ export class SeededTenant {
    * Up to `top` live users after index `after` (-1: from the start) that pass the license filter, and whether
    * more follow. Paging by index keeps pages consistent when users are deleted or relicensed between pages.
    */
-  usersAfter(after: number, top: number, filter: LicenseFilter): { indices: number[]; more: boolean } {
+  usersAfter(
+    after: number,
+    top: number,
+    filter: LicenseFilter,
+    offset = 0,
+  ): { indices: number[]; last: number; more: boolean } {
     const indices: number[] = [];
-    for (let i = Math.max(0, after + 1); i < this.size; i++) {
+    let last = after;
+    // Positions run 0..size-1; with an offset, position p is user (p + offset) mod size (a rotated order).
+    for (let p = Math.max(0, after + 1); p < this.size; p++) {
+      const i = (p + offset) % this.size;
       if (this.deleted[i] === 1) continue;
       if (filter !== 'all' && (this.licensed[i] === 1) !== (filter === 'licensed')) continue;
-      if (indices.length === top) return { indices, more: true };
+      if (indices.length === top) return { indices, last, more: true };
       indices.push(i);
+      last = p;
     }
-    return { indices, more: false };
+    return { indices, last, more: false };
   }
 
   /** The current root children of the user at `index`, in listing order (their drive must exist). */

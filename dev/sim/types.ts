@@ -96,6 +96,13 @@ export interface TenantSpec {
    * Graph answers `403` (`Authorization_RequestDenied` for the directory, `accessDenied` for drives). Default 0.
    */
   rolesLagMs?: number;
+  /**
+   * The users listing's `$skiptoken` after page `afterPage` (1-based) answers `400` `Directory_ExpiredPageToken`,
+   * for the first `listings` listings of the tenant (a listing is a request without `$skiptoken`). Default none.
+   */
+  expiringUserListings?: { afterPage: number; listings: number };
+  /** Each new users listing starts at another user (the order rotates), as Graph's order is not stable. */
+  reorderUserListings?: boolean;
 }
 
 export interface TenantInfo {

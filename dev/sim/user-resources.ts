@@ -1,13 +1,6 @@
 import type { GraphAnswer, GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError, ok, requireRole } from './graph-plan';
-import {
-  decodeSkipToken,
-  encodeSkipToken,
-  nextLink,
-  parseSelect,
-  parseTop,
-  unsupportedOption,
-} from './graph-query';
+import { nextLink, parseSelect, parseTop, unsupportedOption } from './graph-query';
 import type { DirectoryUser, LicenseFilter } from './seeded-tenant';
 
 /** Units a directory request costs (docs/graph-facts.md, "Throttling": about one a page). */
@@ -57,6 +50,35 @@ function requireUserRead(input: GraphCallInput): GraphPlan | undefined {
     'Authorization_RequestDenied',
     'Insufficient privileges to complete the operation.',
   );
+}
+
+/** Where a users listing stands: the position after which it goes on, its rotation, and its pages so far. */
+interface UserToken {
+  position: number;
+  offset: number;
+  page: number;
+  /** The token after this page answers `Directory_ExpiredPageToken` (0: never). */
+  expiresAfterPage: number;
+  expired: boolean;
+}
+
+function encodeUserToken(token: UserToken): string {
+  const fields = [token.position, token.offset, token.page, token.expiresAfterPage, token.expired ? 1 : 0];
+  return Buffer.from(`u:${fields.join(':')}`).toString('base64url');
+}
+
+function decodeUserToken(text: string | null): UserToken | undefined | 'invalid' {
+  if (text === null) return undefined;
+  const match = /^u:(-?\d+):(\d+):(\d+):(\d+):([01])$/.exec(Buffer.from(text, 'base64url').toString('utf8'));
+  if (!match) return 'invalid';
+  const [position, offset, page, expiresAfterPage, expired] = match.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return { position, offset, page, expiresAfterPage, expired: expired === 1 };
 }
 
 /** `GET /users`: `$select`, `$top` (1..999, default 100), the license filter (needs `$count=true` and `ConsistencyLevel: eventual`), `@odata.count` and paging; User.Read.All; 1 directory unit a page. */
@@ -109,23 +131,51 @@ export function listUsers(input: GraphCallInput): GraphPlan {
   }
   if (count && !eventual)
     return badRequest(input, 'Request_BadRequest', '$count is not currently supported.');
-  const after = decodeSkipToken('u', query.get('$skiptoken'));
-  if (after === 'invalid') return badRequest(input, 'Request_BadRequest', 'Invalid skip token.');
+  const token = decodeUserToken(query.get('$skiptoken'));
+  if (token === 'invalid') return badRequest(input, 'Request_BadRequest', 'Invalid skip token.');
+  if (token?.expired) {
+    return badRequest(
+      input,
+      'Directory_ExpiredPageToken',
+      'The specified page token value has expired and can no longer be included in your request.',
+    );
+  }
+  // A new listing: its order (rotated when the tenant reorders listings) and whether its token will expire.
+  let listing = token;
+  if (!listing) {
+    tenant.userListings += 1;
+    const expiring = tenant.expiringUserListings;
+    listing = {
+      position: -1,
+      // The golden ratio spreads the starting points of successive listings over the whole order.
+      offset: tenant.reorderUserListings
+        ? Math.floor(((tenant.userListings * 0.618034) % 1) * tenant.size)
+        : 0,
+      page: 0,
+      expiresAfterPage: expiring && tenant.userListings <= expiring.listings ? expiring.afterPage : 0,
+      expired: false,
+    };
+  }
+  const state = listing;
 
   return {
     kind: 'charge',
     bucket: 'directory',
     units: DIRECTORY_UNITS,
     run: () => {
-      const page = tenant.usersAfter(after ?? -1, top, filter);
-      const last = page.indices[page.indices.length - 1];
+      const page = tenant.usersAfter(state.position, top, filter, state.offset);
       const selectList = select?.join(',') ?? '';
+      const next: UserToken = {
+        position: page.last,
+        offset: state.offset,
+        page: state.page + 1,
+        expiresAfterPage: state.expiresAfterPage,
+        expired: state.expiresAfterPage > 0 && state.page + 1 >= state.expiresAfterPage,
+      };
       return ok({
         '@odata.context': `${input.state.url}/v1.0/$metadata#users${selectList ? `(${selectList})` : ''}`,
         ...(count ? { '@odata.count': tenant.countUsers(filter) } : {}),
-        ...(page.more && last !== undefined
-          ? { '@odata.nextLink': nextLink(input, encodeSkipToken('u', last)) }
-          : {}),
+        ...(page.more ? { '@odata.nextLink': nextLink(input, encodeUserToken(next)) } : {}),
         value: page.indices.map((index) => userJson(tenant.user(index), select)),
       });
     },

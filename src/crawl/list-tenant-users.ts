@@ -1,3 +1,4 @@
+import { GraphError } from '../errors';
 import type { CrawlDeps } from './crawl-deps';
 import { finishRunIfComplete } from './finish-run';
 import type { TenantCrawlMessage, UserBatchMessage } from './messages';
@@ -5,10 +6,23 @@ import { describeFailure } from './describe-failure';
 import { settleTokenFailure } from './token-outcome';
 import { newAttemptId } from './run-id';
 
+/** Times a listing starts over after its page token expired, before the attempt fails (and the queue retries). */
+const MAX_LISTING_RESTARTS = 5;
+
+/** Graph's `400` for a users listing whose `$skiptoken` has expired: the listing must start over. */
+function isExpiredPageToken(error: unknown): boolean {
+  return (
+    error instanceof GraphError && error.status === 400 && error.graphCode === 'Directory_ExpiredPageToken'
+  );
+}
+
 /**
  * The tenant worker: lists the tenant's licensed users page by page and queues them in batches. Memory stays at
- * one batch whatever the tenant's size. A retried message lists again and re-sends the same batch numbers,
- * which the batch bookkeeping counts once.
+ * one batch plus the IDs of the users planned. Batches are keyed by their users, not by their position in Graph's
+ * order: each batch's users are written (`planBatch`) before it is queued, a user already planned is never planned
+ * again, and a listing that starts over (an expired page token, or a retried message whose listing comes back in
+ * another order) plans only the users it has not planned yet, after queueing again every batch planned before (an
+ * attempt may have died between planning a batch and queueing it; a batch queued twice is counted once).
  */
 export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessage): Promise<void> {
   const { tenantId, runId } = message;
@@ -19,27 +33,44 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
   }
   await deps.progress.start(tenantId, runId);
 
-  let licensedUsers = 0;
   const attempt = newAttemptId('listing', deps.now());
   const graph = deps.graphFor(tenantId, { kind: 'directory' });
+  const planned = new Set<string>();
   let batch = 0;
-  let usersSeen = 0;
+  let licensedUsers = 0;
   let pending: UserBatchMessage['users'] = [];
   const send = async (): Promise<void> => {
     if (pending.length === 0) return;
-    await deps.enqueueBatch({ kind: 'batch', tenantId, runId, batch, licensedUsers, users: pending });
+    const next = { batch, licensedUsers, users: pending };
+    await deps.progress.planBatch(tenantId, runId, next);
+    await deps.enqueueBatch({ kind: 'batch', tenantId, runId, ...next });
     batch += 1;
     pending = [];
   };
 
   try {
-    for await (const page of graph.licensedUsers(deps.settings.userPageSize)) {
-      // Batches carry the count so the drive pacer starts at the right license tier.
-      if (page.total !== undefined && licensedUsers === 0) licensedUsers = page.total;
-      for (const user of page.users) {
-        usersSeen += 1;
-        pending.push({ id: user.id, upn: user.userPrincipalName ?? '' });
-        if (pending.length >= deps.settings.usersPerBatch) await send();
+    for (const earlier of await deps.progress.plannedBatches(tenantId, runId)) {
+      for (const user of earlier.users) planned.add(user.id);
+      licensedUsers ||= earlier.licensedUsers;
+      batch = Math.max(batch, earlier.batch + 1);
+      await deps.enqueueBatch({ kind: 'batch', tenantId, runId, ...earlier });
+    }
+    for (let restarts = 0; ; restarts += 1) {
+      try {
+        for await (const page of graph.licensedUsers(deps.settings.userPageSize)) {
+          // Batches carry the count so the drive pacer starts at the right license tier.
+          if (page.total !== undefined && licensedUsers === 0) licensedUsers = page.total;
+          for (const user of page.users) {
+            if (planned.has(user.id)) continue;
+            planned.add(user.id);
+            pending.push({ id: user.id, upn: user.userPrincipalName ?? '' });
+            if (pending.length >= deps.settings.usersPerBatch) await send();
+          }
+        }
+        break;
+      } catch (error) {
+        if (!isExpiredPageToken(error) || restarts >= MAX_LISTING_RESTARTS) throw error;
+        deps.logger.warn('users listing starts over: its page token expired', { tenantId, runId, restarts });
       }
     }
     await send();
@@ -51,6 +82,7 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
       .catch(() => undefined);
     throw error;
   }
+  const usersSeen = planned.size;
 
   const summary = await deps.progress.recordListing(
     tenantId,

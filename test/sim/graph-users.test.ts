@@ -112,4 +112,45 @@ describe('simulated Graph /users', () => {
     expect(forged.status).toBe(401);
     expect(await none.json()).toMatchObject({ error: { code: 'InvalidAuthenticationToken' } });
   });
+
+  it("expires a listing's page token (Directory_ExpiredPageToken) and reorders each new listing", async () => {
+    const app = await newApp(cloud);
+    const odd = await newTenant(cloud, app.clientId, {
+      users: 30,
+      unlicensedShare: 0,
+      expiringUserListings: { afterPage: 2, listings: 1 },
+      reorderUserListings: true,
+    });
+    const sdk = graphClient(cloud, credential(cloud, odd.tenantId, app.clientId, app.secret));
+    const list = async (): Promise<{ ids: string[]; failure?: Error }> => {
+      const ids: string[] = [];
+      let page = (await sdk
+        .api('/users')
+        .header('ConsistencyLevel', 'eventual')
+        .query({ $select: 'id', $top: '10', ...LICENSED })
+        .get()) as UsersPage;
+      ids.push(...page.value.map((user) => user.id));
+      while (page['@odata.nextLink']) {
+        const next = page['@odata.nextLink'];
+        try {
+          page = (await sdk.api(next).header('ConsistencyLevel', 'eventual').get()) as UsersPage;
+        } catch (error) {
+          return { ids, failure: error as Error };
+        }
+        ids.push(...page.value.map((user) => user.id));
+      }
+      return { ids };
+    };
+
+    const first = await list();
+    expect(first.ids).toHaveLength(20);
+    expect(first.failure).toMatchObject({ statusCode: 400, code: 'Directory_ExpiredPageToken' });
+    const second = await list();
+    const third = await list();
+    expect(second.failure).toBeUndefined();
+    expect(new Set(second.ids).size).toBe(30);
+    expect(new Set(third.ids)).toEqual(new Set(second.ids));
+    // The same users in another order.
+    expect(third.ids).not.toEqual(second.ids);
+  });
 });
