@@ -8,6 +8,7 @@ import { planGraphCall } from './graph-resources';
 import { formatSeconds } from './http-kit';
 import type { SeededTenant } from './seeded-tenant';
 import type { PairThrottle } from './throttle-ledger';
+import { ResourceUnitWindow } from './resource-unit-window';
 
 /**
  * Added to every budget `Retry-After` and allowed as slack when judging violations, so a client whose timer fires a
@@ -150,29 +151,77 @@ function chargeAndRun(
   }
 
   const budget = tenant.driveBudget();
-  const spent = pair.window.spend(now, plan.units, budget, (tenant.throttle.windowSeconds * 1000) / scale);
+  const rules = tenant.throttleRules;
+  const anchor = rules.windowAnchor ?? 'firstRequest';
+  if (pair.windowAnchor !== anchor) {
+    pair.window = new ResourceUnitWindow(anchor);
+    pair.windowAnchor = anchor;
+  }
+  const wallNow = state.wall();
+  const charge = { wallNow, chargeRefused: rules.chargeThrottled === true };
+  // The budgets a drive request spends: the per-app 24 hours and the tenant's 5 minutes over all apps (when those
+  // rules are on; past either, Graph sends `Retry-After` only), then the per-app minute window.
+  const budgets: Array<{ window: ResourceUnitWindow; budget: number; windowMs: number; headers: boolean }> =
+    [];
+  const daily = tenant.dailyBudget();
+  if (daily !== undefined)
+    budgets.push({ window: pair.daily, budget: daily, windowMs: 86_400_000 / scale, headers: false });
+  const tenantWide = tenant.tenantBudget();
+  if (tenantWide !== undefined) {
+    // Other apps of the tenant spend their share of the same budget.
+    const left = Math.floor(tenantWide * (1 - (rules.otherAppsShare ?? 0)));
+    budgets.push({ window: tenant.tenantWindow, budget: left, windowMs: 300_000 / scale, headers: false });
+  }
+  const minute = {
+    window: pair.window,
+    budget,
+    windowMs: (tenant.throttle.windowSeconds * 1000) / scale,
+    headers: true,
+  };
+  budgets.push(minute);
+
+  const refusedBy = budgets.find(
+    (entry) => entry.window.usage(now, entry.windowMs, wallNow).used + plan.units > entry.budget,
+  );
   let answer: GraphAnswer;
   let units = 0;
-  if (spent.granted) {
+  if (!refusedBy || rules.chargeThrottled) {
+    for (const entry of budgets) entry.window.spend(now, plan.units, entry.budget, entry.windowMs, charge);
+  }
+  if (!refusedBy) {
     units = plan.units;
     pair.unitsSpent += units;
-    const wall = state.wall();
-    pair.firstRequestAt ??= wall;
-    pair.lastRequestAt = wall;
+    pair.firstRequestAt ??= wallNow;
+    pair.lastRequestAt = wallNow;
     answer = plan.run();
   } else {
-    const ms = Math.ceil(spent.retryAfterMs) + HOLD_MARGIN_MS;
+    if (rules.chargeThrottled) pair.unitsSpent += plan.units;
+    const waitMs = refusedBy.window.usage(now, refusedBy.windowMs, wallNow).resetMs;
+    // Graph's `Retry-After` may be shorter than the window's reset; whole seconds when the rule says so.
+    let ms = Math.ceil(waitMs * (refusedBy === minute ? (rules.retryAfterShare ?? 1) : 1)) + HOLD_MARGIN_MS;
+    if (rules.wholeSeconds) ms = Math.max(1, Math.ceil(ms / 1000)) * 1000;
     holds.push({ pair, until: now + ms, ms, key: requestKey(input) });
     answer = tooManyRequests(
       input,
       ms,
-      'The resource-unit budget of this application in this tenant is used up for now. Retry after the time in Retry-After.',
+      refusedBy === minute
+        ? 'The resource-unit budget of this application in this tenant is used up for now. Retry after the time in Retry-After.'
+        : 'The request has been throttled. Retry after the time in Retry-After.',
     );
   }
-  if (spent.used >= RATE_LIMIT_HEADER_SHARE * budget) {
+  const usage = minute.window.usage(now, minute.windowMs, wallNow);
+  const headersDropped =
+    rules.rateLimitHeadersMissing !== undefined && state.draw(rules.rateLimitHeadersMissing);
+  if (
+    (!refusedBy || refusedBy === minute) &&
+    usage.used >= RATE_LIMIT_HEADER_SHARE * budget &&
+    !headersDropped
+  ) {
     answer.headers['RateLimit-Limit'] = String(budget);
-    answer.headers['RateLimit-Remaining'] = String(Math.max(0, budget - spent.used));
-    answer.headers['RateLimit-Reset'] = formatSeconds(spent.resetMs);
+    answer.headers['RateLimit-Remaining'] = String(Math.max(0, budget - usage.used));
+    answer.headers['RateLimit-Reset'] = rules.wholeSeconds
+      ? String(Math.max(1, Math.ceil(usage.resetMs / 1000)))
+      : formatSeconds(usage.resetMs);
   }
   return { answer, units };
 }

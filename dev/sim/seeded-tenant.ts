@@ -2,7 +2,8 @@ import { driveItemName, longItemName, mimeTypeOf, personName } from './drive-ite
 import type { Random } from './seeded-random';
 import { createRandom, derivedGuid, hashSeed, randomChars, randomGuid, randomInt } from './seeded-random';
 import { SimError } from './sim-error';
-import type { DriveAnomaly, SimDriveItem, SimUser, TenantInfo, TenantSpec } from './types';
+import type { DriveAnomaly, SimDriveItem, SimUser, TenantInfo, TenantSpec, ThrottleRules } from './types';
+import { ResourceUnitWindow } from './resource-unit-window';
 
 /** The throttle and latency settings of a tenant (the part `setThrottle` replaces). */
 export interface TenantThrottle {
@@ -191,6 +192,10 @@ export class SeededTenant {
   userListings = 0;
   readonly seed: number;
   readonly throttle: TenantThrottle;
+  /** Throttling rules beyond the per-app minute budget (`TenantSpec.throttleRules`). */
+  readonly throttleRules: ThrottleRules;
+  /** The tenant-wide 5-minute budget's window, over every app (`ThrottleRules.tenantBudget`). */
+  readonly tenantWindow: ResourceUnitWindow;
   readonly paging: ChildrenPaging;
 
   /** Users ever created (live and deleted): the positions of the users listing. */
@@ -244,6 +249,17 @@ export class SeededTenant {
       latencyMs: spec.latencyMs ?? 0,
     };
     if (!(this.throttle.latencyMs >= 0)) throw new SimError(400, 'latencyMs must not be negative');
+    this.throttleRules = { ...(spec.throttleRules ?? {}) };
+    for (const field of ['rateLimitHeadersMissing', 'otherAppsShare'] as const) {
+      share(this.throttleRules[field], 0, `throttleRules.${field}`);
+    }
+    const retryShare = this.throttleRules.retryAfterShare;
+    if (retryShare !== undefined && !(retryShare > 0 && retryShare <= 1)) {
+      throw new SimError(400, 'throttleRules.retryAfterShare must be in (0, 1]');
+    }
+    this.tenantWindow = new ResourceUnitWindow(
+      this.throttleRules.windowAnchor === 'sliding' ? 'sliding' : 'wallClock',
+    );
 
     const unlicensedShare = share(spec.unlicensedShare, 0.1, 'unlicensedShare');
     const withoutDriveShare = share(spec.withoutDriveShare, 0.05, 'withoutDriveShare');
@@ -294,6 +310,20 @@ export class SeededTenant {
       licensedWithDrive: this.licensedWithDriveTotal,
       items: this.itemTotal,
     };
+  }
+
+  /** The tenant-wide budget per 5 minutes over all apps, or undefined when the rule is off. */
+  tenantBudget(): number | undefined {
+    const rule = this.throttleRules.tenantBudget;
+    if (rule === undefined) return undefined;
+    return rule === true ? tierBudget(this.licensedTotal) * 15 : rule;
+  }
+
+  /** The per-app budget per 24 hours, or undefined when the rule is off. */
+  dailyBudget(): number | undefined {
+    const rule = this.throttleRules.dailyBudget;
+    if (rule === undefined) return undefined;
+    return rule === true ? tierBudget(this.licensedTotal) * 960 : rule;
   }
 
   /** The drive budget per window: the override, or the license tier's. */

@@ -1,9 +1,14 @@
+import type { WindowAnchor } from './resource-unit-window';
 import { ResourceUnitWindow } from './resource-unit-window';
 import { TokenBucket } from './token-bucket';
 
 /** Throttle state and exact counters of one app in one tenant. */
 export interface PairThrottle {
-  readonly window: ResourceUnitWindow;
+  /** The per-app minute budget's window (replaced when the tenant's window anchor changes). */
+  window: ResourceUnitWindow;
+  windowAnchor: WindowAnchor;
+  /** The per-app 24-hour budget's window (`ThrottleRules.dailyBudget`). */
+  readonly daily: ResourceUnitWindow;
   readonly directory: TokenBucket;
   /**
    * The latest `Retry-After` the app has been told (written to its connection): until when (monotonic real ms),
@@ -37,6 +42,8 @@ export class ThrottleLedger {
     if (!pair) {
       pair = {
         window: new ResourceUnitWindow(),
+        windowAnchor: 'firstRequest',
+        daily: new ResourceUnitWindow(),
         directory: new TokenBucket(),
         toldUntil: 0,
         toldMs: 0,
@@ -63,6 +70,7 @@ export class ThrottleLedger {
     for (const [key, pair] of this.pairs) {
       if (!key.startsWith(prefix)) continue;
       pair.window.reset();
+      pair.daily.reset();
       pair.directory.reset();
     }
   }

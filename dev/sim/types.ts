@@ -83,6 +83,11 @@ export interface TenantSpec {
   /** Length of the budget window in simulated seconds. Default 60 (Microsoft's minute). */
   windowSeconds?: number;
   /**
+   * Throttling as Microsoft documents it, beyond the per-app minute budget (dev/sim/README.md, "Throttling rules").
+   * Each rule is off unless set, so that tests at high time scales stay fast; `MICROSOFT_THROTTLING` turns on all.
+   */
+  throttleRules?: ThrottleRules;
+  /**
    * Simulated seconds per real second for this tenant: budgets refill and `Retry-After` values shrink by this
    * factor, and latency is divided by it. Default: the simulator's `timeScale`.
    */
@@ -208,6 +213,40 @@ export interface ThrottleStats {
   /** Budget per real second: budgetPerWindow / (windowSeconds / timeScale). */
   unitsPerRealSecond: number;
 }
+
+/** Throttling rules a tenant may follow (each documented by Microsoft; see dev/sim/README.md). */
+export interface ThrottleRules {
+  /** Refused drive requests are charged to every budget too (Microsoft: throttled requests count). */
+  chargeThrottled?: boolean;
+  /** `RateLimit-Reset` and `Retry-After` in whole seconds, rounded up (as Graph sends them). */
+  wholeSeconds?: boolean;
+  /** Share of answers past 80% of the minute budget that carry no `RateLimit-*` headers (best effort). */
+  rateLimitHeadersMissing?: number;
+  /** A budget `429`'s `Retry-After` as this share of the time to the window's reset (1: equal). */
+  retryAfterShare?: number;
+  /** Where minute windows start: the app's first request, wall-clock minutes, or a sliding window. */
+  windowAnchor?: 'firstRequest' | 'wallClock' | 'sliding';
+  /**
+   * The tenant-wide budget per 5 minutes over all apps (true: by licences, 18,750 to 93,750; or a number of units),
+   * and the share of it other apps spend. Past it: `429` with `Retry-After` only.
+   */
+  tenantBudget?: true | number;
+  otherAppsShare?: number;
+  /** The per-app budget per 24 hours (true: by licences, 1.2 M to 6 M; or units). Past it: `429`, `Retry-After` only. */
+  dailyBudget?: true | number;
+}
+
+/** Every rule on, as Microsoft documents them (the benchmark's world). */
+export const MICROSOFT_THROTTLING: Readonly<ThrottleRules> = {
+  chargeThrottled: true,
+  wholeSeconds: true,
+  rateLimitHeadersMissing: 0.2,
+  retryAfterShare: 0.5,
+  windowAnchor: 'wallClock',
+  tenantBudget: true,
+  otherAppsShare: 0.3,
+  dailyBudget: true,
+};
 
 /** The environment that points the product at this simulator (as `npm run sim` prints it). */
 export interface SimEnvironment {

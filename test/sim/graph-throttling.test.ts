@@ -190,4 +190,114 @@ describe('simulated Graph throttling', () => {
     expect(users?.status).toBe(429);
     expect(log.map((entry) => entry.violation)).toEqual([true]);
   });
+
+  describe('rules as Microsoft documents them (throttleRules)', () => {
+    const statusOf = async (client: Client, path: string) => {
+      const response = await rawGet(client, path);
+      return {
+        status: response.status,
+        retryAfter: response.headers.get('Retry-After'),
+        reset: response.headers.get('RateLimit-Reset'),
+        limit: response.headers.get('RateLimit-Limit'),
+      };
+    };
+
+    it('charges throttled requests, and gives whole seconds, a Retry-After shorter than the reset', async () => {
+      const { tenant, client, children } = await throttledTenant({
+        budgetPerWindow: 4,
+        windowSeconds: 600,
+        timeScale: 1,
+        throttleRules: { chargeThrottled: true, wholeSeconds: true, retryAfterShare: 0.5 },
+      });
+      await statusOf(client, children);
+      await statusOf(client, children);
+      const refused = await statusOf(client, children);
+      const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+
+      expect(refused.status).toBe(429);
+      expect(refused.retryAfter).toMatch(/^\d+$/);
+      expect(refused.reset).toMatch(/^\d+$/);
+      // Half of the window's reset (about 600 s), in whole seconds.
+      expect(Number(refused.retryAfter)).toBeLessThan(Number(refused.reset));
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(Math.floor(Number(refused.reset) / 2));
+      // The refused listing was charged too.
+      expect(stats.unitsSpent).toBe(6);
+    });
+
+    it('leaves RateLimit headers out of some answers past 80%', async () => {
+      const { client, children } = await throttledTenant({
+        budgetPerWindow: 1_000,
+        windowSeconds: 600,
+        timeScale: 1,
+        throttleRules: { rateLimitHeadersMissing: 0.5 },
+      });
+      const limits: Array<string | null> = [];
+      for (let i = 0; i < 460; i++) limits.push((await statusOf(client, children)).limit);
+      const past80 = limits.slice(400);
+      expect(limits.slice(0, 399).every((limit) => limit === null)).toBe(true);
+      expect(past80.some((limit) => limit === '1000')).toBe(true);
+      expect(past80.some((limit) => limit === null)).toBe(true);
+    });
+
+    it('starts windows at wall-clock multiples, not at the first request', async () => {
+      const { client, children } = await throttledTenant({
+        budgetPerWindow: 10,
+        windowSeconds: 3_600,
+        timeScale: 1,
+        throttleRules: { windowAnchor: 'wallClock' },
+      });
+      for (let i = 0; i < 4; i++) await statusOf(client, children);
+      const answer = await statusOf(client, children);
+      const resetMs = Number(answer.reset) * 1000;
+      // The window ends at the next whole hour, wherever the first request fell in it.
+      const expected = 3_600_000 - (Date.now() % 3_600_000);
+      expect(Math.abs(resetMs - expected)).toBeLessThan(2_000);
+    });
+
+    it('slides the window: a refused request may come back when the oldest units age out', async () => {
+      const { client, children } = await throttledTenant({
+        budgetPerWindow: 4,
+        windowSeconds: 2,
+        timeScale: 1,
+        throttleRules: { windowAnchor: 'sliding' },
+      });
+      await statusOf(client, children);
+      await sleep(600);
+      await statusOf(client, children);
+      const refused = await statusOf(client, children);
+      expect(refused.status).toBe(429);
+      // The first listing ages out about 1.4 s from now, not a whole window (2 s) from the refusal.
+      expect(Number(refused.retryAfter)).toBeLessThan(1.6);
+      await sleep(Number(refused.retryAfter) * 1000 + 20);
+      expect((await statusOf(client, children)).status).toBe(200);
+    });
+
+    it('answers 429 with Retry-After only past the tenant-wide budget other apps share, and past the daily one', async () => {
+      const { client: wide, children: wideChildren } = await throttledTenant({
+        budgetPerWindow: 1_000,
+        windowSeconds: 60,
+        timeScale: 1,
+        // 20 units per 5 minutes, 60% spent by other apps: 8 left, 4 listings.
+        throttleRules: { tenantBudget: 20, otherAppsShare: 0.6 },
+      });
+      const wideStatuses = [];
+      for (let i = 0; i < 5; i++) wideStatuses.push(await statusOf(wide, wideChildren));
+      expect(wideStatuses.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 429]);
+      expect(wideStatuses[4]?.limit).toBeNull();
+      expect(Number(wideStatuses[4]?.retryAfter)).toBeGreaterThan(0);
+
+      const { client: daily, children: dailyChildren } = await throttledTenant({
+        budgetPerWindow: 1_000,
+        windowSeconds: 60,
+        timeScale: 1,
+        throttleRules: { dailyBudget: 6 },
+      });
+      const dailyStatuses = [];
+      for (let i = 0; i < 4; i++) dailyStatuses.push(await statusOf(daily, dailyChildren));
+      expect(dailyStatuses.map((answer) => answer.status)).toEqual([200, 200, 200, 429]);
+      expect(dailyStatuses[3]?.limit).toBeNull();
+      // Until the day's window ends: hours.
+      expect(Number(dailyStatuses[3]?.retryAfter)).toBeGreaterThan(3_600);
+    });
+  });
 });
