@@ -21,7 +21,8 @@ import type { RunningAzurite } from '../azurite';
 import { startAzurite } from '../azurite';
 import { calibrationCpuMs, cpuTicks } from './calibration';
 import { SimClient } from '../sim/sim-client';
-import type { TenantInfo, TenantSpec, ThrottleStats } from '../sim/types';
+import type { TenantInfo, TenantSpec, ThrottleRules, ThrottleStats } from '../sim/types';
+import { MICROSOFT_THROTTLING } from '../sim/types';
 import { isEvent, startTsChild } from './children';
 import type { LatencyFigure } from './latency-probe';
 import { LatencyProbe } from './latency-probe';
@@ -122,6 +123,13 @@ function machineInfo(atStart: MachineAtStart): MachineInfo {
   };
 }
 
+/**
+ * The simulator's throttling rules for every benchmark tenant (`--rules`): by default all that Microsoft documents
+ * (throttled requests charged, whole seconds, `RateLimit-*` sometimes missing, `Retry-After` shorter than the reset,
+ * wall-clock windows, the tenant-wide and daily budgets); `--rules minute` keeps only the per-app minute budget.
+ */
+let throttleRules: ThrottleRules | undefined = MICROSOFT_THROTTLING;
+
 /** A tenant spec of the benchmark's fixed composition. */
 function tenantSpec(
   seed: number,
@@ -140,6 +148,7 @@ function tenantSpec(
     budgetPerWindow,
     windowSeconds: 60,
     latencyMs,
+    ...(throttleRules ? { throttleRules } : {}),
     ...(id === undefined ? {} : { tenantId: id, domain: `bench-${seed}-${id.slice(-4)}.onmicrosoft.test` }),
   };
 }
@@ -452,9 +461,17 @@ async function main(): Promise<number> {
       scale: { type: 'string' },
       only: { type: 'string' },
       windows: { type: 'string' },
+      rules: { type: 'string' },
     },
     strict: true,
   });
+  if (values.rules !== undefined && values.rules !== 'microsoft' && values.rules !== 'minute') {
+    throw new Error('--rules must be microsoft (the default) or minute');
+  }
+  throttleRules = values.rules === 'minute' ? undefined : MICROSOFT_THROTTLING;
+  say(
+    `Throttling: ${throttleRules ? 'every rule Microsoft documents (MICROSOFT_THROTTLING)' : 'the per-app minute budget only'}`,
+  );
   const scale = values.scale === undefined ? DEFAULT_TIME_SCALE : Number(values.scale);
   const only = new Set((values.only ?? 'A,B,C').split(',').map((name) => name.trim().toUpperCase()));
   const started = Date.now();
