@@ -23,6 +23,14 @@ export interface WireGate {
   holdUntil(): number;
 }
 
+/** A request sent to another origin than the one the handler's bearer token is for. */
+export class ForeignOrigin extends Error {
+  constructor(readonly origin: string) {
+    super(`Refused to send a request to ${origin}: the token is only for the Graph origin`);
+    this.name = 'ForeignOrigin';
+  }
+}
+
 /** A request answer's head, passed per request as the option `onAnswerHead` (see `TenantGraph`). */
 export type AnswerHeadListener = (status: number, headers: { get(name: string): string | null }) => void;
 
@@ -38,6 +46,12 @@ export class HeldBack extends Error {
     super('held back by a Retry-After hold');
     this.name = 'HeldBack';
   }
+}
+
+/** Whether `error` (as the Graph client rethrows it) is a `ForeignOrigin`. */
+export function isForeignOrigin(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === 'ForeignOrigin' || code === 'ForeignOrigin';
 }
 
 /** Whether `error` (as the Graph client rethrows it) is a `HeldBack`. */
@@ -102,20 +116,27 @@ function abortError(signal: AbortSignal): Error {
  */
 export class NodeHttpMessageHandler implements Middleware {
   readonly #gate: WireGate | undefined;
+  readonly #origin: string | undefined;
 
   /**
    * With a `gate`, no byte of a request is written while it holds: the request is handed to the agent, and only
    * once its socket is connected is the hold read and, if none, the request written in the same tick. A request
    * that meets a hold there is taken back unwritten (`HeldBack`) for its caller to wait out (docs/throttling.md).
    */
-  constructor(gate?: WireGate) {
+  constructor(gate?: WireGate, options: { origin?: string } = {}) {
     this.#gate = gate;
+    this.#origin = options.origin === undefined ? undefined : new URL(options.origin).origin;
   }
 
   async execute(context: Context): Promise<void> {
     // `RequestInfo` is a DOM type this project does not load: a URL string, or a `Request` with its `url`.
     const request: unknown = context.request;
     const url = new URL(typeof request === 'string' ? request : (request as { url: string }).url);
+    // The bearer token (the option `bearer`) is added here and nowhere else, and only for the one origin it is for;
+    // with an origin set, nothing is sent anywhere else. The URL sent is this parsed one, the one checked.
+    if (this.#origin !== undefined && (url.origin !== this.#origin || url.username || url.password)) {
+      throw new ForeignOrigin(url.origin);
+    }
     const options = context.options ?? {};
     const body = options.body;
     if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
@@ -128,10 +149,20 @@ export class NodeHttpMessageHandler implements Middleware {
     // Encoded once here: `http` would measure a string body and then encode it again.
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : (body ?? undefined);
     if (bytes !== undefined) headers['Content-Length'] = String(bytes.byteLength);
-    const { onAnswerHead: onHead, onBodyChunk: onChunk } = options as {
+    const {
+      onAnswerHead: onHead,
+      onBodyChunk: onChunk,
+      bearer,
+    } = options as {
       onAnswerHead?: AnswerHeadListener;
       onBodyChunk?: BodyChunkListener;
+      bearer?: string;
     };
+    if (bearer !== undefined) {
+      if (this.#origin === undefined)
+        throw new TypeError('A bearer token needs the handler to know its origin');
+      headers.Authorization = `Bearer ${bearer}`;
+    }
     const answer = await send({
       url,
       method: options.method ?? 'GET',

@@ -7,7 +7,7 @@ import type { DriveSkip } from './drive-answer';
 import { classifyDriveAnswer, failingSkip } from './drive-answer';
 import { graphErrorCode, headerBag } from './graph-error-body';
 import type { BodyChunkListener } from './node-http-handler';
-import { isHeldBack, NodeHttpMessageHandler } from './node-http-handler';
+import { isForeignOrigin, isHeldBack, NodeHttpMessageHandler } from './node-http-handler';
 import type { GraphCounters, GraphDriveItem, GraphUser, RequestPacer } from './graph-types';
 import { DRIVE_ITEM_FIELDS, UNITS, USER_FIELDS, newGraphCounters } from './graph-types';
 
@@ -129,7 +129,11 @@ export class TenantGraph {
       defaultVersion: 'v1.0',
       customHosts: new Set([new URL(this.#origin).hostname]),
       // The last check of the hold is at the wire: right before a request's first byte (docs/throttling.md).
-      middleware: new NodeHttpMessageHandler({ holdUntil: () => options.pacer.holdUntil?.() ?? 0 }),
+      // The token is added there too, only for the Graph origin (docs/throttling.md and the contract).
+      middleware: new NodeHttpMessageHandler(
+        { holdUntil: () => options.pacer.holdUntil?.() ?? 0 },
+        { origin: this.#origin },
+      ),
     });
   }
 
@@ -304,7 +308,14 @@ export class TenantGraph {
 
   /** A nextLink to another host would carry our token there: refuse. */
   #assertGraphOrigin(url: string): void {
-    if (new URL(url).origin !== this.#origin) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = undefined;
+    }
+    // Compared again at the wire on the URL actually sent (NodeHttpMessageHandler): this is the early, clear error.
+    if (!parsed || parsed.origin !== this.#origin || parsed.username || parsed.password) {
       throw new GraphError('graph_bad_request', this.tenantId, 0, 'ForeignNextLink');
     }
   }
@@ -463,11 +474,11 @@ export class TenantGraph {
           .api(url)
           .headers({
             ...headers,
-            Authorization: `Bearer ${token}`,
             'User-Agent': this.#options.userAgent,
             Accept: 'application/json',
           })
           .option('signal', controller.signal)
+          .option('bearer', token)
           .option('onAnswerHead', settle)
           .option('onBodyChunk', onBodyChunk)
           .responseType(ResponseType.RAW);
@@ -479,6 +490,11 @@ export class TenantGraph {
           parsed = text ? (JSON.parse(text) as unknown) : undefined;
           break;
         } catch (error) {
+          if (isForeignOrigin(error)) {
+            // Refused before anything left: not a request.
+            if (!prepaid) this.counters.requests -= 1;
+            throw new GraphError('graph_bad_request', this.tenantId, 0, 'ForeignNextLink');
+          }
           // Taken back unwritten: a hold began while it waited for its socket (not an attempt, not a request).
           if (!isHeldBack(error) || signal?.aborted) throw error;
           clearTimeout(timer);
@@ -489,7 +505,7 @@ export class TenantGraph {
         settle(0, answerHeaders);
         throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
       }
-      if ((error as { name?: string }).name === 'TokenError') {
+      if ((error as { name?: string }).name === 'TokenError' || error instanceof GraphError) {
         settle(0, answerHeaders);
         throw error;
       }

@@ -3,7 +3,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { isHeldBack, MAX_ANSWER_BYTES, NodeHttpMessageHandler } from '../../src/graph/node-http-handler';
+import {
+  isForeignOrigin,
+  isHeldBack,
+  MAX_ANSWER_BYTES,
+  NodeHttpMessageHandler,
+} from '../../src/graph/node-http-handler';
 
 describe('NodeHttpMessageHandler', () => {
   let server: Server;
@@ -193,5 +198,62 @@ describe('NodeHttpMessageHandler', () => {
     await expect(client().api('/users').responseType(ResponseType.RAW).get()).rejects.toThrow(
       /exceeds 67108864 bytes/,
     );
+  });
+
+  it('adds the bearer token only on its own origin, and sends nothing anywhere else, whatever the URL looks like', async () => {
+    const evilSeen: IncomingMessage['headers'][] = [];
+    const evil = createServer((req, res) => {
+      evilSeen.push(req.headers);
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const evilPort = (evil.address() as AddressInfo).port;
+    const graphPort = new URL(origin).port;
+    answer = (_req, res) => res.end('{}');
+    const graph = Client.initWithMiddleware({
+      baseUrl: `${origin}/`,
+      defaultVersion: 'v1.0',
+      customHosts: new Set(['127.0.0.1']),
+      middleware: new NodeHttpMessageHandler(undefined, { origin }),
+    });
+    const variants = [
+      `http://127.0.0.1:${evilPort}/v1.0/users`,
+      `HTTP://127.0.0.1:${evilPort}/v1.0/users?x=${origin}/v1.0/users`,
+      `http://127.0.0.1:${graphPort}\\@127.0.0.1:${evilPort}/v1.0/users`,
+      `http://127.0.0.1:${graphPort}@127.0.0.1:${evilPort}/v1.0/users`,
+      `http://user:secret@127.0.0.1:${graphPort}/v1.0/users`,
+      `http://localhost:${graphPort}/v1.0/users`,
+      `http://127.0.0.1:${evilPort}@127.0.0.1:${graphPort}/v1.0/users`,
+      `HTTP://127.0.0.1:${graphPort}/v1.0/users?x=http://127.0.0.1:${evilPort}/a`,
+      `/users?next=http://127.0.0.1:${evilPort}/`,
+    ];
+    try {
+      for (const variant of variants) {
+        seen.length = 0;
+        const outcome = await graph
+          .api(variant)
+          .option('bearer', 'the-token')
+          .responseType(ResponseType.RAW)
+          .get()
+          .then(
+            () => 'sent',
+            (error: unknown) => (isForeignOrigin(error) ? 'refused' : `failed: ${String(error)}`),
+          );
+        // Either refused, or sent to the token's own origin (with the token and no userinfo), never elsewhere.
+        if (outcome === 'sent') {
+          expect({ variant, auth: seen[0]?.headers.authorization }).toEqual({
+            variant,
+            auth: 'Bearer the-token',
+          });
+        } else {
+          expect({ variant, outcome }).toEqual({ variant, outcome: 'refused' });
+          expect(seen).toHaveLength(0);
+        }
+      }
+      expect(evilSeen).toEqual([]);
+    } finally {
+      evil.closeAllConnections();
+      await new Promise((resolve) => evil.close(resolve));
+    }
   });
 });
