@@ -9,7 +9,11 @@ import { PAGE_HEADERS, connectedPage, landingPage, problemPage } from './pages';
 import type { Verification } from './verify-consent';
 
 /** The cookie that binds a consent flow to the browser that started it. */
-export const CONSENT_COOKIE = 'dc_consent';
+/**
+ * The browser binding's cookie. `__Host-`: the browser accepts it only with `Secure`, `Path=/` and no `Domain`, so a
+ * sibling subdomain can neither set nor overwrite it.
+ */
+export const CONSENT_COOKIE = '__Host-dc_consent';
 const COOKIE_MAX_AGE_S = 3600;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -76,7 +80,7 @@ function readCookie(header: string | null, name: string): string | undefined {
 function bindingCookie(value: string, secure: boolean): string {
   return [
     `${CONSENT_COOKIE}=${value}`,
-    'Path=/api/consent',
+    'Path=/',
     `Max-Age=${COOKIE_MAX_AGE_S}`,
     'HttpOnly',
     ...(secure ? ['Secure'] : []),

@@ -215,6 +215,7 @@ describe('consent callback', () => {
       expect(page.headers['x-content-type-options']).toBe('nosniff');
       expect(page.headers['cache-control']).toBe('no-store');
       expect(page.headers['referrer-policy']).toBe('no-referrer');
+      expect(page.headers['strict-transport-security']).toMatch(/^max-age=31536000/);
     }
     expect(pages[1]?.status).toBe(400);
   });

@@ -75,7 +75,9 @@ describe('consent callback under hostile input', () => {
         fc.oneof(
           fc.constant(undefined),
           fc.constant(flow.cookie),
-          hostileString.map((value) => `dc_consent=${value.replace(/[\r\n\0]|[^\u0000-\u00ff]/g, '')}`),
+          hostileString.map(
+            (value) => `__Host-dc_consent=${value.replace(/[\r\n\0]|[^\u0000-\u00ff]/g, '')}`,
+          ),
         ),
         async (pairs, rawMode, cookie) => {
           const query = rawMode

@@ -167,6 +167,7 @@ describe('crawl through the queues', () => {
       );
     const accepted = await post(tenant.tenantId);
     expect(accepted.status).toBe(202);
+    expect((accepted.headers as Record<string, string>)['X-Content-Type-Options']).toBe('nosniff');
     const runId = (JSON.parse(accepted.body as string) as { runId: string }).runId;
     expect((await post(tenant.tenantId)).status).toBe(409);
     expect((await post('00000000-0000-0000-0000-00000000beef')).status).toBe(404);

@@ -203,7 +203,7 @@ describe('every HTTP route under hostile input', () => {
     // Nothing the request said became a header of the answer.
     expect(answer.headers['x-injected']).toBeUndefined();
     for (const cookie of answer.headers['set-cookie'] ?? []) {
-      expect(cookie).toMatch(/^dc_consent=[A-Za-z0-9_-]{43}; Path=\/api\/consent;/);
+      expect(cookie).toMatch(/^__Host-dc_consent=[A-Za-z0-9_-]{43}; Path=\/;/);
     }
     const location = answer.headers.location;
     if (typeof location === 'string') expect(location.startsWith(`${authority}/`)).toBe(true);
@@ -240,7 +240,7 @@ describe('every HTTP route under hostile input', () => {
       cookie: fc.oneof(
         fc.constant(undefined),
         fc.constant('flow'),
-        hostile.map((value) => `dc_consent=${headerValue(value)}`),
+        hostile.map((value) => `__Host-dc_consent=${headerValue(value)}`),
       ),
       extraHeaders: fc.dictionary(
         fc.constantFrom(
@@ -345,7 +345,7 @@ describe('every HTTP route under hostile input', () => {
       `POST /api/tenants/${forged.tenantId}/crawl HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`,
       `POST /api/tenants/${forged.tenantId}/crawl HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n`,
       `GET /api/consent/start?tenant=${'A'.repeat(70_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
-      `GET /api/consent HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${'dc_consent=x; '.repeat(3_000)}\r\n\r\n`,
+      `GET /api/consent HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${'__Host-dc_consent=x; '.repeat(3_000)}\r\n\r\n`,
       Buffer.concat([
         Buffer.from('GET /api/consent/start?tenant='),
         Buffer.from([0xff, 0xfe, 0xc0, 0xaf, 0xed, 0xa0, 0x80, 0x00]),
@@ -357,7 +357,9 @@ describe('every HTTP route under hostile input', () => {
         Buffer.from('/crawl HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'),
       ]),
       Buffer.concat([
-        Buffer.from('GET /api/consent/callback?state=x HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: dc_consent='),
+        Buffer.from(
+          'GET /api/consent/callback?state=x HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: __Host-dc_consent=',
+        ),
         Buffer.from([0x80, 0xff, 0x00, 0x0b]),
         Buffer.from('\r\n\r\n'),
       ]),
@@ -424,7 +426,7 @@ describe('every HTTP route under hostile input', () => {
       expect(tokens.every((entry) => entry.status >= 400)).toBe(true);
       expect(await app.context.registry.get(forged.tenantId)).toBeUndefined();
       expect(await rowCount(TABLES.tenants)).toBe(0);
-      expect(cookie).toMatch(/^dc_consent=/);
+      expect(cookie).toMatch(/^__Host-dc_consent=/);
     } finally {
       client.close();
     }

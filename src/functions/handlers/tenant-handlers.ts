@@ -5,7 +5,11 @@ import { listTenantsWithRuns } from '../../tenants/list-tenants';
 import type { ContextProvider } from '../runtime';
 import { answerSafely, invocationLogger } from '../runtime';
 
-const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
+const JSON_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+};
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const json = (status: number, body: unknown): HttpResponseInit => ({
