@@ -7,7 +7,8 @@ import type { AppContext } from '../../src/app-context';
 import { crawlHandlers } from '../../src/functions/handlers/crawl-handlers';
 import { tenantHandlers } from '../../src/functions/handlers/tenant-handlers';
 import { HttpRequest } from '@azure/functions';
-import { QUEUES } from '../../src/storage/storage-clients';
+import { ConsentStateStore } from '../../src/consent/consent-state-store';
+import { QUEUES, TABLES } from '../../src/storage/storage-clients';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp } from '../support/test-app';
@@ -112,6 +113,28 @@ describe('crawl through the queues', () => {
     });
     const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
     expect(stats.violations).toBe(0);
+  });
+
+  it('purges expired consent states on the timer, and keeps fresh ones', async () => {
+    const table = app.context.storage.table(TABLES.consentStates);
+    const stale = new ConsentStateStore(table, () => Date.now() - 7_200_000);
+    const fresh = new ConsentStateStore(table, () => Date.now());
+    await stale.save('s'.repeat(43), 'b'.repeat(43));
+    await fresh.save('f'.repeat(43), 'b'.repeat(43));
+    const expiring = async () => {
+      let expired = 0;
+      let live = 0;
+      for await (const row of table.listEntities<{ expiresAt: number }>()) {
+        if (row.expiresAt < Date.now()) expired += 1;
+        else live += 1;
+      }
+      return { expired, live };
+    };
+    expect((await expiring()).expired).toBeGreaterThan(0);
+    await timer();
+    const after = await expiring();
+    expect(after.expired).toBe(0);
+    expect(after.live).toBeGreaterThan(0);
   });
 
   it('retries a batch that failed once and counts it once', async () => {

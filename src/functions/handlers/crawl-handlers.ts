@@ -2,7 +2,9 @@ import type { InvocationContext, Timer } from '@azure/functions';
 import { crawlUserBatch } from '../../crawl/crawl-user-batch';
 import { listTenantUsers } from '../../crawl/list-tenant-users';
 import { tenantCrawlMessage, userBatchMessage, parseMessage } from '../../crawl/messages';
+import { purgeExpiredStates } from '../../consent/consent-state-store';
 import { planCrawl } from '../../crawl/plan-crawl';
+import { TABLES } from '../../storage/storage-clients';
 import { failPoisonedWork } from '../../crawl/poisoned-message';
 import { ensureError } from '../../errors';
 import type { ContextProvider } from '../runtime';
@@ -37,6 +39,14 @@ export function crawlHandlers(getContext: ContextProvider) {
     plan: (_timer: Timer, context: InvocationContext) =>
       runOrRethrow(context, 'crawl plan', async () => {
         await planCrawl(deps(context));
+        // Abandoned consent flows leave states behind: the timer removes the expired ones, so the table is bounded
+        // by an hour of visits to /api/consent/start. A failure here never fails the plan.
+        try {
+          const purged = await purgeExpiredStates(getContext().storage.table(TABLES.consentStates));
+          invocationLogger(context).info('expired consent states purged', { purged });
+        } catch (error) {
+          invocationLogger(context).warn('consent state purge failed', { error: ensureError(error).name });
+        }
       }),
     tenant: (message: unknown, context: InvocationContext) =>
       runOrRethrow(context, 'tenant listing', () =>
