@@ -86,6 +86,7 @@ async function main(): Promise<number> {
       {
         APP_CLIENT_ID: clientId,
         KEY_VAULT_URL: env.KEY_VAULT_URL,
+        KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
         CONSENT_REDIRECT_URI: callback,
         AUTHORITY_HOST: env.AUTHORITY_HOST,
         GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,

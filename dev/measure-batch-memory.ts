@@ -79,6 +79,7 @@ async function measure(itemsPerUser: number): Promise<void> {
         {
           APP_CLIENT_ID: clientId,
           KEY_VAULT_URL: env.KEY_VAULT_URL,
+          KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
           AUTHORITY_HOST: env.AUTHORITY_HOST,
           GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
           AzureWebJobsStorage: azurite.connectionString,

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   const exports: Record<string, string> = {
     APP_CLIENT_ID: clientId,
     KEY_VAULT_URL: env.KEY_VAULT_URL,
+    KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
     APP_CLIENT_SECRET_NAME: SECRET_NAME,
     CONSENT_REDIRECT_URI: redirectUri,
     AUTHORITY_HOST: env.AUTHORITY_HOST,

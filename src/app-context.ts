@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { AppConfig } from './config';
+import { isKeyVaultHost } from './config';
 import { ConsentStateStore } from './consent/consent-state-store';
 import type { ConsentFlowDeps } from './consent/consent-flow';
 import type { Verification } from './consent/verify-consent';
@@ -84,10 +85,6 @@ export interface AppContextOverrides {
   crawlSettings?: Partial<CrawlSettings>;
 }
 
-function isKeyVaultHost(url: string): boolean {
-  return /\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)$/i.test(new URL(url).hostname);
-}
-
 /** Builds the app's dependencies from its configuration. Makes no network call. */
 export function createAppContext(config: AppConfig, overrides: AppContextOverrides = {}): AppContext {
   const logger = overrides.logger ?? createLogger(consoleSink());
@@ -100,7 +97,8 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     credential: appCredential,
     cacheMs: overrides.secretCacheMs,
     disableChallengeResourceVerification:
-      overrides.disableChallengeResourceVerification ?? !isKeyVaultHost(config.keyVaultUrl),
+      overrides.disableChallengeResourceVerification ??
+      (config.keyVaultAnyHost && !isKeyVaultHost(config.keyVaultUrl)),
   });
   const credentials = new TenantCredentials({
     clientId: config.appClientId,

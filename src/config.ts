@@ -54,6 +54,8 @@ export class Secret {
 export interface AppConfig {
   appClientId: string;
   keyVaultUrl: string;
+  /** `KEY_VAULT_ANY_HOST`: a vault that is not a Key Vault host is allowed (a local simulator). */
+  keyVaultAnyHost: boolean;
   clientSecretName: string;
   /** Absent where only the crawl runs; the consent routes refuse to start without it. */
   consentRedirectUri?: string;
@@ -110,6 +112,9 @@ const schema = z.object({
   KEY_VAULT_URL: z
     .string({ error: 'KEY_VAULT_URL is required (the vault holding the client secret)' })
     .pipe(httpsUrl('KEY_VAULT_URL')),
+  KEY_VAULT_ANY_HOST: optionalNonEmpty.pipe(
+    z.enum(['true', 'false'], { error: 'KEY_VAULT_ANY_HOST must be true or false' }).optional(),
+  ),
   APP_CLIENT_SECRET_NAME: optionalNonEmpty.pipe(
     z
       .string()
@@ -234,6 +239,11 @@ function storageFrom(env: z.infer<typeof schema>): StorageSettings {
   };
 }
 
+/** Whether `url` names a Key Vault host of Azure's public, US Government or China cloud. */
+export function isKeyVaultHost(url: string): boolean {
+  return /\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)$/i.test(new URL(url).hostname);
+}
+
 /**
  * Parses the environment. Throws a `ConfigError` listing every missing or invalid setting at once.
  * `purpose: 'consent'` also requires `CONSENT_REDIRECT_URI`.
@@ -251,6 +261,17 @@ export function loadConfig(
   ) {
     problems.push('CONSENT_REDIRECT_URI is required for the consent routes (the registered callback URL)');
   }
+  if (
+    parsed.success &&
+    parsed.data.KEY_VAULT_ANY_HOST !== 'true' &&
+    !isKeyVaultHost(parsed.data.KEY_VAULT_URL)
+  ) {
+    problems.push(
+      'KEY_VAULT_URL must be a Key Vault host (*.vault.azure.net, *.vault.usgovcloudapi.net or *.vault.azure.cn); ' +
+        'KEY_VAULT_ANY_HOST=true allows another for a local simulator only (the Key Vault client then skips its ' +
+        "check of the challenge's resource)",
+    );
+  }
   if (!parsed.success || problems.length > 0) {
     throw new ConfigError(problems);
   }
@@ -258,6 +279,7 @@ export function loadConfig(
   return {
     appClientId: data.APP_CLIENT_ID.toLowerCase(),
     keyVaultUrl: data.KEY_VAULT_URL,
+    keyVaultAnyHost: data.KEY_VAULT_ANY_HOST === 'true',
     clientSecretName: data.APP_CLIENT_SECRET_NAME,
     consentRedirectUri: data.CONSENT_REDIRECT_URI,
     authorityHost: data.AUTHORITY_HOST,

@@ -395,6 +395,7 @@ async function startServices(scale: number): Promise<{ services: Services; stop:
     baseEnv: {
       APP_CLIENT_ID: clientId,
       KEY_VAULT_URL: env.KEY_VAULT_URL,
+      KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
       APP_CLIENT_SECRET_NAME: SECRET_NAME,
       AUTHORITY_HOST: env.AUTHORITY_HOST,
       AZURE_AUTHORITY_HOST: env.AZURE_AUTHORITY_HOST,

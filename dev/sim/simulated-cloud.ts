@@ -128,6 +128,7 @@ export class SimulatedCloud implements SimControl {
       AZURE_AUTHORITY_HOST: this.url,
       GRAPH_ENDPOINT: this.url,
       KEY_VAULT_URL: this.url,
+      KEY_VAULT_ANY_HOST: 'true',
       AZURE_TENANT_ID: this.state.operator.tenantId,
       AZURE_CLIENT_ID: this.state.operator.clientId,
       AZURE_CLIENT_SECRET: this.state.operator.secret,

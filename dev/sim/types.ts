@@ -254,6 +254,8 @@ export interface SimEnvironment {
   AZURE_AUTHORITY_HOST: string;
   GRAPH_ENDPOINT: string;
   KEY_VAULT_URL: string;
+  /** `true`: the simulator's vault is on loopback, not a Key Vault host (a development setting of the product). */
+  KEY_VAULT_ANY_HOST: 'true';
   /** The operator's own identity, for Key Vault: a service principal in the operator's tenant. */
   AZURE_TENANT_ID: string;
   AZURE_CLIENT_ID: string;

@@ -57,6 +57,7 @@ export async function createTestApp(
   const appEnv: Record<string, string> = {
     APP_CLIENT_ID: clientId,
     KEY_VAULT_URL: env.KEY_VAULT_URL,
+    KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
     APP_CLIENT_SECRET_NAME: secretName,
     CONSENT_REDIRECT_URI: options.redirectUri ?? TEST_REDIRECT_URI,
     AUTHORITY_HOST: env.AUTHORITY_HOST,

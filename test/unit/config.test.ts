@@ -63,6 +63,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a vault that is not a Key Vault host unless KEY_VAULT_ANY_HOST=true says it is a simulator', () => {
+    const local = { ...base, KEY_VAULT_URL: 'https://127.0.0.1:8443/' };
+    expect(problemsOf(local)).toEqual([expect.stringMatching(/^KEY_VAULT_URL must be a Key Vault host/)]);
+    expect(problemsOf({ ...base, KEY_VAULT_URL: 'https://vault.azure.net.evil.example/' })).toHaveLength(1);
+    expect(loadConfig({ ...local, KEY_VAULT_ANY_HOST: 'true' }).keyVaultAnyHost).toBe(true);
+    expect(loadConfig({ ...base, KEY_VAULT_URL: 'https://x.vault.usgovcloudapi.net/' }).keyVaultAnyHost).toBe(
+      false,
+    );
+    expect(problemsOf({ ...local, KEY_VAULT_ANY_HOST: 'yes' })).toContain(
+      'KEY_VAULT_ANY_HOST must be true or false',
+    );
+  });
+
   it('refuses a secret name Key Vault would not accept', () => {
     expect(problemsOf({ ...base, APP_CLIENT_SECRET_NAME: 'bad_name!' })[0]).toMatch(/APP_CLIENT_SECRET_NAME/);
     expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).clientSecretName).toBe(

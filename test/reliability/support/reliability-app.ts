@@ -46,6 +46,7 @@ export async function createReliabilityApp(options: ReliabilityAppOptions = {}):
   const env: Record<string, string> = {
     APP_CLIENT_ID: clientId,
     KEY_VAULT_URL: simEnv.KEY_VAULT_URL,
+    KEY_VAULT_ANY_HOST: simEnv.KEY_VAULT_ANY_HOST,
     APP_CLIENT_SECRET_NAME: secretName,
     CONSENT_REDIRECT_URI: redirectUri,
     AUTHORITY_HOST: simEnv.AUTHORITY_HOST,
