@@ -3,7 +3,6 @@
  * Microsoft cloud, onboards the demo tenants through the real consent endpoints, runs one crawl and prints a
  * per-tenant summary table, then checks the table against the simulator's drives and stops everything.
  */
-import { ClientSecretCredential } from '@azure/identity';
 import { randomBytes } from 'node:crypto';
 import { createAppContext } from '../src/app-context';
 import { formatSummaryTable } from '../src/cli/summary-table';
@@ -15,6 +14,7 @@ import { TABLES } from '../src/storage/storage-clients';
 import { startAzurite } from './azurite';
 import { walkConsent } from './browserless-consent';
 import { startLocalHost } from './local-host/local-functions-host';
+import { operatorCredential } from './sim/operator-credential';
 import { startSimulatedCloud } from './sim/simulated-cloud';
 import { createServer } from 'node:net';
 
@@ -98,15 +98,7 @@ async function main(): Promise<number> {
     const context = createAppContext(config, {
       logger: createLogger(consoleSink('error')),
       // The operator's own identity in the simulated cloud (Key Vault access), pinned: no managed-identity probe.
-      appCredential: new ClientSecretCredential(
-        env.AZURE_TENANT_ID,
-        env.AZURE_CLIENT_ID,
-        env.AZURE_CLIENT_SECRET,
-        {
-          authorityHost: env.AUTHORITY_HOST,
-          disableInstanceDiscovery: true,
-        },
-      ),
+      appCredential: operatorCredential(env),
     });
     const served = await startLocalHost(context, { port, workers: false, log: () => undefined });
 

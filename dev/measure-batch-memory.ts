@@ -6,7 +6,6 @@
  * peak heap and RSS it saw. A batch holds one paged user's rows up to 5,000 plus their IDs, never every page of
  * every user: the peak should grow far less than the roots do.
  */
-import { ClientSecretCredential } from '@azure/identity';
 import { randomBytes } from 'node:crypto';
 import { createAppContext } from '../src/app-context';
 import { loadConfig } from '../src/config';
@@ -18,6 +17,7 @@ import { startAzurite } from './azurite';
 import { isEvent, startTsChild } from './bench/children';
 import type { SimReady } from './bench/protocol';
 import { SimClient } from './sim/sim-client';
+import { operatorCredential } from './sim/operator-credential';
 
 const USERS = 20;
 const SAMPLE_MS = 20;
@@ -88,15 +88,7 @@ async function measure(itemsPerUser: number): Promise<void> {
       ),
       {
         logger: createLogger(() => undefined),
-        appCredential: new ClientSecretCredential(
-          env.AZURE_TENANT_ID,
-          env.AZURE_CLIENT_ID,
-          env.AZURE_CLIENT_SECRET,
-          {
-            authorityHost: env.AUTHORITY_HOST,
-            disableInstanceDiscovery: true,
-          },
-        ),
+        appCredential: operatorCredential(env),
       },
     );
     await context.registry.recordConsent(tenant.tenantId, 'active', new Date(), tenant.domain);

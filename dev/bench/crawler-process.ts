@@ -6,9 +6,9 @@
  */
 import { TableClient } from '@azure/data-tables';
 import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
-import { ClientSecretCredential } from '@azure/identity';
 import { createAppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config';
+import { operatorCredential } from '../sim/operator-credential';
 import { crawlInline } from '../../src/crawl/inline-crawl';
 import { tableBatchStats } from '../../src/crawl/table-batch';
 import { TenantPacer } from '../../src/graph/pacer';
@@ -111,12 +111,7 @@ async function main(): Promise<void> {
   const authorityHost = env.AUTHORITY_HOST ?? '';
   const context = createAppContext(loadConfig(env, 'crawl'), {
     logger: createLogger(consoleSink('error')),
-    appCredential: new ClientSecretCredential(
-      env.AZURE_TENANT_ID ?? '',
-      env.AZURE_CLIENT_ID ?? '',
-      env.AZURE_CLIENT_SECRET ?? '',
-      { authorityHost, disableInstanceDiscovery: true },
-    ),
+    appCredential: operatorCredential(env),
     ...(job.crawlSettings ? { crawlSettings: job.crawlSettings } : {}),
   });
 

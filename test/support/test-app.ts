@@ -1,4 +1,3 @@
-import { ClientSecretCredential } from '@azure/identity';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AppContext, AppContextOverrides } from '../../src/app-context';
@@ -7,6 +6,7 @@ import { loadConfig } from '../../src/config';
 import type { LogFields } from '../../src/logging/logger';
 import { createLogger } from '../../src/logging/logger';
 import { sim, storageConnectionString } from './sim';
+import { operatorCredential } from '../../dev/sim/operator-credential';
 
 export const TEST_REDIRECT_URI = 'http://127.0.0.1:7071/api/consent/callback';
 
@@ -75,15 +75,7 @@ export async function createTestApp(
   const build = (more: AppContextOverrides = {}): AppContext =>
     createAppContext(loadConfig(appEnv, 'consent'), {
       logger: createLogger((level, message, fields) => logs.push({ level, message, fields })),
-      appCredential: new ClientSecretCredential(
-        env.AZURE_TENANT_ID,
-        env.AZURE_CLIENT_ID,
-        env.AZURE_CLIENT_SECRET,
-        {
-          authorityHost: env.AUTHORITY_HOST,
-          disableInstanceDiscovery: true,
-        },
-      ),
+      appCredential: operatorCredential(env),
       consentRetryWindowMs: 3_000,
       consentPropagationWindowMs: 2_000,
       secretCacheMs: 0,

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { ClientSecretCredential } from '@azure/identity';
+import { operatorCredential } from '../../../dev/sim/operator-credential';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SimControl } from '../../../dev/sim/types';
 import type { AppContext, AppContextOverrides } from '../../../src/app-context';
@@ -61,12 +61,7 @@ export async function createReliabilityApp(options: ReliabilityAppOptions = {}):
     AZURE_CLIENT_SECRET: simEnv.AZURE_CLIENT_SECRET,
   };
   const logs: CapturedLog[] = [];
-  const operator = new ClientSecretCredential(
-    simEnv.AZURE_TENANT_ID,
-    simEnv.AZURE_CLIENT_ID,
-    simEnv.AZURE_CLIENT_SECRET,
-    { authorityHost: simEnv.AUTHORITY_HOST, disableInstanceDiscovery: true },
-  );
+  const operator = operatorCredential(simEnv);
   const appCredential: TokenCredential = {
     getToken: async (scopes, getTokenOptions) => {
       const token = await operator.getToken(scopes, getTokenOptions);
