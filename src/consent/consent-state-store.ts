@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-clients';
 
 /** 256 random bits, base64url: 43 characters. */
@@ -100,7 +101,7 @@ export async function purgeExpiredStates(table: TableClient, now: number = Date.
   try {
     const rows = table.listEntities<StateEntity>({
       queryOptions: {
-        filter: `PartitionKey eq '${PARTITION}' and expiresAt lt ${now}`,
+        filter: odata`PartitionKey eq ${PARTITION} and expiresAt lt ${now}`,
         select: ['PartitionKey', 'RowKey'],
       },
     });

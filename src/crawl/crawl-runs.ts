@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-clients';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
@@ -100,7 +101,7 @@ export class CrawlRunStore {
   async latest(tenantId: string): Promise<CrawlRun | undefined> {
     await this.#ensure();
     const pages = this.#table
-      .listEntities<RunEntity>({ queryOptions: { filter: `PartitionKey eq '${tenantId}'` } })
+      .listEntities<RunEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })
       .byPage({ maxPageSize: 1 });
     for await (const page of pages) {
       const first = page[0];

@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import type { DriveSkip, SkipReason } from '../graph/drive-answer';
 import { isNotFound, tableCreatedOnce } from '../storage/storage-clients';
 import { transactionChunks } from '../storage/table-limits';
@@ -65,7 +66,7 @@ export class CrawlSkipStore {
     await this.#ensure();
     const skips = new Map<string, CrawlSkip>();
     for await (const entity of this.#table.listEntities<SkipEntity>({
-      queryOptions: { filter: `PartitionKey eq '${tenantId}'` },
+      queryOptions: { filter: odata`PartitionKey eq ${tenantId}` },
     })) {
       skips.set(entity.rowKey, toSkip(entity));
     }

@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import type { GraphDriveItem } from '../graph/graph-types';
 import { ensureTable, isNotFound } from '../storage/storage-clients';
 import { TABLE_BUDGET, TABLE_LIMITS, keyProblem, transactionChunks } from '../storage/table-limits';
@@ -336,7 +337,7 @@ export class DriveItemStore implements DriveItemWriter {
     let deleted = 0;
     const stale: IndexEntity[] = [];
     for await (const row of this.#index.listEntities<IndexEntity>({
-      queryOptions: { filter: `PartitionKey eq '${tenantId}'` },
+      queryOptions: { filter: odata`PartitionKey eq ${tenantId}` },
     })) {
       if (row.runId !== runId && !keep.has(row.rowKey)) stale.push(row);
     }
@@ -387,7 +388,7 @@ export class DriveItemStore implements DriveItemWriter {
     if (row.overflow) {
       for await (const entity of this.#items.listEntities({
         queryOptions: {
-          filter: `PartitionKey eq '${driveItemPartition(tenantId, userId)}'`,
+          filter: odata`PartitionKey eq ${driveItemPartition(tenantId, userId)}`,
           select: ['RowKey'],
         },
       })) {

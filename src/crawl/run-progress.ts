@@ -1,3 +1,4 @@
+import { odata } from '@azure/data-tables';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { tableCreatedOnce, isNotFound } from '../storage/storage-clients';
 import type { RunCounters } from './crawl-runs';
@@ -216,7 +217,7 @@ export class RunProgress {
       let reason: string | undefined;
       for await (const row of this.#table.listEntities<{ reason?: string }>({
         queryOptions: {
-          filter: `PartitionKey eq '${partitionKey}' and RowKey ge 'failed_${prefix}' and RowKey lt 'failed_${prefix}~'`,
+          filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${`failed_${prefix}`} and RowKey lt ${`failed_${prefix}~`}`,
         },
       })) {
         if (typeof row.reason === 'string') reason = row.reason;
@@ -251,7 +252,7 @@ export class RunProgress {
     const batches: PlannedBatch[] = [];
     for await (const row of this.#table.listEntities<Record<string, unknown>>({
       queryOptions: {
-        filter: `PartitionKey eq '${partitionKey}' and RowKey ge '${PLAN_PREFIX}' and RowKey lt '${PLAN_PREFIX}~'`,
+        filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${PLAN_PREFIX} and RowKey lt ${`${PLAN_PREFIX}~`}`,
       },
     })) {
       let json = '';

@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { odata } from '@azure/data-tables';
 import { tableCreatedOnce, isNotFound } from '../storage/storage-clients';
 
 /** Tenant statuses of the contract; `active` and `error` are crawled. */
@@ -91,7 +92,7 @@ export class TenantRegistry {
     await this.#ensure();
     const records: TenantRecord[] = [];
     const entities = this.#table.listEntities<TenantEntity>({
-      queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
+      queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` },
     });
     for await (const entity of entities) records.push(toRecord(entity));
     return records;
