@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { TokenCredential } from '@azure/identity';
 import type { AppConfig } from './config';
 import { isKeyVaultHost } from './config';
@@ -152,6 +153,8 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   };
 
   const registry = new TenantRegistry(storage.table(TABLES.tenants));
+  /** Consent verifications at once in this instance (anonymous callers reach them; each takes tokens). */
+  const verifications = pLimit(8);
   const consentStates = new ConsentStateStore(storage.table(TABLES.consentStates), () => now().getTime());
 
   const graphFor = (tenantId: string, options: Partial<TenantGraphOptions> = {}): TenantGraph =>
@@ -249,16 +252,19 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
           );
           return tokenClaims(token.token).tid;
         },
+        // A few verifications at a time per instance (`verifications`): each takes tokens with the ISV's credential.
         verify: (tenant: string): Promise<Verification> =>
-          verifyConsent(tenant, {
-            credentials,
-            graphEndpoint: config.graphEndpoint,
-            // Bounded: the callback answers a browser, and throttled calls otherwise wait without limit.
-            graphFor: (tenantId) =>
-              graphFor(tenantId, { maxAttempts: 3, signal: AbortSignal.timeout(30_000) }),
-            retryWindowMs: overrides.consentRetryWindowMs,
-            propagationWindowMs: overrides.consentPropagationWindowMs,
-          }),
+          verifications(() =>
+            verifyConsent(tenant, {
+              credentials,
+              graphEndpoint: config.graphEndpoint,
+              // Bounded: the callback answers a browser, and throttled calls otherwise wait without limit.
+              graphFor: (tenantId) =>
+                graphFor(tenantId, { maxAttempts: 3, signal: AbortSignal.timeout(30_000) }),
+              retryWindowMs: overrides.consentRetryWindowMs,
+              propagationWindowMs: overrides.consentPropagationWindowMs,
+            }),
+          ),
       };
     },
   };

@@ -40,6 +40,14 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * decide (a tenant where no licensed user has a OneDrive yet).
  */
 export async function verifyConsent(tenant: string, deps: VerifyConsentDeps): Promise<Verification> {
+  const verification = await verifyOnce(tenant, deps);
+  // Only a verified tenant keeps a credential (under its tenant ID); whatever string an anonymous caller sent
+  // leaves nothing behind (docs/contract.md, consent callback).
+  if (verification.kind !== 'verified' || verification.tenantId !== tenant) deps.credentials.release(tenant);
+  return verification;
+}
+
+async function verifyOnce(tenant: string, deps: VerifyConsentDeps): Promise<Verification> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? defaultSleep;
   const deadline = now() + (deps.retryWindowMs ?? 30_000);

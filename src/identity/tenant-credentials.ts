@@ -114,6 +114,22 @@ export class TenantCredentials {
   }
 
   /** Forgets a tenant's credential (after revocation), so its cached token is not reused. */
+  /** Tenants this process holds a credential or a token for (their number is what memory grows with). */
+  get cachedTenants(): number {
+    const tenants = new Set(this.#byTenant.keys());
+    for (const key of this.#tokens.keys()) tenants.add(key.slice(0, key.indexOf(' ')));
+    return tenants.size;
+  }
+
+  /**
+   * Drops everything held for a tenant that is not going to be used again (a consent callback's tenant that proved
+   * not to be a customer): unlike `forget`, not even its counter stays, so anonymous callers cannot grow memory.
+   */
+  release(tenantId: string): void {
+    this.forget(tenantId);
+    this.#epochs.delete(tenantId);
+  }
+
   forget(tenantId: string): void {
     this.#epochs.set(tenantId, (this.#epochs.get(tenantId) ?? 0) + 1);
     this.#byTenant.delete(tenantId);

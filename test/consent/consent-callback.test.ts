@@ -172,6 +172,24 @@ describe('consent callback', () => {
     ).toBe(true);
   });
 
+  it('keeps no credential for tenants that forged callbacks name', async () => {
+    const before = app.context.credentials.cachedTenants;
+    const forged = [
+      ...Array.from(
+        { length: 20 },
+        (_, i) => `0000${String(i).padStart(4, '0')}-dead-4bee-8f00-00000000f00d`,
+      ),
+      (await newTenant({ consent: false })).tenantId,
+      'unknown-customer.onmicrosoft.test',
+    ];
+    for (const tenant of forged) {
+      const flow = await client.start();
+      const answer = await client.callback(grantedQuery(tenant, flow.state), flow.cookie);
+      expect(answer.status).toBe(403);
+    }
+    expect(app.context.credentials.cachedTenants).toBe(before);
+  });
+
   it('records consent_incomplete when the token lacks a role', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 8, withoutDriveShare: 0 });
     await cloud.consent(tenant.tenantId, app.clientId, { roles: ['User.Read.All'] });

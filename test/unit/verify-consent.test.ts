@@ -25,6 +25,9 @@ function credentialsAnswering(token: string): { credentials: TenantCredentials; 
     forget: (tenantId: string): void => {
       forgotten.push(tenantId);
     },
+    release: (tenantId: string): void => {
+      forgotten.push(tenantId);
+    },
   };
   return { credentials: fake as unknown as TenantCredentials, forgotten };
 }
