@@ -56,6 +56,8 @@ export interface AppConfig {
   keyVaultUrl: string;
   /** `KEY_VAULT_ANY_HOST`: a vault that is not a Key Vault host is allowed (a local simulator). */
   keyVaultAnyHost: boolean;
+  /** `CRAWL_LOG_LEVEL`: how much `npm run crawl` logs (warnings by default). */
+  crawlLogLevel: 'info' | 'warn';
   clientSecretName: string;
   /** Absent where only the crawl runs; the consent routes refuse to start without it. */
   consentRedirectUri?: string;
@@ -112,6 +114,9 @@ const schema = z.object({
   KEY_VAULT_URL: z
     .string({ error: 'KEY_VAULT_URL is required (the vault holding the client secret)' })
     .pipe(httpsUrl('KEY_VAULT_URL')),
+  CRAWL_LOG_LEVEL: optionalNonEmpty.pipe(
+    z.enum(['info', 'warn'], { error: 'CRAWL_LOG_LEVEL must be info or warn' }).default('warn'),
+  ),
   KEY_VAULT_ANY_HOST: optionalNonEmpty.pipe(
     z.enum(['true', 'false'], { error: 'KEY_VAULT_ANY_HOST must be true or false' }).optional(),
   ),
@@ -280,6 +285,7 @@ export function loadConfig(
     appClientId: data.APP_CLIENT_ID.toLowerCase(),
     keyVaultUrl: data.KEY_VAULT_URL,
     keyVaultAnyHost: data.KEY_VAULT_ANY_HOST === 'true',
+    crawlLogLevel: data.CRAWL_LOG_LEVEL,
     clientSecretName: data.APP_CLIENT_SECRET_NAME,
     consentRedirectUri: data.CONSENT_REDIRECT_URI,
     authorityHost: data.AUTHORITY_HOST,

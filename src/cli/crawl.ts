@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
-  const logger = createLogger(consoleSink(process.env.CRAWL_LOG_LEVEL === 'info' ? 'info' : 'warn'));
+  const logger = createLogger(consoleSink(config.crawlLogLevel));
   const context = createAppContext(config, { logger });
   const deps = context.crawlDeps();
 

@@ -76,6 +76,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads CRAWL_LOG_LEVEL (warn by default) and refuses other values', () => {
+    expect(loadConfig(base).crawlLogLevel).toBe('warn');
+    expect(loadConfig({ ...base, CRAWL_LOG_LEVEL: 'info' }).crawlLogLevel).toBe('info');
+    expect(problemsOf({ ...base, CRAWL_LOG_LEVEL: 'debug' })).toEqual([
+      'CRAWL_LOG_LEVEL must be info or warn',
+    ]);
+  });
+
   it('refuses a secret name Key Vault would not accept', () => {
     expect(problemsOf({ ...base, APP_CLIENT_SECRET_NAME: 'bad_name!' })[0]).toMatch(/APP_CLIENT_SECRET_NAME/);
     expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).clientSecretName).toBe(
