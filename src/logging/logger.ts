@@ -33,9 +33,6 @@ export function consoleSink(minimum: 'info' | 'warn' | 'error' = 'info'): LogSin
   };
 }
 
-/** A logger that drops everything (for tests that do not look at logs). */
-export const silentLogger: Logger = createLogger(() => undefined);
-
 /** The log methods of the Functions host's InvocationContext, kept structural to avoid a hard dependency. */
 export interface InvocationLog {
   log(...args: unknown[]): void;
