@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { TokenSigner } from './access-token';
 import { AppRegistry } from './app-registry';
 import { ConnectionTracker } from './connection-tracker';
+import { LoopLag } from './loop-lag';
 import { RequestLog } from './request-log';
 import type { Random } from './seeded-random';
 import { createRandom, derivedGuid } from './seeded-random';
@@ -71,6 +72,8 @@ export class CloudState {
   readonly operator: OperatorIdentity;
   readonly random: Random;
   readonly connections = new ConnectionTracker(() => this.clock());
+  /** When this thread was too busy to read requests (the violation judge discounts those stalls). */
+  readonly loopLag = new LoopLag(() => this.clock());
 
   private readonly tenantsById = new Map<string, SeededTenant>();
   private readonly tenantsByDomain = new Map<string, SeededTenant>();

@@ -103,12 +103,19 @@ function tooManyRequests(
  * Any other request is one once the grace has passed, unless it is the first on a connection opened before the
  * 429 was told (it may have been on its way already).
  */
-function isViolation(pair: PairThrottle, now: number, connection: ConnectionInfo, key: string): boolean {
+function isViolation(
+  pair: PairThrottle,
+  now: number,
+  connection: ConnectionInfo,
+  key: string,
+  stalledMs: (from: number) => number,
+): boolean {
   const retryUntil = pair.throttledKeys.get(key);
   if (retryUntil !== undefined && now < retryUntil - HOLD_MARGIN_MS) return true;
   if (now >= pair.toldUntil - HOLD_MARGIN_MS) return false;
   if (connection.requests === 1 && connection.openedAt < pair.toldAt) return false;
-  return now >= pair.toldAt + IN_FLIGHT_GRACE_MS;
+  // The simulator's own stalls since the answer was told are added: a request may have waited in its socket then.
+  return now >= pair.toldAt + IN_FLIGHT_GRACE_MS + stalledMs(pair.toldAt);
 }
 
 /** What makes two requests the same request: method, path and query. */
@@ -255,7 +262,7 @@ export function answerGraphCall(state: CloudState, claims: AccessTokenClaims, ca
     const now = state.clock();
     const scale = tenant.throttle.timeScale;
     const key = requestKey(call);
-    if (isViolation(pair, now, call.connection, key)) {
+    if (isViolation(pair, now, call.connection, key, (from) => state.loopLag.stalledBetween(from, now))) {
       violation = true;
       pair.violations++;
       const ms = pair.toldMs;

@@ -111,6 +111,7 @@ export class SimulatedCloud implements SimControl {
 
   /** Stops listening and drops every open connection. */
   async close(): Promise<void> {
+    this.state.loopLag.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

@@ -42,7 +42,6 @@ const rulesArb: fc.Arbitrary<ThrottleRules> = fc.record(
 
 /** A world: a tenant's shape, its anomalies and page shapes, the faults and throttling, and the changes. */
 const worldArb = fc.record({
-  seed: fc.integer({ min: 1, max: 1_000_000 }),
   users: fc.integer({ min: 3, max: 20 }),
   largestRoot: fc.constantFrom(12, 200, 1_100),
   locked: fc.constantFrom(0, 0.1),
@@ -208,8 +207,8 @@ describe('the crawl in any drawn world', () => {
   it(`holds in ${RUNS} drawn worlds, before and after changes to the drives`, async () => {
     await fc.assert(
       fc.asyncProperty(worldArb, async (world) => {
+        // The tenant's seed comes from onboardTenant (unique in the run: the simulator is shared with other tests).
         const spec: Partial<TenantSpec> & { users: number } = {
-          seed: world.seed,
           users: world.users,
           unlicensedShare: 0.1,
           withoutDriveShare: 0.05,
