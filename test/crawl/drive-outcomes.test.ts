@@ -105,16 +105,20 @@ describe('per-user drive outcomes', () => {
     return result!;
   };
 
+  /** A tenant whose users are all licensed, each with a OneDrive of `items` root items. */
+  const everyoneWithDrive = (users: number, items: number) =>
+    onboardTenant(cloud, app.context, app.clientId, {
+      users,
+      unlicensedShare: 0,
+      withoutDriveShare: 0,
+      itemsPerUser: items,
+    });
+
   const licensedWithDrive = async (tenantId: string) =>
     (await cloud.listUsers(tenantId)).filter((user) => user.licensed && user.hasDrive);
 
   it.each(ANSWERS)('settles a user whose drive answers $anomaly without failing the run', async (answer) => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 6,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 3,
-    });
+    const tenant = await everyoneWithDrive(6, 3);
     const [odd] = await licensedWithDrive(tenant.tenantId);
     await cloud.setDriveAnomaly(tenant.tenantId, odd!.id, answer.anomaly);
     const result = await crawl(tenant.tenantId);
@@ -145,12 +149,7 @@ describe('per-user drive outcomes', () => {
   });
 
   it('settles every kind of answer mixed in one batch, with a root past 1,000 items among them', async () => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 12,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 4,
-    });
+    const tenant = await everyoneWithDrive(12, 4);
     const users = await licensedWithDrive(tenant.tenantId);
     // One batch of five users: each answer but one, and a user whose root spans two pages of 1,000.
     for (const [index, answer] of ANSWERS.slice(0, 4).entries()) {
@@ -184,12 +183,7 @@ describe('per-user drive outcomes', () => {
   });
 
   it('keeps a locked user rows byte for byte, then crawls them again once unlocked and clears the skip', async () => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 7,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 5,
-    });
+    const tenant = await everyoneWithDrive(7, 5);
     const [locked, other] = await licensedWithDrive(tenant.tenantId);
     expect((await crawl(tenant.tenantId)).run?.status).toBe('succeeded');
     const before = await rowsOf(app.context, tenant.tenantId, locked!.id);
@@ -238,12 +232,7 @@ describe('per-user drive outcomes', () => {
   });
 
   it('drops a skipped user rows and skip together once the user loses the licence', async () => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 4,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 3,
-    });
+    const tenant = await everyoneWithDrive(4, 3);
     const [user] = await licensedWithDrive(tenant.tenantId);
     await crawl(tenant.tenantId);
     await cloud.setDriveAnomaly(tenant.tenantId, user!.id, 'locked');
@@ -257,12 +246,7 @@ describe('per-user drive outcomes', () => {
   });
 
   it('skips a user whose rows Table Storage would refuse, with the rule, and crawls the users beside them', async () => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 5,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 3,
-    });
+    const tenant = await everyoneWithDrive(5, 3);
     const [odd] = await licensedWithDrive(tenant.tenantId);
     await crawl(tenant.tenantId);
     const before = await rowsOf(app.context, tenant.tenantId, odd!.id);
@@ -280,12 +264,7 @@ describe('per-user drive outcomes', () => {
   });
 
   it('proves permissions again when every user of a batch answers 403, and skips them when the app still has them', async () => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 15,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 2,
-    });
+    const tenant = await everyoneWithDrive(15, 2);
     const users = await licensedWithDrive(tenant.tenantId);
     // The second batch (users 6 to 10) is denied; users 1 to 5 prove Files.Read.All is granted.
     for (const user of users.slice(5, 10))
@@ -306,12 +285,7 @@ describe('per-user drive outcomes', () => {
   });
 
   it('marks the tenant consent_incomplete, fails the run and deletes nothing when Files.Read.All is gone', async () => {
-    const tenant = await onboardTenant(cloud, app.context, app.clientId, {
-      users: 8,
-      unlicensedShare: 0,
-      withoutDriveShare: 0,
-      itemsPerUser: 3,
-    });
+    const tenant = await everyoneWithDrive(8, 3);
     expect((await crawl(tenant.tenantId)).run?.status).toBe('succeeded');
     const before = await storedRows(app.context, tenant.tenantId);
     // The admin withdraws Files.Read.All; the crawler's cached token expires.
