@@ -1,12 +1,19 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
+import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
 import { LOCKED_MESSAGE } from '../../dev/sim/drive-resources';
 import { assertLegalItemName } from '../../dev/sim/seeded-tenant';
 import { SimClient } from '../../dev/sim/sim-client';
 import { SimError } from '../../dev/sim/sim-error';
-import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
-import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
 import type { DriveAnomaly, SimUser, TenantInfo, TenantSpec } from '../../dev/sim/types';
-import { credential, failureOf, graphClient, logDuring, newApp, newTenant, uniqueSeed } from './sim-sdk';
+import {
+  credential,
+  failureOf,
+  graphClient,
+  logDuring,
+  newTenant,
+  uniqueSeed,
+  ownCloudWithApp,
+} from './sim-sdk';
 
 type GraphFailure = Error & { statusCode: number; code: string; body: string };
 
@@ -47,27 +54,23 @@ const ANSWERS: Array<{
 ];
 
 describe('simulated Graph drive answers other than items', () => {
-  let cloud: SimulatedCloud;
-  let app: { clientId: string; secret: string };
-
-  beforeAll(async () => {
-    cloud = await startSimulatedCloud({ timeScale: 60 });
-    app = await newApp(cloud);
-  });
-  afterAll(() => cloud.close());
+  const own = ownCloudWithApp(60);
 
   /** A consented tenant where every user is licensed with a drive, a Graph client on it, and its users. */
   async function tenantWith(
     spec: Partial<TenantSpec>,
   ): Promise<{ tenant: TenantInfo; client: Client; users: SimUser[] }> {
-    const tenant = await newTenant(cloud, app.clientId, {
+    const tenant = await newTenant(own.cloud, own.app.clientId, {
       unlicensedShare: 0,
       withoutDriveShare: 0,
       budgetPerWindow: 100_000,
       ...spec,
     });
-    const client = graphClient(cloud, credential(cloud, tenant.tenantId, app.clientId, app.secret));
-    return { tenant, client, users: await cloud.listUsers(tenant.tenantId) };
+    const client = graphClient(
+      own.cloud,
+      credential(own.cloud, tenant.tenantId, own.app.clientId, own.app.secret),
+    );
+    return { tenant, client, users: await own.cloud.listUsers(tenant.tenantId) };
   }
 
   interface Listing {
@@ -96,7 +99,7 @@ describe('simulated Graph drive answers other than items', () => {
     beforeAll(async () => {
       setup = await tenantWith({ users: ANSWERS.length + 1, itemsPerUser: 3 });
       for (const [index, answer] of ANSWERS.entries()) {
-        await cloud.setDriveAnomaly(setup.tenant.tenantId, setup.users[index]!.id, answer.anomaly);
+        await own.cloud.setDriveAnomaly(setup.tenant.tenantId, setup.users[index]!.id, answer.anomaly);
       }
     });
 
@@ -130,7 +133,7 @@ describe('simulated Graph drive answers other than items', () => {
       }));
 
       let batch: BatchResponse | undefined;
-      const log = await logDuring(cloud, { tenantId: setup.tenant.tenantId }, async () => {
+      const log = await logDuring(own.cloud, { tenantId: setup.tenant.tenantId }, async () => {
         batch = (await setup.client.api('/$batch').post({ requests })) as BatchResponse;
       });
 
@@ -146,9 +149,9 @@ describe('simulated Graph drive answers other than items', () => {
     });
 
     it('reports the answers in listUsers, drives() and the counts', async () => {
-      const users = await cloud.listUsers(setup.tenant.tenantId);
-      const drives = await cloud.drives(setup.tenant.tenantId);
-      const info = cloud.tenantInfoSync(setup.tenant.tenantId);
+      const users = await own.cloud.listUsers(setup.tenant.tenantId);
+      const drives = await own.cloud.drives(setup.tenant.tenantId);
+      const info = own.cloud.tenantInfoSync(setup.tenant.tenantId);
 
       expect(users.map((u) => [u.driveAnomaly, u.hasDrive])).toEqual([
         ['locked', true],
@@ -167,21 +170,21 @@ describe('simulated Graph drive answers other than items', () => {
   it('turns an answer on and back to items, keeping the drive and its items throughout', async () => {
     const { tenant, client, users } = await tenantWith({ users: 4, itemsPerUser: 5 });
     const user = users[1]!;
-    const items = (await cloud.drives(tenant.tenantId))[user.id]!.map((item) => item.name);
-    const before = cloud.tenantInfoSync(tenant.tenantId);
+    const items = (await own.cloud.drives(tenant.tenantId))[user.id]!.map((item) => item.name);
+    const before = own.cloud.tenantInfoSync(tenant.tenantId);
 
-    await cloud.setDriveAnomaly(tenant.tenantId, user.id, 'locked');
+    await own.cloud.setDriveAnomaly(tenant.tenantId, user.id, 'locked');
     const locked = (await failureOf(
       client.api(`/users/${user.id}/drive/root/children`).get(),
     )) as GraphFailure;
-    const lockedInfo = cloud.tenantInfoSync(tenant.tenantId);
-    await cloud.setDriveAnomaly(tenant.tenantId, user.userPrincipalName, 'unknownError404');
+    const lockedInfo = own.cloud.tenantInfoSync(tenant.tenantId);
+    await own.cloud.setDriveAnomaly(tenant.tenantId, user.userPrincipalName, 'unknownError404');
     const missing = (await failureOf(
       client.api(`/users/${user.id}/drive/root/children`).get(),
     )) as GraphFailure;
-    const missingInfo = cloud.tenantInfoSync(tenant.tenantId);
-    const missingDrives = await cloud.drives(tenant.tenantId);
-    await cloud.setDriveAnomaly(tenant.tenantId, user.id, 'items');
+    const missingInfo = own.cloud.tenantInfoSync(tenant.tenantId);
+    const missingDrives = await own.cloud.drives(tenant.tenantId);
+    await own.cloud.setDriveAnomaly(tenant.tenantId, user.id, 'items');
     const listed = await listPages(client, user.id, 200);
 
     expect(locked.statusCode).toBe(423);
@@ -193,24 +196,24 @@ describe('simulated Graph drive answers other than items', () => {
     });
     expect(Object.keys(missingDrives)).not.toContain(user.id);
     expect(listed.names).toEqual(items);
-    expect(cloud.tenantInfoSync(tenant.tenantId)).toEqual(before);
-    expect((await cloud.listUsers(tenant.tenantId))[1]).not.toHaveProperty('driveAnomaly');
+    expect(own.cloud.tenantInfoSync(tenant.tenantId)).toEqual(before);
+    expect((await own.cloud.listUsers(tenant.tenantId))[1]).not.toHaveProperty('driveAnomaly');
   });
 
   it('refuses an unknown answer and a user without a provisioned drive', async () => {
     const { tenant, users } = await tenantWith({ users: 2, withoutDriveShare: 1 });
 
-    await expect(cloud.setDriveAnomaly(tenant.tenantId, users[0]!.id, bogus('gone'))).rejects.toThrow(
+    await expect(own.cloud.setDriveAnomaly(tenant.tenantId, users[0]!.id, bogus('gone'))).rejects.toThrow(
       /answer must be/,
     );
-    await expect(cloud.setDriveAnomaly(tenant.tenantId, users[0]!.id, 'locked')).rejects.toThrow(
+    await expect(own.cloud.setDriveAnomaly(tenant.tenantId, users[0]!.id, 'locked')).rejects.toThrow(
       /has no OneDrive/,
     );
   });
 
   it('sets an answer over the control API from another process (SimClient)', async () => {
     const { tenant, client, users } = await tenantWith({ users: 2, itemsPerUser: 2 });
-    const remote = new SimClient(cloud.url);
+    const remote = new SimClient(own.cloud.url);
     const user = users[0]!;
 
     await remote.setDriveAnomaly(tenant.tenantId, user.id, 'accessDenied');
@@ -249,9 +252,9 @@ describe('simulated Graph drive answers other than items', () => {
           itemsPerUser: [0, 3],
           driveAnomalies: shares,
         };
-        const [info, twinInfo] = [await cloud.createTenant(spec), await twin.createTenant(spec)];
-        const users = await cloud.listUsers(info.tenantId);
-        const drives = await cloud.drives(info.tenantId);
+        const [info, twinInfo] = [await own.cloud.createTenant(spec), await twin.createTenant(spec)];
+        const users = await own.cloud.listUsers(info.tenantId);
+        const drives = await own.cloud.drives(info.tenantId);
         const provisioned = users.filter((u) => u.hasDrive || u.driveAnomaly !== undefined);
 
         expect(twinInfo).toEqual(info);
@@ -277,18 +280,18 @@ describe('simulated Graph drive answers other than items', () => {
 
     it('leaves users, licenses and items as they are without the knob', async () => {
       const seed = uniqueSeed();
-      const plain = await cloud.createTenant({ seed, users: 300 });
-      const withAnswers = await cloud.createTenant({
+      const plain = await own.cloud.createTenant({ seed, users: 300 });
+      const withAnswers = await own.cloud.createTenant({
         seed,
         users: 300,
         tenantId: '0badcafe-0000-4000-8000-000000000001',
         domain: `answers${seed}.onmicrosoft.test`,
         driveAnomalies: shares,
       });
-      const plainUsers = await cloud.listUsers(plain.tenantId);
-      const answerUsers = await cloud.listUsers(withAnswers.tenantId);
-      const plainDrives = await cloud.drives(plain.tenantId);
-      const answerDrives = await cloud.drives(withAnswers.tenantId);
+      const plainUsers = await own.cloud.listUsers(plain.tenantId);
+      const answerUsers = await own.cloud.listUsers(withAnswers.tenantId);
+      const plainDrives = await own.cloud.drives(plain.tenantId);
+      const answerDrives = await own.cloud.drives(withAnswers.tenantId);
 
       expect(answerUsers.map((u) => [u.id, u.licensed])).toEqual(plainUsers.map((u) => [u.id, u.licensed]));
       expect(answerUsers.filter((u) => u.driveAnomaly !== undefined).length).toBeGreaterThan(50);
@@ -303,14 +306,14 @@ describe('simulated Graph drive answers other than items', () => {
 
     it('refuses shares above 1 in sum or of unknown answers', async () => {
       await expect(
-        cloud.createTenant({
+        own.cloud.createTenant({
           seed: uniqueSeed(),
           users: 1,
           driveAnomalies: { locked: 0.6, accessDenied: 0.5 },
         }),
       ).rejects.toThrow(/at most 1/);
       await expect(
-        cloud.createTenant({
+        own.cloud.createTenant({
           seed: uniqueSeed(),
           users: 1,
           driveAnomalies: { frozen: 0.1 } as unknown as TenantSpec['driveAnomalies'],
@@ -322,7 +325,7 @@ describe('simulated Graph drive answers other than items', () => {
   describe('children paging', () => {
     it('caps pages below $top and still links to every item', async () => {
       const { tenant, client, users } = await tenantWith({ users: 1, itemsPerUser: 11, childrenPageCap: 3 });
-      const truth = (await cloud.drives(tenant.tenantId))[users[0]!.id]!.map((item) => item.name);
+      const truth = (await own.cloud.drives(tenant.tenantId))[users[0]!.id]!.map((item) => item.name);
 
       const listed = await listPages(client, users[0]!.id, 5);
 
@@ -336,7 +339,7 @@ describe('simulated Graph drive answers other than items', () => {
         itemsPerUser: 10,
         repeatAtPageBoundary: true,
       });
-      const truth = (await cloud.drives(tenant.tenantId))[users[0]!.id]!.map((item) => item.name);
+      const truth = (await own.cloud.drives(tenant.tenantId))[users[0]!.id]!.map((item) => item.name);
 
       const listed = await listPages(client, users[0]!.id, 4);
 
@@ -353,7 +356,7 @@ describe('simulated Graph drive answers other than items', () => {
         childrenPageCap: 2,
         repeatAtPageBoundary: true,
       });
-      const truth = (await cloud.drives(tenant.tenantId))[users[0]!.id]!.map((item) => item.name);
+      const truth = (await own.cloud.drives(tenant.tenantId))[users[0]!.id]!.map((item) => item.name);
 
       const capped = await listPages(client, users[0]!.id, 1000);
       const single = await listPages(client, users[0]!.id, 1);
@@ -376,12 +379,12 @@ describe('simulated Graph drive answers other than items', () => {
         repeatAtPageBoundary: true,
       });
       const user = users[0]!;
-      const truth = (await cloud.drives(tenant.tenantId))[user.id]!;
+      const truth = (await own.cloud.drives(tenant.tenantId))[user.id]!;
       const first = (await client
         .api(`/users/${user.id}/drive/root/children`)
         .query({ $top: '3' })
         .get()) as { '@odata.nextLink': string };
-      await cloud.deleteItem(tenant.tenantId, user.id, truth[2]!.id);
+      await own.cloud.deleteItem(tenant.tenantId, user.id, truth[2]!.id);
 
       const second = (await client.api(first['@odata.nextLink']).get()) as {
         '@odata.nextLink'?: string;
@@ -393,16 +396,16 @@ describe('simulated Graph drive answers other than items', () => {
     });
 
     it('refuses a page cap that is not a positive integer', async () => {
-      await expect(cloud.createTenant({ seed: uniqueSeed(), users: 1, childrenPageCap: 0 })).rejects.toThrow(
-        /childrenPageCap/,
-      );
+      await expect(
+        own.cloud.createTenant({ seed: uniqueSeed(), users: 1, childrenPageCap: 0 }),
+      ).rejects.toThrow(/childrenPageCap/);
     });
   });
 
   describe('items', () => {
     it('gives OneNote notebooks a package facet and neither folder nor file', async () => {
       const { tenant, client, users } = await tenantWith({ users: 6, itemsPerUser: 20, packageShare: 0.3 });
-      const truth = Object.values(await cloud.drives(tenant.tenantId)).flat();
+      const truth = Object.values(await own.cloud.drives(tenant.tenantId)).flat();
       const listed: Array<{ name: string; package?: { type: string }; folder?: unknown; file?: unknown }> =
         [];
       for (const user of users) {
@@ -445,7 +448,7 @@ describe('simulated Graph drive answers other than items', () => {
 
     it('names a share of items with exactly 400 legal characters of mixed scripts', async () => {
       const { tenant, client, users } = await tenantWith({ users: 5, itemsPerUser: 40, longNameShare: 0.4 });
-      const drives = await cloud.drives(tenant.tenantId);
+      const drives = await own.cloud.drives(tenant.tenantId);
       const names = Object.values(drives).flatMap((items) => items.map((item) => item.name));
       const long = names.filter((name) => name.length === 400);
       const listed = await listPages(client, users[0]!.id, 1000);
@@ -467,14 +470,14 @@ describe('simulated Graph drive answers other than items', () => {
     });
 
     it('draws long-tailed item counts within [min, max]: most users near min, few near max', async () => {
-      const tenant = await cloud.createTenant({
+      const tenant = await own.cloud.createTenant({
         seed: uniqueSeed(),
         users: 1000,
         unlicensedShare: 0,
         withoutDriveShare: 0,
         itemsPerUser: { longTail: [1, 200] },
       });
-      const counts = Object.values(await cloud.drives(tenant.tenantId))
+      const counts = Object.values(await own.cloud.drives(tenant.tenantId))
         .map((items) => items.length)
         .sort((a, b) => a - b);
       const mean = counts.reduce((sum, count) => sum + count, 0) / counts.length;
@@ -492,7 +495,7 @@ describe('simulated Graph drive answers other than items', () => {
 
     it('refuses a long tail whose bounds are not 0 <= min <= max', async () => {
       await expect(
-        cloud.createTenant({ seed: uniqueSeed(), users: 1, itemsPerUser: { longTail: [5, 2] } }),
+        own.cloud.createTenant({ seed: uniqueSeed(), users: 1, itemsPerUser: { longTail: [5, 2] } }),
       ).rejects.toThrow(/itemsPerUser/);
     });
   });

@@ -1,20 +1,24 @@
-import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
 import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
-import { credential, failureOf, graphClient, logDuring, newApp, newTenant, rawGet } from './sim-sdk';
+import {
+  credential,
+  failureOf,
+  graphClient,
+  logDuring,
+  newApp,
+  newTenant,
+  rawGet,
+  ownCloudWithApp,
+} from './sim-sdk';
 
 describe('simulated latency, faults and request log', () => {
-  let cloud: SimulatedCloud;
-  let app: { clientId: string; secret: string };
-
-  beforeAll(async () => {
-    cloud = await startSimulatedCloud({ timeScale: 10 });
-    app = await newApp(cloud);
-  });
-  afterAll(() => cloud.close());
+  const own = ownCloudWithApp(10);
 
   async function tenantWithClient(spec: Parameters<typeof newTenant>[2] = {}) {
-    const tenant = await newTenant(cloud, app.clientId, spec);
-    const client = graphClient(cloud, credential(cloud, tenant.tenantId, app.clientId, app.secret));
+    const tenant = await newTenant(own.cloud, own.app.clientId, spec);
+    const client = graphClient(
+      own.cloud,
+      credential(own.cloud, tenant.tenantId, own.app.clientId, own.app.secret),
+    );
     await rawGet(client, '/users?$top=1');
     return { tenant, client };
   }
@@ -39,7 +43,7 @@ describe('simulated latency, faults and request log', () => {
 
   it('waits the latency once for a whole $batch', async () => {
     const { tenant, client } = await tenantWithClient({ latencyMs: 3000 });
-    const users = await cloud.listUsers(tenant.tenantId);
+    const users = await own.cloud.listUsers(tenant.tenantId);
     const requests = users
       .slice(0, 5)
       .map((user, n) => ({ id: String(n), method: 'GET', url: `/users/${user.id}` }));
@@ -53,11 +57,11 @@ describe('simulated latency, faults and request log', () => {
   it('injects faults into the named tenant only', async () => {
     const faulty = await tenantWithClient();
     const healthy = await tenantWithClient();
-    await cloud.setFaults(faulty.tenant.tenantId, { graph: { status500: 1 } });
+    await own.cloud.setFaults(faulty.tenant.tenantId, { graph: { status500: 1 } });
 
     const broken = await rawGet(faulty.client, '/users');
     const fine = await rawGet(healthy.client, '/users');
-    await cloud.setFaults(faulty.tenant.tenantId, {});
+    await own.cloud.setFaults(faulty.tenant.tenantId, {});
     const recovered = await rawGet(faulty.client, '/users');
 
     expect([broken.status, fine.status, recovered.status]).toEqual([500, 200, 200]);
@@ -66,25 +70,25 @@ describe('simulated latency, faults and request log', () => {
   it("applies '*' faults to every tenant, under a tenant's own", async () => {
     const a = await tenantWithClient();
     const b = await tenantWithClient();
-    await cloud.setFaults('*', { graph: { status500: 1 } });
-    await cloud.setFaults(b.tenant.tenantId, { graph: { status500: 0 } });
+    await own.cloud.setFaults('*', { graph: { status500: 1 } });
+    await own.cloud.setFaults(b.tenant.tenantId, { graph: { status500: 0 } });
 
     const statuses = [(await rawGet(a.client, '/users')).status, (await rawGet(b.client, '/users')).status];
-    await cloud.setFaults('*', {});
-    await cloud.setFaults(b.tenant.tenantId, {});
+    await own.cloud.setFaults('*', {});
+    await own.cloud.setFaults(b.tenant.tenantId, {});
 
     expect(statuses).toEqual([500, 200]);
   });
 
   it('drops the connection when a reset is injected', async () => {
     const { tenant, client } = await tenantWithClient();
-    await cloud.setFaults(tenant.tenantId, { graph: { reset: 1 } });
+    await own.cloud.setFaults(tenant.tenantId, { graph: { reset: 1 } });
 
     let error: (Error & { body?: unknown }) | undefined;
-    const log = await logDuring(cloud, { tenantId: tenant.tenantId }, async () => {
+    const log = await logDuring(own.cloud, { tenantId: tenant.tenantId }, async () => {
       error = await failureOf(rawGet(client, '/users'));
     });
-    await cloud.setFaults(tenant.tenantId, {});
+    await own.cloud.setFaults(tenant.tenantId, {});
 
     expect(String(error?.body)).toMatch(/fetch failed/);
     expect(log.map((entry) => entry.status)).toEqual([0]);
@@ -92,32 +96,35 @@ describe('simulated latency, faults and request log', () => {
 
   it('answers late when slowness is injected', async () => {
     const { tenant, client } = await tenantWithClient();
-    await cloud.setFaults(tenant.tenantId, { graph: { slow: 1, slowMs: 250 } });
+    await own.cloud.setFaults(tenant.tenantId, { graph: { slow: 1, slowMs: 250 } });
 
     const ms = await elapsed(() => rawGet(client, '/users'));
-    await cloud.setFaults(tenant.tenantId, {});
+    await own.cloud.setFaults(tenant.tenantId, {});
 
     expect(ms).toBeGreaterThanOrEqual(245);
   });
 
   it('filters the request log by tenant, client, service and time', async () => {
-    const other = await newApp(cloud);
+    const other = await newApp(own.cloud);
     const { tenant, client } = await tenantWithClient();
-    await cloud.consent(tenant.tenantId, other.clientId);
-    const otherClient = graphClient(cloud, credential(cloud, tenant.tenantId, other.clientId, other.secret));
+    await own.cloud.consent(tenant.tenantId, other.clientId);
+    const otherClient = graphClient(
+      own.cloud,
+      credential(own.cloud, tenant.tenantId, other.clientId, other.secret),
+    );
     await new Promise((resolve) => setTimeout(resolve, 5));
     const since = Date.now();
     await rawGet(client, '/users', { 'User-Agent': 'ISV|Contoso|DriveCrawler/1.0' });
     await rawGet(otherClient, '/users');
 
-    const graphOfTenant = await cloud.requestLog({ tenantId: tenant.tenantId, service: 'graph', since });
-    const ofApp = await cloud.requestLog({
+    const graphOfTenant = await own.cloud.requestLog({ tenantId: tenant.tenantId, service: 'graph', since });
+    const ofApp = await own.cloud.requestLog({
       tenantId: tenant.tenantId,
-      clientId: app.clientId,
+      clientId: own.app.clientId,
       service: 'graph',
       since,
     });
-    const tokens = await cloud.requestLog({
+    const tokens = await own.cloud.requestLog({
       tenantId: tenant.tenantId,
       clientId: other.clientId,
       service: 'token',

@@ -1,34 +1,28 @@
 import type { Client } from '@microsoft/microsoft-graph-client';
-import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
 import { IN_FLIGHT_GRACE_MS } from '../../dev/sim/graph-request';
-import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
 import type { TenantInfo, TenantSpec } from '../../dev/sim/types';
-import { credential, graphClient, logDuring, newApp, newTenant, rawGet } from './sim-sdk';
+import { credential, graphClient, logDuring, newTenant, rawGet, ownCloudWithApp } from './sim-sdk';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('simulated Graph throttling', () => {
-  let cloud: SimulatedCloud;
-  let app: { clientId: string; secret: string };
-
-  beforeAll(async () => {
-    cloud = await startSimulatedCloud({ timeScale: 60 });
-    app = await newApp(cloud);
-  });
-  afterAll(() => cloud.close());
+  const own = ownCloudWithApp(60);
 
   /** A tenant of the test app (1 licensed user with a drive at least) and a Graph client on it. */
   async function throttledTenant(
     spec: Partial<TenantSpec>,
   ): Promise<{ tenant: TenantInfo; client: Client; children: string }> {
-    const tenant = await newTenant(cloud, app.clientId, {
+    const tenant = await newTenant(own.cloud, own.app.clientId, {
       users: 3,
       unlicensedShare: 0,
       withoutDriveShare: 0,
       ...spec,
     });
-    const client = graphClient(cloud, credential(cloud, tenant.tenantId, app.clientId, app.secret));
-    const user = (await cloud.listUsers(tenant.tenantId))[0]!;
+    const client = graphClient(
+      own.cloud,
+      credential(own.cloud, tenant.tenantId, own.app.clientId, own.app.secret),
+    );
+    const user = (await own.cloud.listUsers(tenant.tenantId))[0]!;
     await client.api('/users').get(); // warm the token so timing below is Graph's alone
     return { tenant, client, children: `/users/${user.id}/drive/root/children` };
   }
@@ -37,7 +31,7 @@ describe('simulated Graph throttling', () => {
     const { tenant, client, children } = await throttledTenant({ budgetPerWindow: 1000 });
 
     for (let i = 0; i < 3; i++) await rawGet(client, children);
-    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
     expect(stats.unitsSpent).toBe(6);
   });
@@ -45,21 +39,21 @@ describe('simulated Graph throttling', () => {
   it('sets the budget by license tier', async () => {
     const budgets: number[] = [];
     for (const users of [1000, 1001, 5001, 15001, 50001]) {
-      const tenant = await newTenant(cloud, undefined, { users, unlicensedShare: 0, itemsPerUser: 0 });
-      budgets.push((await cloud.throttleStats(tenant.tenantId, app.clientId)).budgetPerWindow);
+      const tenant = await newTenant(own.cloud, undefined, { users, unlicensedShare: 0, itemsPerUser: 0 });
+      budgets.push((await own.cloud.throttleStats(tenant.tenantId, own.app.clientId)).budgetPerWindow);
     }
 
     expect(budgets).toEqual([1250, 2500, 3750, 5000, 6250]);
   });
 
   it('scales the window by the time scale', async () => {
-    const tenant = await newTenant(cloud, undefined, {
+    const tenant = await newTenant(own.cloud, undefined, {
       budgetPerWindow: 600,
       windowSeconds: 60,
       timeScale: 120,
     });
 
-    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
     expect(stats.unitsPerRealSecond).toBe(1200);
   });
@@ -95,7 +89,7 @@ describe('simulated Graph throttling', () => {
     const statuses = (await Promise.all(Array.from({ length: 30 }, () => rawGet(client, children)))).map(
       (r) => r.status,
     );
-    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(stats.unitsSpent).toBe(20);
@@ -112,10 +106,10 @@ describe('simulated Graph throttling', () => {
     await sleep(30);
 
     let early: Response | undefined;
-    const log = await logDuring(cloud, { tenantId: tenant.tenantId }, async () => {
+    const log = await logDuring(own.cloud, { tenantId: tenant.tenantId }, async () => {
       early = await rawGet(client, children);
     });
-    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
     expect(first.status).toBe(429);
     expect(early?.status).toBe(429);
@@ -134,7 +128,7 @@ describe('simulated Graph throttling', () => {
     });
 
     const statuses = (await Promise.all([1, 2, 3].map(() => rawGet(client, children)))).map((r) => r.status);
-    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
     expect(statuses.sort()).toEqual([200, 429, 429]);
     expect(stats.violations).toBe(0);
@@ -160,11 +154,11 @@ describe('simulated Graph throttling', () => {
 
   it('answers an injected 503 with a Retry-After scaled to real seconds', async () => {
     const { tenant, client, children } = await throttledTenant({ budgetPerWindow: 1000 });
-    await cloud.setFaults(tenant.tenantId, { graph: { status503: 1, retryAfterSeconds: 30 } });
+    await own.cloud.setFaults(tenant.tenantId, { graph: { status503: 1, retryAfterSeconds: 30 } });
 
     const response = await rawGet(client, children);
-    await cloud.setFaults(tenant.tenantId, {});
-    const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+    await own.cloud.setFaults(tenant.tenantId, {});
+    const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
     expect(response.status).toBe(503);
     expect(response.headers.get('Retry-After')).toBe('0.5');
@@ -182,7 +176,7 @@ describe('simulated Graph throttling', () => {
     await sleep(IN_FLIGHT_GRACE_MS + 50);
 
     let users: Response | undefined;
-    const log = await logDuring(cloud, { tenantId: tenant.tenantId }, async () => {
+    const log = await logDuring(own.cloud, { tenantId: tenant.tenantId }, async () => {
       users = await rawGet(client, '/users');
     });
 
@@ -212,7 +206,7 @@ describe('simulated Graph throttling', () => {
       await statusOf(client, children);
       await statusOf(client, children);
       const refused = await statusOf(client, children);
-      const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+      const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
 
       expect(refused.status).toBe(429);
       expect(refused.retryAfter).toMatch(/^\d+$/);

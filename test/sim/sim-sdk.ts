@@ -8,6 +8,7 @@ import {
 import { TokenCredentialAuthenticationProvider } from '@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials';
 import { randomBytes } from 'node:crypto';
 import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
+import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
 import type { AppSpec, RequestLogEntry, RequestLogFilter, TenantInfo, TenantSpec } from '../../dev/sim/types';
 
 /** The redirect URI the simulator's test apps register. */
@@ -123,4 +124,34 @@ export async function logDuring(
   const before = (await cloud.requestLog(filter)).length;
   await action();
   return (await cloud.requestLog(filter)).slice(before);
+}
+
+/** A simulated cloud of one test file's own, with one app registered in it (`ownCloudWithApp`). */
+export interface CloudWithApp {
+  readonly cloud: SimulatedCloud;
+  readonly app: { clientId: string; secret: string };
+}
+
+/**
+ * Starts a simulated cloud of the test file's own and registers one app in it before the file's tests, and closes
+ * it after them. Read `cloud` and `app` inside tests (they exist once `beforeAll` has run).
+ */
+export function ownCloudWithApp(timeScale: number): CloudWithApp {
+  let cloud: SimulatedCloud | undefined;
+  let app: { clientId: string; secret: string } | undefined;
+  beforeAll(async () => {
+    cloud = await startSimulatedCloud({ timeScale });
+    app = await newApp(cloud);
+  });
+  afterAll(() => cloud?.close());
+  return {
+    get cloud() {
+      if (!cloud) throw new Error('the simulated cloud starts in beforeAll');
+      return cloud;
+    },
+    get app() {
+      if (!app) throw new Error('the app is registered in beforeAll');
+      return app;
+    },
+  };
 }
