@@ -1,7 +1,8 @@
 /**
- * Walks the admin consent flow over HTTP the way a browser does (used by the demo; the end-to-end test uses
- * real Chromium): our start route, Entra ID's consent page, its "Accept" (or "Cancel") form, the redirect back
- * to our callback with the cookie our start route set.
+ * Walks onboarding over HTTP the way a browser does (used by the demo and the consent tests; the end-to-end test
+ * uses real Chromium): our start route, Entra ID's sign-in page, the redirect back to our callback, Entra ID's
+ * consent page and its "Accept" (or "Cancel") form, the redirect back to our callback, each time with the cookie
+ * our start route set.
  */
 
 interface FormField {
@@ -22,7 +23,7 @@ function attribute(tag: string, name: string): string | undefined {
 
 function formOf(
   html: string,
-  button: 'Accept' | 'Cancel',
+  button: string,
   tenantField?: string,
 ): { action: string; method: string; fields: FormField[] } {
   const forms = html.match(/<form[\s\S]*?<\/form>/gi) ?? [];
@@ -54,7 +55,38 @@ function formOf(
       fields,
     };
   }
-  throw new Error(`The consent page has no "${button}" button`);
+  const problem = /role="alert">([^<]*)</.exec(html)?.[1];
+  throw new Error(`The page has no "${button}" button${problem ? `: ${problem}` : ''}`);
+}
+
+async function submit(pageUrl: string, html: string, button: string, field?: string): Promise<Response> {
+  const form = formOf(html, button, field);
+  const body = new URLSearchParams(form.fields.map((entry): [string, string] => [entry.name, entry.value]));
+  const target = new URL(form.action, pageUrl);
+  return form.method === 'post'
+    ? fetch(target, {
+        method: 'POST',
+        body,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        redirect: 'manual',
+      })
+    : fetch(`${target.toString()}?${body.toString()}`, { redirect: 'manual' });
+}
+
+/**
+ * Signs `login` in on Entra ID's sign-in page at `authorizeUrl`; returns where Entra ID redirects (our callback
+ * with the code). Throws with the page's message when the sign-in is refused (an unknown account).
+ */
+export async function signInAt(authorizeUrl: string, login: string): Promise<string> {
+  const page = await fetch(authorizeUrl);
+  const html = await page.text();
+  const answer = await submit(authorizeUrl, html, 'Sign in', login);
+  const location = answer.headers.get('location');
+  if (answer.status !== 302 || !location) {
+    const problem = /role="alert">([^<]*)</.exec(await answer.text())?.[1];
+    throw new Error(`sign-in as ${login} answered ${answer.status}${problem ? `: ${problem}` : ''}`);
+  }
+  return location;
 }
 
 export interface ConsentWalk {
@@ -62,29 +94,24 @@ export interface ConsentWalk {
   body: string;
 }
 
-/** Starts consent at `startUrl`, presses `button` on the consent page as the admin of `tenant`, lands on the callback. */
+/**
+ * Starts at `startUrl`, signs in as `login` (an admin of the organization, e.g. `admin@contoso.onmicrosoft.test`),
+ * presses `button` on the consent page and lands on our callback.
+ */
 export async function walkConsent(
   startUrl: string,
+  login: string,
   button: 'Accept' | 'Cancel',
-  tenant?: string,
 ): Promise<ConsentWalk> {
   const start = await fetch(startUrl, { redirect: 'manual' });
   const cookie = (start.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  const consentUrl = start.headers.get('location');
-  if (start.status !== 302 || !consentUrl) throw new Error(`start answered ${start.status}`);
+  const authorizeUrl = start.headers.get('location');
+  if (start.status !== 302 || !authorizeUrl) throw new Error(`start answered ${start.status}`);
+  const signedIn = await fetch(await signInAt(authorizeUrl, login), { headers: { cookie }, redirect: 'manual' });
+  const consentUrl = signedIn.headers.get('location');
+  if (signedIn.status !== 302 || !consentUrl) return { status: signedIn.status, body: await signedIn.text() };
   const page = await fetch(consentUrl);
-  const form = formOf(await page.text(), button, tenant);
-  const body = new URLSearchParams(form.fields.map((field): [string, string] => [field.name, field.value]));
-  const target = new URL(form.action, consentUrl);
-  const decided =
-    form.method === 'post'
-      ? await fetch(target, {
-          method: 'POST',
-          body,
-          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-          redirect: 'manual',
-        })
-      : await fetch(`${target.toString()}?${body.toString()}`, { redirect: 'manual' });
+  const decided = await submit(consentUrl, await page.text(), button);
   const callbackUrl = decided.headers.get('location');
   if (!callbackUrl) throw new Error(`the consent page answered ${decided.status} without a redirect`);
   const callback = await fetch(callbackUrl, { headers: { cookie }, redirect: 'manual' });

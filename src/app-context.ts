@@ -2,7 +2,9 @@ import pLimit from 'p-limit';
 import type { TokenCredential } from '@azure/identity';
 import type { AppConfig } from './config';
 import { isKeyVaultHost } from './config';
+import { AdminSignIn } from './consent/admin-sign-in';
 import { ConsentStateStore } from './consent/consent-state-store';
+import { InvitationStore } from './consent/invitation-store';
 import type { ConsentFlowDeps } from './consent/consent-flow';
 import type { Verification } from './consent/verify-consent';
 import { verifyConsent } from './consent/verify-consent';
@@ -39,6 +41,7 @@ export interface AppContext {
   storage: StorageClients;
   registry: TenantRegistry;
   consentStates: ConsentStateStore;
+  invitations: InvitationStore;
   secrets: ClientSecretSource;
   credentials: TenantCredentials;
   sharedPacerState: SharedPacerState;
@@ -156,6 +159,8 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   /** Consent verifications at once in this instance (anonymous callers reach them; each takes tokens). */
   const verifications = pLimit(8);
   const consentStates = new ConsentStateStore(storage.table(TABLES.consentStates), () => now().getTime());
+  const invitations = new InvitationStore(storage.table(TABLES.invitations), () => now().getTime());
+  let signIn: AdminSignIn | undefined;
 
   const graphFor = (tenantId: string, options: Partial<TenantGraphOptions> = {}): TenantGraph =>
     new TenantGraph({
@@ -226,6 +231,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     storage,
     registry,
     consentStates,
+    invitations,
     secrets,
     credentials,
     sharedPacerState,
@@ -233,12 +239,26 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     pacerFor,
     graphFor,
     consentDeps: () => {
-      if (!config.consentRedirectUri) throw new Error('CONSENT_REDIRECT_URI is not set');
+      const redirectUri = config.consentRedirectUri;
+      const homeTenantId = config.homeTenantId;
+      if (!redirectUri || !homeTenantId)
+        throw new Error('CONSENT_REDIRECT_URI and HOME_TENANT_ID must be set');
+      signIn ??= new AdminSignIn({
+        clientId: config.appClientId,
+        authorityHost: config.authorityHost,
+        authorityIsPublicCloud: config.authorityIsPublicCloud,
+        redirectUri,
+        clientSecret: async () => (await secrets.get()).value.reveal(),
+      });
       return {
+        invitations,
+        onboarding: config.onboarding,
+        homeTenantId,
+        signIn,
         appClientId: config.appClientId,
         authorityHost: config.authorityHost,
         graphEndpoint: config.graphEndpoint,
-        redirectUri: config.consentRedirectUri,
+        redirectUri,
         crawlSchedule: config.crawlSchedule,
         isvName: config.isvName,
         states: consentStates,

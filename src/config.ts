@@ -61,6 +61,10 @@ export interface AppConfig {
   clientSecretName: string;
   /** Absent where only the crawl runs; the consent routes refuse to start without it. */
   consentRedirectUri?: string;
+  /** `invite` (default): onboarding needs an operator's invitation; `open`: any admin who signs in may onboard. */
+  onboarding: 'invite' | 'open';
+  /** The ISV's own tenant (lower-case GUID), never onboarded as a customer; required by the consent routes. */
+  homeTenantId?: string;
   authorityHost: string;
   /** True for the public cloud hosts; otherwise every credential turns instance discovery off. */
   authorityIsPublicCloud: boolean;
@@ -72,7 +76,7 @@ export interface AppConfig {
   port: number;
 }
 
-/** What a caller needs: the consent routes also need `CONSENT_REDIRECT_URI`. */
+/** What a caller needs: the consent routes also need `CONSENT_REDIRECT_URI` and `HOME_TENANT_ID`. */
 export type ConfigPurpose = 'crawl' | 'consent';
 
 function isLoopbackHttp(url: URL): boolean {
@@ -138,6 +142,15 @@ const schema = z.object({
         },
         { message: 'CONSENT_REDIRECT_URI must use https (plain http only on loopback)' },
       )
+      .optional(),
+  ),
+  ONBOARDING: optionalNonEmpty.pipe(
+    z.enum(['invite', 'open'], { error: 'ONBOARDING must be invite or open' }).default('invite'),
+  ),
+  HOME_TENANT_ID: optionalNonEmpty.pipe(
+    z
+      .string()
+      .regex(GUID, "HOME_TENANT_ID must be a GUID (the tenant ID of the ISV's own organization)")
       .optional(),
   ),
   AUTHORITY_HOST: optionalNonEmpty.pipe(hostRoot('AUTHORITY_HOST').default(PUBLIC_CLOUD_AUTHORITY)),
@@ -251,7 +264,7 @@ export function isKeyVaultHost(url: string): boolean {
 
 /**
  * Parses the environment. Throws a `ConfigError` listing every missing or invalid setting at once.
- * `purpose: 'consent'` also requires `CONSENT_REDIRECT_URI`.
+ * `purpose: 'consent'` also requires `CONSENT_REDIRECT_URI` and `HOME_TENANT_ID`.
  */
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
@@ -265,6 +278,11 @@ export function loadConfig(
     !(parsed.success ? parsed.data.CONSENT_REDIRECT_URI : env.CONSENT_REDIRECT_URI)
   ) {
     problems.push('CONSENT_REDIRECT_URI is required for the consent routes (the registered callback URL)');
+  }
+  if (purpose === 'consent' && !(parsed.success ? parsed.data.HOME_TENANT_ID : env.HOME_TENANT_ID?.trim())) {
+    problems.push(
+      "HOME_TENANT_ID is required for the consent routes (the ISV's own tenant ID, which is never onboarded)",
+    );
   }
   if (
     parsed.success &&
@@ -288,6 +306,8 @@ export function loadConfig(
     crawlLogLevel: data.CRAWL_LOG_LEVEL,
     clientSecretName: data.APP_CLIENT_SECRET_NAME,
     consentRedirectUri: data.CONSENT_REDIRECT_URI,
+    onboarding: data.ONBOARDING,
+    homeTenantId: data.HOME_TENANT_ID?.toLowerCase(),
     authorityHost: data.AUTHORITY_HOST,
     authorityIsPublicCloud: PUBLIC_CLOUD_AUTHORITY_HOSTS.has(new URL(data.AUTHORITY_HOST).hostname),
     graphEndpoint: data.GRAPH_ENDPOINT,

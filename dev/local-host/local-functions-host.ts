@@ -33,6 +33,7 @@ export function routesFor(getContext: () => AppContext): Route[] {
     { method: 'GET', route: 'consent', name: 'consentLanding', handler: consent.landing },
     { method: 'GET', route: 'consent/start', name: 'consentStart', handler: consent.start },
     { method: 'GET', route: 'consent/callback', name: 'consentCallback', handler: consent.callback },
+    { method: 'POST', route: 'invitations', name: 'invitationsCreate', handler: consent.invite },
     { method: 'GET', route: 'tenants', name: 'tenantsList', handler: tenants.list },
     { method: 'POST', route: 'tenants/{tenantId}/crawl', name: 'tenantCrawl', handler: tenants.crawl },
   ];

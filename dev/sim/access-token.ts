@@ -6,7 +6,7 @@ export const TOKEN_LIFETIME_SECONDS = 3599;
 /** Verified tokens remembered at most (then the memory starts over). */
 const CHECKED_TOKENS = 10_000;
 
-/** The claims the simulator puts in an app-only access token (a subset of Entra ID's). */
+/** The claims the simulator puts in an access token (a subset of Entra ID's): app-only, or a signed-in user's. */
 export interface AccessTokenClaims {
   aud: string;
   iss: string;
@@ -19,7 +19,9 @@ export interface AccessTokenClaims {
   oid: string;
   sub: string;
   roles?: string[];
-  idtyp: 'app';
+  /** Delegated permissions, in a token issued to a signed-in user. */
+  scp?: string;
+  idtyp: 'app' | 'user';
   ver: '2.0';
   uti: string;
 }

@@ -1,5 +1,5 @@
 import { SimError } from './sim-error';
-import type { AppSecretSpec, AppSpec, GraphAppRole, RevocationCode } from './types';
+import type { AppSecretSpec, AppSpec, GraphAppRole, GroupMembershipClaims, RevocationCode } from './types';
 import { randomUUID } from 'node:crypto';
 
 /** Every application permission the simulated Graph knows. */
@@ -14,6 +14,7 @@ export interface AppRecord {
   secrets: AppSecretSpec[];
   redirectUris: string[];
   requiredRoles: GraphAppRole[];
+  groupMembershipClaims: GroupMembershipClaims;
 }
 
 /** The state of an app's service principal in one tenant. */
@@ -64,6 +65,10 @@ export class AppRegistry {
     spec.secrets.forEach(assertSecret);
     const requiredRoles = spec.requiredRoles ?? [...GRAPH_APP_ROLES];
     assertRoles(requiredRoles);
+    const claims = spec.groupMembershipClaims ?? 'None';
+    if (!['None', 'SecurityGroup', 'DirectoryRole', 'ApplicationGroup', 'All'].includes(claims)) {
+      throw new SimError(400, `groupMembershipClaims cannot be ${String(claims)}`);
+    }
     const redirectUris = spec.redirectUris ?? [];
     for (const uri of redirectUris) {
       if (!URL.canParse(uri)) throw new SimError(400, `Redirect URI is not a URL: ${uri}`);
@@ -74,6 +79,7 @@ export class AppRegistry {
       secrets: spec.secrets.map((secret) => ({ ...secret })),
       redirectUris: [...redirectUris],
       requiredRoles: [...requiredRoles],
+      groupMembershipClaims: spec.groupMembershipClaims ?? 'None',
     };
     this.apps.set(clientId, app);
     return app;

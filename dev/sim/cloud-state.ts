@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { TokenSigner } from './access-token';
+import { IdTokenKeys } from './id-token-keys';
+import type { AuthorizationCode } from './sign-in-routes';
 import { AppRegistry } from './app-registry';
 import { ConnectionTracker } from './connection-tracker';
 import { LoopLag } from './loop-lag';
@@ -65,6 +67,10 @@ export class CloudState {
   readonly url: string;
   readonly timeScale: number;
   readonly signer = new TokenSigner();
+  /** RS256 keys for ID tokens, one per tenant. */
+  readonly idTokenKeys = new IdTokenKeys();
+  /** Authorization codes issued by the sign-in page, until redeemed or expired. */
+  readonly authorizationCodes = new Map<string, AuthorizationCode>();
   readonly log: RequestLog;
   readonly ledger = new ThrottleLedger();
   readonly apps = new AppRegistry();

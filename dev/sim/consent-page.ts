@@ -92,3 +92,30 @@ export function renderConsentErrorPage(code: number, text: string): string {
       `<p class="error" role="alert">AADSTS${code}: ${escapeHtml(text)}</p>`,
   );
 }
+
+/** What the sign-in page carries: where it posts, the app, the authorize parameters to carry on, the account. */
+export interface SignInPageModel {
+  action: string;
+  appName: string;
+  fields: ReadonlyArray<[string, string]>;
+  login: string;
+  problem?: string;
+}
+
+/** Entra ID's "Sign in" page, reduced to the account name (the simulator asks for no password). */
+export function renderSignInPage(model: SignInPageModel): string {
+  const problem =
+    model.problem === undefined ? '' : `<p class="error" role="alert">${escapeHtml(model.problem)}</p>`;
+  return page(
+    'Sign in to your account',
+    '<h1>Sign in</h1>' +
+      `<p>to continue to <strong>${escapeHtml(model.appName)}</strong></p>` +
+      problem +
+      `<form method="post" action="${escapeHtml(model.action)}">` +
+      model.fields.map(([name, value]) => hidden(name, value)).join('') +
+      '<label for="login">Email, phone, or Skype</label>' +
+      `<input type="text" id="login" name="login" value="${escapeHtml(model.login)}" autocomplete="username" required>` +
+      '<button type="submit" name="action" value="signin">Sign in</button>' +
+      '</form>',
+  );
+}

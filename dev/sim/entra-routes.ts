@@ -25,6 +25,7 @@ import { header, readBody, sendJson, splitTarget } from './http-kit';
 import { derivedGuid } from './seeded-random';
 import type { SeededTenant } from './seeded-tenant';
 import { logEntra } from './entra-log';
+import { handleAuthorize, redeemCode } from './sign-in-routes';
 
 /** Tenant names that stand for "any organization" rather than one tenant. */
 const MULTI_TENANT_NAMES = new Set(['organizations', 'common']);
@@ -126,7 +127,7 @@ function clientCredentials(
 }
 
 /**
- * The v2.0 token endpoint, client credentials only. Checks run in Entra ID's order: tenant, request shape, the
+ * The v2.0 token endpoint: client credentials, and authorization codes from the sign-in page. Checks run in Entra ID's order: tenant, request shape, the
  * app's service principal in the tenant (700016, 7000229, 7000112, replication lag), the secret (7000215,
  * 7000222), then consent-level refusals (65001, 53003). A success is an HS256 JWT with `tid` and `roles`.
  */
@@ -142,9 +143,10 @@ async function handleToken(state: CloudState, req: IncomingMessage, res: ServerR
 
   const token5xx = state.faultsFor(tenant?.tenantId).token5xx;
   if (state.draw(token5xx)) return fail(transientError(state.random() < 0.5 ? 500 : 503));
+  const grantType = form.get('grant_type');
+  if (grantType === 'authorization_code') return redeemAuthorizationCode(state, req, res, pathTenant, form);
   if (multi) return fail(tenantRequiredError(pathTenant));
   if (!tenant) return fail(unknownTenantError(pathTenant));
-  const grantType = form.get('grant_type');
   if (!grantType) return fail(missingParameterError('grant_type'));
   if (grantType !== 'client_credentials') return fail(unsupportedGrantError(grantType));
   if (!clientId) return fail(missingParameterError('client_id'));
@@ -208,9 +210,41 @@ async function handleToken(state: CloudState, req: IncomingMessage, res: ServerR
   );
 }
 
+/** The `authorization_code` grant: the tenant, the client and its secret, then the code (sign-in-routes.ts). */
+function redeemAuthorizationCode(
+  state: CloudState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathTenant: string,
+  form: URLSearchParams,
+): void {
+  const { clientId, secret } = clientCredentials(req, form);
+  const multi = MULTI_TENANT_NAMES.has(pathTenant.toLowerCase());
+  const tenant = multi ? undefined : state.tenant(pathTenant);
+  const fail = (error: EntraError, tenantId = tenant?.tenantId): void => {
+    logEntra(state, req, 'token', error.status, { tenantId, clientId });
+    sendEntraError(state, req, res, error);
+  };
+  if (!multi && !tenant) return fail(unknownTenantError(pathTenant));
+  if (!clientId) return fail(missingParameterError('client_id'));
+  const app = state.apps.get(clientId);
+  if (!app) return fail(appNotFoundError(clientId, tenant?.domain ?? pathTenant));
+  if (!secret) return fail(missingCredentialError());
+  const secretCheck = state.apps.checkSecret(app, secret, state.wall());
+  if (secretCheck === 'wrong') return fail(wrongSecretError(app.clientId));
+  if (secretCheck === 'expired') return fail(expiredSecretError(app.clientId));
+  const redeemed = redeemCode(state, app, form, pathTenant);
+  if ('error' in redeemed) return fail(redeemed.error);
+  logEntra(state, req, 'token', 200, { tenantId: redeemed.tenantId, clientId: app.clientId });
+  sendJson(res, 200, redeemed.body, {
+    'Cache-Control': 'no-store, no-cache',
+    'client-request-id': header(req.headers, 'client-request-id') ?? randomUUID(),
+  });
+}
+
 /**
- * Entra ID's endpoints: OpenID configuration, instance discovery, signing keys, the v2.0 token endpoint and the
- * adminconsent page. Returns false when the path is none of them.
+ * Entra ID's endpoints: OpenID configuration, instance discovery, signing keys, the v2.0 authorize (sign-in) and
+ * token endpoints and the adminconsent page. Returns false when the path is none of them.
  */
 export async function handleEntra(
   state: CloudState,
@@ -230,9 +264,18 @@ export async function handleEntra(
     (rest === 'v2.0/.well-known/openid-configuration' || rest === '.well-known/openid-configuration')
   ) {
     handleOpenId(state, req, res, tenant);
-  } else if (method === 'GET' && rest === 'discovery/v2.0/keys') {
-    logEntra(state, req, 'openid', 200, {});
-    sendJson(res, 200, { keys: [] });
+  } else if (method === 'GET' && (rest === 'discovery/v2.0/keys' || rest === 'discovery/keys')) {
+    const multi = MULTI_TENANT_NAMES.has(tenant.toLowerCase());
+    const known = multi ? undefined : state.tenant(tenant);
+    if (!multi && !known) {
+      logEntra(state, req, 'openid', 400, {});
+      sendEntraError(state, req, res, unknownTenantError(tenant));
+    } else {
+      logEntra(state, req, 'openid', 200, known ? { tenantId: known.tenantId } : {});
+      sendJson(res, 200, state.idTokenKeys.jwks(known?.tenantId));
+    }
+  } else if ((method === 'GET' || method === 'POST') && a === 'oauth2' && b === 'v2.0' && c === 'authorize') {
+    await handleAuthorize(state, req, res, tenant);
   } else if (method === 'POST' && a === 'oauth2' && b === 'v2.0' && c === 'token' && segments.length === 4) {
     await handleToken(state, req, res, tenant);
   } else if ((method === 'GET' || method === 'POST') && rest === 'v2.0/adminconsent') {

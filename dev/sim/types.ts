@@ -36,7 +36,15 @@ export interface AppSpec {
   redirectUris?: string[];
   /** Application permissions configured on the app; consent grants these. Default: both. */
   requiredRoles?: GraphAppRole[];
+  /**
+   * The app manifest's `groupMembershipClaims`: ID tokens carry the user's directory roles (`wids`) only with
+   * `DirectoryRole` or `All`. Default `None`, as a new registration has.
+   */
+  groupMembershipClaims?: GroupMembershipClaims;
 }
+
+/** The values of an app manifest's `groupMembershipClaims`. */
+export type GroupMembershipClaims = 'None' | 'SecurityGroup' | 'DirectoryRole' | 'ApplicationGroup' | 'All';
 
 export interface TenantSpec {
   /** Seed of the deterministic generator; the same spec always yields the same tenant, IDs included. */
@@ -169,7 +177,7 @@ export interface Faults {
 export interface RequestLogEntry {
   /** Real time, ms since epoch. */
   at: number;
-  service: 'graph' | 'token' | 'vault' | 'consent' | 'openid';
+  service: 'graph' | 'token' | 'vault' | 'consent' | 'openid' | 'authorize';
   tenantId?: string;
   clientId?: string;
   method: string;

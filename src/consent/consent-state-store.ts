@@ -7,20 +7,45 @@ import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-cli
 export const STATE_PATTERN = /^[A-Za-z0-9_-]{43}/;
 export const STATE_TTL_MS = 60 * 60_000;
 
+/**
+ * What a flow carries between its steps. `signin`: the OpenID Connect request in flight (the nonce, the PKCE
+ * verifier, the authority's tenant segment); `consent`: the tenant whose admin signed in. Both may carry the
+ * invitation's key and the organization the admin typed.
+ */
+export type FlowStep =
+  | {
+      phase: 'signin';
+      nonce: string;
+      verifier: string;
+      authority: string;
+      hint?: string;
+      invitation?: string;
+    }
+  | { phase: 'consent'; tenantId: string; hint?: string; invitation?: string };
+
 interface StateEntity {
   partitionKey: string;
   rowKey: string;
   browser: string;
   expiresAt: number;
+  phase: FlowStep['phase'];
   /** The organization the admin named on the landing page (a domain or GUID; not a secret), if any. */
   hint?: string;
-  /** Set when the state was used; the row stays until it expires so a replay is told apart from nonsense. */
-  usedAt?: number;
+  nonce?: string;
+  /**
+   * The PKCE verifier: worthless without the authorization code, which only our redirect URI receives, and the
+   * app's credential. Deleted with the row when the code comes back.
+   */
+  verifier?: string;
+  authority?: string;
+  tenantId?: string;
+  /** The invitation's table key (a hash; never the token). */
+  invitation?: string;
   etag?: string;
 }
 
-/** Why a state was refused; each gets its own page. */
-export type StateRefusal = 'unknown' | 'expired' | 'other_browser' | 'replayed';
+/** Why a state was refused; each gets its own page. A used state is gone, so a replay reads as `unknown`. */
+export type StateRefusal = 'unknown' | 'expired' | 'other_browser';
 
 const PARTITION = 'state';
 const hash = (value: string): string => createHash('sha256').update(value).digest('base64url');
@@ -30,10 +55,30 @@ export function newRandomToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
+function stepOf(entity: StateEntity): FlowStep | undefined {
+  const common = {
+    ...(entity.hint ? { hint: entity.hint } : {}),
+    ...(entity.invitation ? { invitation: entity.invitation } : {}),
+  };
+  if (entity.phase === 'signin' && entity.nonce && entity.verifier && entity.authority) {
+    return {
+      phase: 'signin',
+      nonce: entity.nonce,
+      verifier: entity.verifier,
+      authority: entity.authority,
+      ...common,
+    };
+  }
+  if (entity.phase === 'consent' && entity.tenantId)
+    return { phase: 'consent', tenantId: entity.tenantId, ...common };
+  return undefined;
+}
+
 /**
- * Pending consent flows. Only hashes are stored (a leaked table row can't be replayed); a state is bound to the
- * browser binding from its cookie, lives an hour, and is consumed exactly once: marking it used is conditional
- * on the row's ETag, so of many concurrent callbacks with the same state, exactly one wins.
+ * Pending consent flows, one row per step. Only hashes of the state and the browser binding are stored (a leaked
+ * row can't be replayed); a state is bound to the browser binding from its cookie, lives an hour, and is used
+ * exactly once: it is deleted on use, conditional on the row's ETag, so of many concurrent callbacks with the same
+ * state exactly one wins. Rows of abandoned flows are purged by the timer (`purgeExpiredStates`).
  */
 export class ConsentStateStore {
   readonly #table: TableClient;
@@ -46,26 +91,26 @@ export class ConsentStateStore {
     this.#now = now;
   }
 
-  /** Remembers a new state for the browser holding `binding`. */
-  async save(state: string, binding: string, hint?: string): Promise<void> {
+  /** Remembers a new state for the browser holding `binding`, for the given step of the flow. */
+  async save(state: string, binding: string, step: FlowStep): Promise<void> {
     await this.#ensure();
     await this.#table.createEntity<StateEntity>({
       partitionKey: PARTITION,
       rowKey: hash(state),
       browser: hash(binding),
       expiresAt: this.#now() + STATE_TTL_MS,
-      ...(hint ? { hint } : {}),
+      ...step,
     });
   }
 
   /**
-   * Consumes the state if it is known, fresh and bound to this browser. A state presented by another browser is
-   * left in place (the admin who started it can still finish).
+   * Uses the state if it is known, fresh and bound to this browser, and returns its step. A state presented by
+   * another browser is left in place (the admin who started it can still finish).
    */
   async consume(
     state: string,
     binding: string | undefined,
-  ): Promise<{ ok: true; hint: string | undefined } | { ok: false; reason: StateRefusal }> {
+  ): Promise<{ ok: true; step: FlowStep } | { ok: false; reason: StateRefusal }> {
     await this.#ensure();
     let entity: StateEntity;
     try {
@@ -74,24 +119,20 @@ export class ConsentStateStore {
       if (isNotFound(error)) return { ok: false, reason: 'unknown' };
       throw error;
     }
-    if (entity.usedAt !== undefined) return { ok: false, reason: 'replayed' };
     const expected = Buffer.from(entity.browser);
     const presented = Buffer.from(binding ? hash(binding) : '');
     if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) {
       return { ok: false, reason: 'other_browser' };
     }
     try {
-      await this.#table.updateEntity(
-        { partitionKey: PARTITION, rowKey: entity.rowKey, usedAt: this.#now() },
-        'Merge',
-        { etag: entity.etag ?? '*' },
-      );
+      await this.#table.deleteEntity(PARTITION, entity.rowKey, { etag: entity.etag ?? '*' });
     } catch (error) {
-      if (isNotFound(error) || isConflict(error)) return { ok: false, reason: 'replayed' };
+      if (isNotFound(error) || isConflict(error)) return { ok: false, reason: 'unknown' };
       throw error;
     }
+    const step = stepOf(entity);
     if (entity.expiresAt <= this.#now()) return { ok: false, reason: 'expired' };
-    return { ok: true, hint: entity.hint || undefined };
+    return step ? { ok: true, step } : { ok: false, reason: 'unknown' };
   }
 }
 

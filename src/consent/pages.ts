@@ -68,16 +68,37 @@ ${content}
   return { status, headers: { ...headers }, body };
 }
 
+/** What the landing page needs: whose app it is, where sign-in goes, and the invitation it came with. */
+export interface LandingModel {
+  isvName: string;
+  authorityHost: string;
+  /** The invitation token from the link, carried into the form (already checked). */
+  invitation?: string;
+  /** `ONBOARDING=invite` and no invitation: the page explains that a link from the ISV is needed. */
+  invitationNeeded: boolean;
+}
+
 /**
- * The landing page: what the app reads and why, and the button that starts admin consent. Its form posts to our
- * start route, which redirects to Entra ID; browsers apply `form-action` to that redirect too, so the policy
- * names the authority host.
+ * The landing page: what the app reads and why, who can grant it, and the button that starts sign-in. Its form
+ * goes to our start route, which redirects to Entra ID; browsers apply `form-action` to that redirect too, so the
+ * policy names the authority host.
  */
-export function landingPage(isvName: string, authorityHost: string): PageResponse {
+export function landingPage(model: LandingModel): PageResponse {
+  const { isvName, authorityHost } = model;
   const csp = (PAGE_HEADERS['Content-Security-Policy'] ?? '').replace(
     "form-action 'self'",
     `form-action 'self' ${new URL(authorityHost).origin}`,
   );
+  const form = model.invitationNeeded
+    ? `<p><strong>You need an invitation link.</strong> ${escapeHtml(isvName)} connects organizations it has
+invited. Ask your contact at ${escapeHtml(isvName)} for the link, and open it here.</p>`
+    : `<form method="get" action="/api/consent/start">
+${model.invitation ? `<input type="hidden" name="invitation" value="${escapeHtml(model.invitation)}">` : ''}
+<label for="tenant">Your organization's domain or tenant ID (optional)</label>
+<input id="tenant" name="tenant" type="text" autocomplete="off" spellcheck="false" maxlength="253"
+placeholder="contoso.onmicrosoft.com">
+<button type="submit">Continue to Microsoft to sign in and grant consent</button>
+</form>`;
   return page(
     200,
     `Connect your organization to ${isvName}`,
@@ -90,13 +111,10 @@ application permissions once:</p>
 <li><strong>Files.Read.All</strong>: to read the names, sizes and dates of the files and folders at the root of
 their OneDrive. The app never changes or deletes anything.</li>
 </ul>
+<p>First you sign in with your work account, so that we know who grants it: a Global Administrator or a
+Privileged Role Administrator of your organization. Then Microsoft shows you the permissions to accept.</p>
 <p>You can withdraw this at any time by removing the app under Enterprise applications in Microsoft Entra ID.</p>
-<form method="get" action="/api/consent/start">
-<label for="tenant">Your organization's domain or tenant ID (optional)</label>
-<input id="tenant" name="tenant" type="text" autocomplete="off" spellcheck="false" maxlength="253"
-placeholder="contoso.onmicrosoft.com">
-<button type="submit">Continue to Microsoft to grant consent</button>
-</form>`,
+${form}`,
     { ...PAGE_HEADERS, 'Content-Security-Policy': csp },
   );
 }

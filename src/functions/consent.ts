@@ -22,3 +22,9 @@ app.http('consentCallback', {
   route: 'consent/callback',
   handler: handlers.callback,
 });
+app.http('invitationsCreate', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'invitations',
+  handler: handlers.invite,
+});

@@ -9,6 +9,7 @@ export const TABLES = {
   driveItems: 'DriveItems',
   crawlRuns: 'CrawlRuns',
   consentStates: 'ConsentStates',
+  invitations: 'Invitations',
   pacerState: 'PacerState',
   runProgress: 'CrawlProgress',
   userIndex: 'CrawlUserIndex',

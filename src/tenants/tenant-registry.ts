@@ -16,6 +16,8 @@ export interface TenantRecord {
   lastRunId: string | undefined;
   lastCrawlAt: Date | undefined;
   lastError: string | undefined;
+  /** The invitation the tenant was onboarded through (its public ID), under `ONBOARDING=invite`. */
+  invitationId: string | undefined;
 }
 
 interface TenantEntity {
@@ -27,6 +29,7 @@ interface TenantEntity {
   lastRunId?: string;
   lastCrawlAt?: Date;
   lastError?: string;
+  invitationId?: string;
 }
 
 const PARTITION = 'tenant';
@@ -42,6 +45,7 @@ function toRecord(entity: TenantEntity): TenantRecord {
     lastRunId: entity.lastRunId || undefined,
     lastCrawlAt: entity.lastCrawlAt,
     lastError: entity.lastError || undefined,
+    invitationId: entity.invitationId || undefined,
   };
 }
 
@@ -64,6 +68,7 @@ export class TenantRegistry {
     status: 'active' | 'consent_incomplete',
     consentedAt: Date,
     domain: string | undefined,
+    invitationId?: string,
   ): Promise<void> {
     await this.#ensure();
     const entity: TenantEntity = {
@@ -74,6 +79,7 @@ export class TenantRegistry {
       lastError: '',
     };
     if (domain) entity.domain = domain;
+    if (invitationId) entity.invitationId = invitationId;
     await this.#table.upsertEntity(entity, 'Merge');
   }
 

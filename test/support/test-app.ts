@@ -41,6 +41,10 @@ export async function createTestApp(
     redirectUri?: string;
     /** Storage of the app's own (e.g. an Azurite of its own for a test that would hog the shared one). */
     storage?: string;
+    /** `ONBOARDING` (default `open` here, so a test signs in without an invitation unless it is about them). */
+    onboarding?: 'invite' | 'open';
+    /** The app registration's `groupMembershipClaims` (default `DirectoryRole`, as the README asks). */
+    groupMembershipClaims?: 'None' | 'DirectoryRole' | 'All';
   } = {},
 ): Promise<TestApp> {
   const cloud = sim();
@@ -50,6 +54,7 @@ export async function createTestApp(
   const { clientId } = await cloud.createApp({
     secrets: [{ value: clientSecret, expiresOn: options.secretExpiresOn }],
     redirectUris: [options.redirectUri ?? TEST_REDIRECT_URI],
+    groupMembershipClaims: options.groupMembershipClaims ?? 'DirectoryRole',
   });
   await cloud.setVaultSecret(secretName, clientSecret, {
     expiresOn: options.vaultSecretExpiresOn ?? new Date(Date.now() + 365 * 86_400_000).toISOString(),
@@ -60,6 +65,8 @@ export async function createTestApp(
     KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
     APP_CLIENT_SECRET_NAME: secretName,
     CONSENT_REDIRECT_URI: options.redirectUri ?? TEST_REDIRECT_URI,
+    ONBOARDING: options.onboarding ?? 'open',
+    HOME_TENANT_ID: env.AZURE_TENANT_ID,
     AUTHORITY_HOST: env.AUTHORITY_HOST,
     AZURE_AUTHORITY_HOST: env.AZURE_AUTHORITY_HOST,
     GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
