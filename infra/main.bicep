@@ -1,6 +1,8 @@
 // Drive Crawler on Azure Functions Flex Consumption, with no storage keys and no secrets in settings or outputs:
 // the app reaches storage, Key Vault and Application Insights as one user-assigned managed identity, and the only
-// secret (the app registration's client secret) lives in Key Vault, put there by the operator.
+// secret (the app registration's client secret) lives in Key Vault, put there by the operator. Each role is as
+// narrow as the Functions host allows, Key Vault and storage log every access to Log Analytics, and deleted blobs
+// and containers stay restorable: docs/deploy.md, "Security baseline", gives the reasons.
 targetScope = 'resourceGroup'
 
 @minLength(1)
@@ -43,6 +45,11 @@ param deployerPrincipalId string = ''
 @description('Kind of principal deployerPrincipalId is.')
 param deployerPrincipalType string = 'User'
 
+@minValue(1)
+@maxValue(365)
+@description('Days a deleted or overwritten blob, or a deleted container, of the storage account can be restored.')
+param storageSoftDeleteRetentionDays int = 7
+
 // azd passes an unset environment value as an empty string: empty means the default.
 var secretNameSetting = empty(appClientSecretName) ? 'graph-app-client-secret' : appClientSecretName
 var crawlScheduleSetting = empty(crawlSchedule) ? '0 0 */6 * * *' : crawlSchedule
@@ -50,6 +57,18 @@ var isvNameSetting = empty(isvName) ? 'DriveCrawler' : isvName
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var vaultToken = toLower(uniqueString(resourceToken, keyVaultNameSeed))
 var tags = { 'azd-env-name': environmentName }
+
+// The queues of src/storage/storage-clients.ts (QUEUES), each with the poison queue the host moves a message to
+// after maxDequeueCount failures, and that poison queue's own (the poison queues have triggers too). The app's
+// identity gets its queue role on these queues only: a queue added to the code must be added here.
+var storageQueueNames = [
+  'crawl-tenant'
+  'crawl-tenant-poison'
+  'crawl-tenant-poison-poison'
+  'crawl-user-batch'
+  'crawl-user-batch-poison'
+  'crawl-user-batch-poison-poison'
+]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-func-${resourceToken}'
@@ -75,6 +94,9 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     storageAccountName: 'st${resourceToken}'
     deploymentContainerName: 'app-package'
+    queueNames: storageQueueNames
+    softDeleteRetentionDays: storageSoftDeleteRetentionDays
+    workspaceId: monitoring.outputs.workspaceId
     identityPrincipalId: identity.properties.principalId
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
@@ -90,9 +112,19 @@ module keyVault 'modules/key-vault.bicep' = {
     identityPrincipalId: identity.properties.principalId
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
+    workspaceId: monitoring.outputs.workspaceId
   }
 }
 
+// RATE LIMIT IN FRONT OF THE APP: not deployed; this is where it goes (docs/deploy.md, "A rate limit in front of
+// the consent routes"). The consent routes are anonymous, so a per-client limit belongs in front of the Function
+// App, as a module beside this one:
+//   - Azure Front Door (Standard or Premium) with a WAF policy whose custom rule of type RateLimitRule matches
+//     /api/consent* and groups by SocketAddr (the client IP), the Function App as its origin; or
+//   - API Management with a rate-limit-by-key policy keyed on context.Request.IpAddress.
+// Then restrict the Function App's inbound traffic to it: siteConfig.ipSecurityRestrictions in function-app.bicep
+// with the AzureFrontDoor.Backend service tag and an X-Azure-FDID header check (or API Management's addresses),
+// and point CONSENT_REDIRECT_URI and the consent links at the front end's host name.
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   params: {

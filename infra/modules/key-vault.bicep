@@ -1,5 +1,6 @@
 // The vault for the app registration's client secret: access by Azure RBAC only (no access policies), soft delete
-// and purge protection on. The app's identity may read secrets; the deployer may set them.
+// and purge protection on, every access audited to the Log Analytics workspace. The app's identity may read
+// secrets; the deployer may set them. docs/deploy.md ("Security baseline") gives the reason for each role.
 
 param location string
 param tags object
@@ -12,6 +13,9 @@ param identityPrincipalId string
 param deployerPrincipalId string
 
 param deployerPrincipalType string
+
+@description('Resource ID of the Log Analytics workspace that receives the vault\'s audit events.')
+param workspaceId string
 
 resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
   name: vaultName
@@ -35,7 +39,21 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
   }
 }
 
-// Key Vault Secrets User: the app reads its client secret.
+// Every request to the vault (who read or set which secret, from where, allowed or denied) goes to the workspace's
+// AzureDiagnostics table as an AuditEvent, with the vault's metrics beside it.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [{ category: 'AuditEvent', enabled: true }]
+    metrics: [{ category: 'AllMetrics', enabled: true }]
+  }
+}
+
+// Key Vault Secrets User on the vault: the app reads its client secret, and nothing else of the vault. The vault
+// holds that one secret; a role on the secret itself would need the secret to exist before the first deployment,
+// which it cannot (the operator puts it in after).
 resource identitySecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identityPrincipalId, '4633458b-17de-408a-b874-0445c86b69e6')
   scope: vault

@@ -1,5 +1,6 @@
 // Log Analytics and Application Insights with local (key) authentication off: telemetry is accepted only with an
-// Entra token, which the app's identity gets through Monitoring Metrics Publisher.
+// Entra token, which the app's identity gets through Monitoring Metrics Publisher. The workspace also receives the
+// Key Vault audit events and the storage logs (diagnostic settings in key-vault.bicep and storage.bicep).
 
 param location string
 param tags object
@@ -32,7 +33,8 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// Monitoring Metrics Publisher: lets the identity send telemetry with APPLICATIONINSIGHTS_AUTHENTICATION_STRING.
+// Monitoring Metrics Publisher on the component only: lets the identity send telemetry with
+// APPLICATIONINSIGHTS_AUTHENTICATION_STRING, and read nothing.
 resource identityMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(appInsights.id, identityPrincipalId, '3913510d-42f4-4e42-8a64-420c390055eb')
   scope: appInsights
@@ -44,3 +46,4 @@ resource identityMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-
 }
 
 output appInsightsName string = appInsights.name
+output workspaceId string = workspace.id

@@ -1,4 +1,7 @@
-import type { ArmResource, JsonRecord } from './arm-template';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { QUEUES } from '../../src/storage/storage-clients';
+import type { ArmResource, JsonRecord, TemplateScope } from './arm-template';
 import {
   allResources,
   allStrings,
@@ -10,7 +13,7 @@ import {
   templateScopes,
   valueAt,
 } from './arm-template';
-import { BICEP_TIMEOUT_MS, findBicep, MAIN_BICEP, runBicep } from './bicep-cli';
+import { BICEP_TIMEOUT_MS, findBicep, MAIN_BICEP, REPO_ROOT, runBicep } from './bicep-cli';
 
 /** Built-in role definition IDs (docs/deploy.md, "Built-in role definition IDs"). */
 const ROLE = {
@@ -22,6 +25,47 @@ const ROLE = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
+
+/** Roles nobody in this template may hold: management roles, and data roles broader than a reader or writer needs. */
+const FORBIDDEN_ROLES: [string, string][] = [
+  ['Owner', '8e3af657-a8ff-443c-a75c-2fe8c4bcb635'],
+  ['Contributor', 'b24988ac-6180-42a0-ab88-20f7382dd24c'],
+  ['User Access Administrator', '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9'],
+  ['Role Based Access Control Administrator', 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'],
+  ['Storage Account Contributor', '17d1049b-9a84-46fb-8f53-869881c3d3ab'],
+  ['Key Vault Administrator', '00482a5a-887f-4fb3-b363-3b7fe8e74483'],
+  ['Key Vault Contributor', 'f25e0fa2-a7c8-4377-a976-54943a77a395'],
+];
+
+const STORAGE_ACCOUNT = 'Microsoft.Storage/storageAccounts';
+const QUEUE = 'Microsoft.Storage/storageAccounts/queueServices/queues';
+const CONTAINER = 'Microsoft.Storage/storageAccounts/blobServices/containers';
+const VAULT = 'Microsoft.KeyVault/vaults';
+const APP_INSIGHTS = 'Microsoft.Insights/components';
+
+/**
+ * Every role assignment of the template: [role name, role ID, who, scope type]. docs/deploy.md ("Security baseline")
+ * gives the reason for each; the identity's queue role is one assignment per queue (a loop over `queueNames`).
+ */
+const EXPECTED_ROLES: [string, string, 'identity' | 'deployer', string][] = [
+  ['Storage Blob Data Owner', ROLE.storageBlobDataOwner, 'identity', STORAGE_ACCOUNT],
+  ['Storage Queue Data Contributor', ROLE.storageQueueDataContributor, 'identity', QUEUE],
+  ['Storage Table Data Contributor', ROLE.storageTableDataContributor, 'identity', STORAGE_ACCOUNT],
+  ['Key Vault Secrets User', ROLE.keyVaultSecretsUser, 'identity', VAULT],
+  ['Monitoring Metrics Publisher', ROLE.monitoringMetricsPublisher, 'identity', APP_INSIGHTS],
+  ['Key Vault Secrets Officer', ROLE.keyVaultSecretsOfficer, 'deployer', VAULT],
+  ['Storage Blob Data Contributor', ROLE.storageBlobDataContributor, 'deployer', CONTAINER],
+];
+
+/** The queues the code uses (src/storage/storage-clients.ts), each with its poison queue and that one's own. */
+const CODE_QUEUES = Object.values(QUEUES).flatMap((name) => [
+  name,
+  `${name}-poison`,
+  `${name}-poison-poison`,
+]);
+
+const STORAGE_LOG_CATEGORIES = ['StorageRead', 'StorageWrite', 'StorageDelete'];
+const DIAGNOSTICS_TYPE = 'Microsoft.Insights/diagnosticSettings';
 
 const IDENTITY_TYPE = 'Microsoft.ManagedIdentity/userAssignedIdentities';
 
@@ -69,9 +113,14 @@ interface AppSetting {
 interface RoleAssignment {
   roleId: string | undefined;
   scopeType: string | undefined;
+  /** The scope as compiled, in its template's terms. */
+  scope: unknown;
   principalId: unknown;
   principalType: unknown;
   condition: unknown;
+  /** `copy.count` of a loop, undefined for a single assignment. */
+  copyCount: unknown;
+  resource: ArmResource;
 }
 
 let root: JsonRecord;
@@ -126,11 +175,79 @@ function roleAssignments(): RoleAssignment[] {
     return {
       roleId,
       scopeType: scopeResourceType(assignment.body.scope),
+      scope: assignment.body.scope,
       principalId: resolveInRoot(props(assignment, 'principalId'), assignment.scope),
       principalType: props(assignment, 'principalType'),
       condition: assignment.body.condition,
+      copyCount: valueAt(assignment.body, 'copy', 'count'),
+      resource: assignment,
     };
   });
+}
+
+/** Who an assignment is for: the site's identity, the deployer parameter, or something else. */
+function principalOf(assignment: RoleAssignment): 'identity' | 'deployer' | 'other' {
+  if (identityRefIn(assignment.principalId) === siteIdentityRef()) return 'identity';
+  if (assignment.principalId === "[parameters('deployerPrincipalId')]") return 'deployer';
+  return 'other';
+}
+
+/** A value that is `[variables('x')]` replaced by that variable's value in its template (arrays and objects too). */
+function variableValue(value: unknown, scope: TemplateScope): unknown {
+  const name = typeof value === 'string' ? /^\[variables\('([^']+)'\)\]$/.exec(value)?.[1] : undefined;
+  return name === undefined ? value : valueAt(scope.template, 'variables', name);
+}
+
+/** The value a nested template's parameter receives, followed up to a root variable or parameter default. */
+function passedValue(scope: TemplateScope, parameter: string): unknown {
+  const passed = valueAt(scope.passedParameters, parameter, 'value');
+  return scope.parent ? variableValue(passed, scope.parent) : passed;
+}
+
+function diagnosticSettings(): ArmResource[] {
+  return resourcesOfType(resources, DIAGNOSTICS_TYPE);
+}
+
+function diagnosticsOn(scopeType: string): ArmResource {
+  const matches = diagnosticSettings().filter(
+    (setting) => scopeResourceType(setting.body.scope) === scopeType,
+  );
+  if (matches.length !== 1) {
+    throw new Error(`Expected one diagnostic setting on ${scopeType}, found ${String(matches.length)}`);
+  }
+  return matches[0]!;
+}
+
+/** Enabled categories of a diagnostic setting's `logs` or `metrics`, sorted. */
+function enabledCategories(setting: ArmResource, kind: 'logs' | 'metrics'): string[] {
+  const list = variableValue(props(setting, kind), setting.scope);
+  if (!Array.isArray(list)) throw new Error(`${kind} of ${setting.name} is not a list`);
+  return list
+    .filter((entry) => isRecord(entry) && entry.enabled === true)
+    .map((entry) => (isRecord(entry) ? (entry.category ?? entry.categoryGroup) : undefined))
+    .filter((category): category is string => typeof category === 'string')
+    .sort();
+}
+
+/** Expects a diagnostic setting to send to the Log Analytics workspace of the monitoring module, and nowhere else. */
+function expectSentToTheWorkspace(setting: ArmResource): void {
+  const workspace = only('Microsoft.OperationalInsights/workspaces');
+  expect(valueAt(workspace.scope.template, 'outputs', 'workspaceId', 'value')).toBe(
+    `[resourceId('Microsoft.OperationalInsights/workspaces', ${workspace.name.slice(1, -1)})]`,
+  );
+  expect(resolveInRoot(props(setting, 'workspaceId'), setting.scope)).toMatch(
+    new RegExp(
+      `^\\[reference\\(resourceId\\('Microsoft\\.Resources/deployments', '${workspace.scope.deploymentName}'\\), '[^']+'\\)\\.outputs\\.workspaceId\\.value\\]$`,
+    ),
+  );
+  for (const elsewhere of [
+    'storageAccountId',
+    'eventHubAuthorizationRuleId',
+    'eventHubName',
+    'marketplacePartnerId',
+  ]) {
+    expect(props(setting, elsewhere)).toBeUndefined();
+  }
 }
 
 /** The identity a site runs as, as a normalized `resourceId(...)` call in the root's terms. */
@@ -213,6 +330,47 @@ function namesASecret(name: string): boolean {
       expect(containers.length).toBeGreaterThan(0);
       for (const container of containers) expect(props(container, 'publicAccess')).toBe('None');
     });
+
+    test('keeps deleted and overwritten blobs restorable for the retention days, permanent delete off', () => {
+      const blobService = only('Microsoft.Storage/storageAccounts/blobServices');
+      const policy = props(blobService, 'deleteRetentionPolicy');
+      expect(valueAt(policy, 'enabled')).toBe(true);
+      expect(valueAt(policy, 'allowPermanentDelete')).toBe(false);
+      expect(resolveInRoot(valueAt(policy, 'days'), blobService.scope)).toBe(
+        "[parameters('storageSoftDeleteRetentionDays')]",
+      );
+    });
+
+    test('keeps deleted containers restorable for the retention days', () => {
+      const blobService = only('Microsoft.Storage/storageAccounts/blobServices');
+      const policy = props(blobService, 'containerDeleteRetentionPolicy');
+      expect(valueAt(policy, 'enabled')).toBe(true);
+      expect(resolveInRoot(valueAt(policy, 'days'), blobService.scope)).toBe(
+        "[parameters('storageSoftDeleteRetentionDays')]",
+      );
+    });
+
+    test('keeps soft-deleted blobs and containers for 7 days by default, at least 1', () => {
+      const parameter = valueAt(root, 'parameters', 'storageSoftDeleteRetentionDays');
+      expect(valueAt(parameter, 'type')).toBe('int');
+      expect(valueAt(parameter, 'defaultValue')).toBe(7);
+      expect(valueAt(parameter, 'minValue')).toBe(1);
+      expect(valueAt(parameter, 'maxValue')).toBe(365);
+    });
+
+    test('has no hierarchical namespace and no blob versions, so Blob Data Owner adds nothing to erase with', () => {
+      expect(props(only('Microsoft.Storage/storageAccounts'), 'isHnsEnabled')).toBe(false);
+      expect(props(only('Microsoft.Storage/storageAccounts/blobServices'), 'isVersioningEnabled')).toBe(
+        false,
+      );
+    });
+
+    test('declares every queue the code uses, with its poison queues', () => {
+      const queues = only(QUEUE);
+      expect(valueAt(queues.body, 'copy', 'count')).toBe("[length(parameters('queueNames'))]");
+      expect(queues.name).toMatch(/parameters\('queueNames'\)\[copyIndex\(\)\]\)\]$/);
+      expect(passedValue(queues.scope, 'queueNames')).toEqual(CODE_QUEUES);
+    });
   });
 
   describe('Key Vault', () => {
@@ -226,6 +384,11 @@ function namesASecret(name: string): boolean {
 
     test('keeps purge protection on', () => {
       expect(props(only('Microsoft.KeyVault/vaults'), 'enablePurgeProtection')).toBe(true);
+    });
+
+    test('authorizes with Azure RBAC only, with no access policy', () => {
+      expect(props(only('Microsoft.KeyVault/vaults'), 'accessPolicies')).toBeUndefined();
+      expect(resourcesOfType(resources, 'Microsoft.KeyVault/vaults/accessPolicies')).toEqual([]);
     });
 
     test('takes its name from the environment and a seed that a redeployment can renew', () => {
@@ -247,6 +410,42 @@ function namesASecret(name: string): boolean {
       expect(props(only('Microsoft.OperationalInsights/workspaces'), 'features', 'disableLocalAuth')).toBe(
         true,
       );
+    });
+  });
+
+  describe('diagnostic settings', () => {
+    test('exist on the vault and on the blob, queue and table services, and nowhere else', () => {
+      expect(
+        diagnosticSettings()
+          .map((setting) => scopeResourceType(setting.body.scope))
+          .sort(),
+      ).toEqual([
+        VAULT,
+        'Microsoft.Storage/storageAccounts/blobServices',
+        'Microsoft.Storage/storageAccounts/queueServices',
+        'Microsoft.Storage/storageAccounts/tableServices',
+      ]);
+    });
+
+    test('send the Key Vault audit events to the Log Analytics workspace', () => {
+      const setting = diagnosticsOn(VAULT);
+      expect(enabledCategories(setting, 'logs')).toEqual(['AuditEvent']);
+      expect(enabledCategories(setting, 'metrics')).toEqual(['AllMetrics']);
+      expectSentToTheWorkspace(setting);
+    });
+
+    test.each(['blobServices', 'queueServices', 'tableServices'])(
+      'send the reads, writes and deletes of the storage %s to the Log Analytics workspace',
+      (service) => {
+        const setting = diagnosticsOn(`Microsoft.Storage/storageAccounts/${service}`);
+        expect(enabledCategories(setting, 'logs')).toEqual([...STORAGE_LOG_CATEGORIES].sort());
+        expect(enabledCategories(setting, 'metrics')).toEqual(['Transaction']);
+        expectSentToTheWorkspace(setting);
+      },
+    );
+
+    test('keep the workspace retaining what they send for 30 days', () => {
+      expect(props(only('Microsoft.OperationalInsights/workspaces'), 'retentionInDays')).toBe(30);
     });
   });
 
@@ -363,67 +562,100 @@ function namesASecret(name: string): boolean {
   });
 
   describe('role assignments', () => {
-    const identityRoles: [string, string, string][] = [
-      ['Storage Blob Data Owner', ROLE.storageBlobDataOwner, 'Microsoft.Storage/storageAccounts'],
-      [
-        'Storage Queue Data Contributor',
-        ROLE.storageQueueDataContributor,
-        'Microsoft.Storage/storageAccounts',
-      ],
-      [
-        'Storage Table Data Contributor',
-        ROLE.storageTableDataContributor,
-        'Microsoft.Storage/storageAccounts',
-      ],
-      ['Key Vault Secrets User', ROLE.keyVaultSecretsUser, 'Microsoft.KeyVault/vaults'],
-      ['Monitoring Metrics Publisher', ROLE.monitoringMetricsPublisher, 'Microsoft.Insights/components'],
-    ];
-
-    test.each(identityRoles)('gives the identity %s on its resource', (_role, roleId, scopeType) => {
-      const matches = roleAssignments().filter((assignment) => assignment.roleId === roleId);
-      expect(matches).toHaveLength(1);
-      const [assignment] = matches;
-      expect(assignment!.scopeType).toBe(scopeType);
-      expect(assignment!.principalType).toBe('ServicePrincipal');
-      expect(assignment!.principalId).toMatch(/\.principalId\]$/);
-      expect(identityRefIn(assignment!.principalId)).toBe(siteIdentityRef());
-      expect(assignment!.condition).toBeUndefined();
+    test('assign exactly the roles of docs/deploy.md, each to its principal at its scope', () => {
+      const actual = roleAssignments()
+        .map((assignment) => [assignment.roleId, principalOf(assignment), assignment.scopeType].join(' '))
+        .sort();
+      const expected = EXPECTED_ROLES.map(([, roleId, who, scopeType]) =>
+        [roleId, who, scopeType].join(' '),
+      ).sort();
+      expect(actual).toEqual(expected);
     });
 
-    const deployerRoles: [string, string, string][] = [
-      ['Key Vault Secrets Officer', ROLE.keyVaultSecretsOfficer, 'Microsoft.KeyVault/vaults'],
-      [
-        'Storage Blob Data Contributor',
-        ROLE.storageBlobDataContributor,
-        'Microsoft.Storage/storageAccounts/blobServices/containers',
-      ],
-    ];
-
-    test.each(deployerRoles)(
-      'gives the deployer %s on its resource, when there is a deployer',
-      (_r, roleId, scope) => {
+    test.each(EXPECTED_ROLES.filter(([, , who]) => who === 'identity'))(
+      'give the identity %s as a service principal, without a condition',
+      (_role, roleId) => {
         const matches = roleAssignments().filter((assignment) => assignment.roleId === roleId);
         expect(matches).toHaveLength(1);
         const [assignment] = matches;
-        expect(assignment!.scopeType).toBe(scope);
+        expect(assignment!.principalType).toBe('ServicePrincipal');
+        expect(assignment!.principalId).toMatch(/\.principalId\]$/);
+        expect(identityRefIn(assignment!.principalId)).toBe(siteIdentityRef());
+        expect(assignment!.condition).toBeUndefined();
+      },
+    );
+
+    test.each(EXPECTED_ROLES.filter(([, , who]) => who === 'deployer'))(
+      'give the deployer %s only when there is a deployer',
+      (_role, roleId) => {
+        const matches = roleAssignments().filter((assignment) => assignment.roleId === roleId);
+        expect(matches).toHaveLength(1);
+        const [assignment] = matches;
         expect(assignment!.principalId).toBe("[parameters('deployerPrincipalId')]");
         expect(assignment!.principalType).toMatch(/deployerPrincipalType/);
         expect(assignment!.condition).toMatch(/deployerPrincipalId/);
       },
     );
 
-    test('assigns no other role', () => {
-      const expected = [...identityRoles, ...deployerRoles].map(([, roleId]) => roleId).sort();
-      expect(
-        roleAssignments()
-          .map((assignment) => assignment.roleId)
-          .sort(),
-      ).toEqual(expected);
+    test('give the identity Storage Queue Data Contributor on each queue the code uses, not on the account', () => {
+      const [assignment] = roleAssignments().filter(
+        (candidate) => candidate.roleId === ROLE.storageQueueDataContributor,
+      );
+      expect(assignment!.copyCount).toBe("[length(parameters('queueNames'))]");
+      expect(assignment!.scope).toBe(
+        `[resourceId('${QUEUE}', parameters('storageAccountName'), 'default', parameters('queueNames')[copyIndex()])]`,
+      );
+      expect(passedValue(assignment!.resource.scope, 'queueNames')).toEqual(CODE_QUEUES);
     });
 
-    test('scopes every role assignment to a resource, never the resource group', () => {
-      for (const assignment of roleAssignments())
+    test('give the deployer Storage Blob Data Contributor on the deployment container the app reads from', () => {
+      const [assignment] = roleAssignments().filter(
+        (candidate) => candidate.roleId === ROLE.storageBlobDataContributor,
+      );
+      expect(assignment!.scope).toBe(
+        `[resourceId('${CONTAINER}', parameters('storageAccountName'), 'default', parameters('deploymentContainerName'))]`,
+      );
+      const site = only('Microsoft.Web/sites');
+      expect(props(site, 'functionAppConfig', 'deployment', 'storage', 'value')).toMatch(
+        /parameters\('deploymentContainerName'\)\)\]$/,
+      );
+      expect(passedValue(assignment!.resource.scope, 'deploymentContainerName')).toBe('app-package');
+      expect(passedValue(site.scope, 'deploymentContainerName')).toMatch(
+        /outputs\.deploymentContainerName\.value/,
+      );
+    });
+
+    test.each(FORBIDDEN_ROLES)('never assign %s', (_role, roleId) => {
+      expect(roleAssignments().filter((assignment) => assignment.roleId === roleId)).toEqual([]);
+    });
+
+    test('name every role by a literal built-in definition ID', () => {
+      for (const assignment of roleAssignments()) expect(assignment.roleId).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    test('scope every role assignment to a resource, never the resource group', () => {
+      for (const assignment of roleAssignments()) {
         expect(assignment.scopeType).toMatch(/^Microsoft\.\w+\/\w+/);
+      }
+    });
+
+    test('are listed in docs/deploy.md with their definition IDs', () => {
+      const docs = readFileSync(path.join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+      for (const [name, roleId] of EXPECTED_ROLES) {
+        expect(docs).toMatch(new RegExp(`\\| ${name} +\\| \`${roleId}\` +\\|`));
+      }
+    });
+  });
+
+  describe('rate limit', () => {
+    test('main.bicep marks where a rate limit in front of the app goes, and docs/deploy.md says how', () => {
+      const mainBicep = readFileSync(MAIN_BICEP, 'utf8');
+      expect(mainBicep).toMatch(/^\/\/ RATE LIMIT IN FRONT OF THE APP: not deployed; this is where it goes/m);
+      expect(mainBicep).toMatch(/RateLimitRule/);
+      expect(mainBicep).toMatch(/rate-limit-by-key/);
+      const docs = readFileSync(path.join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+      expect(docs).toMatch(/^## A rate limit in front of the consent routes$/m);
+      expect(docs).toMatch(/RATE LIMIT IN FRONT OF THE APP/);
     });
   });
 
