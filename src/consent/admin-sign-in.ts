@@ -52,7 +52,7 @@ export interface AdminSignInOptions {
 
 /** What a sign-in request needs to carry, fresh for every flow. */
 export interface SignInRequest {
-  /** The tenant segment of the authority: `organizations`, or the tenant the admin or invitation named. */
+  /** The tenant segment of the authority: `organizations`, or the tenant an invitation names. */
   authority: string;
   state: string;
   nonce: string;
@@ -71,6 +71,11 @@ export interface SignInRequest {
 export class AdminSignIn {
   readonly #options: AdminSignInOptions;
   readonly #keySets = new Map<string, { issuer: string; keys: JWTVerifyGetKey }>();
+  /**
+   * The MSAL application that only builds sign-in URLs: it holds no tokens, and its cache keeps the authority's
+   * metadata, so an anonymous visit to the start route costs Entra ID no request after the first.
+   */
+  #urlClient: Promise<ConfidentialClientApplication> | undefined;
 
   constructor(options: AdminSignInOptions) {
     this.#options = options;
@@ -104,10 +109,11 @@ export class AdminSignIn {
     return `${this.#options.authorityHost}/${encodeURIComponent(segment)}`;
   }
 
-  /** The URL of Entra ID's sign-in page for this request. */
-  async authorizeUrl(request: SignInRequest & { challenge: string }): Promise<string> {
-    const client = await this.#client();
+  /** The URL of Entra ID's sign-in page for this request (`domainHint`: the domain the admin typed, if any). */
+  async authorizeUrl(request: SignInRequest & { challenge: string; domainHint?: string }): Promise<string> {
+    this.#urlClient ??= this.#client();
     try {
+      const client = await this.#urlClient;
       return await client.getAuthCodeUrl({
         authority: this.#authority(request.authority),
         scopes: ['openid', 'profile'],
@@ -118,8 +124,10 @@ export class AdminSignIn {
         codeChallenge: request.challenge,
         codeChallengeMethod: 'S256',
         prompt: 'select_account',
+        ...(request.domainHint ? { domainHint: request.domainHint } : {}),
       });
     } catch (error) {
+      this.#urlClient = undefined;
       throw new SignInError('unavailable', describe(error));
     }
   }

@@ -139,8 +139,8 @@ function redirect(location: string, binding: string): PageResponse {
 /**
  * `GET /api/consent/start`: under `ONBOARDING=invite`, a valid invitation first (nothing is stored without one);
  * then a fresh single-use state bound to this browser through an HttpOnly cookie, with a nonce and a PKCE
- * verifier, and a redirect to Entra ID's sign-in page (for the invited tenant, the one the admin named, or
- * `organizations`).
+ * verifier, and a redirect to Entra ID's sign-in page (for the invited tenant, or `organizations` with the
+ * domain the admin typed as a hint).
  */
 export async function startConsent(request: ConsentRequest, deps: ConsentFlowDeps): Promise<PageResponse> {
   const raw = request.query.get('tenant') ?? '';
@@ -174,12 +174,18 @@ export async function startConsent(request: ConsentRequest, deps: ConsentFlowDep
     phase: 'signin',
     nonce: newRandomToken(),
     verifier,
-    authority: invitation?.expectedTenantId ?? hint ?? 'organizations',
+    // Only an operator's invitation chooses the tenant to sign in to; what an anonymous visitor typed is a hint.
+    authority: invitation?.expectedTenantId ?? 'organizations',
     ...(hint ? { hint } : {}),
     ...(invitation ? { invitation: invitation.key } : {}),
   };
   await deps.states.save(state, binding, step);
-  const location = await deps.signIn.authorizeUrl({ ...step, state, challenge });
+  const location = await deps.signIn.authorizeUrl({
+    ...step,
+    state,
+    challenge,
+    ...(hint && !GUID.test(hint) ? { domainHint: hint } : {}),
+  });
   deps.logger.info('consent started', { authority: step.authority, invited: invitation !== undefined });
   return redirect(location, binding);
 }

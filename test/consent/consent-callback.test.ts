@@ -2,7 +2,7 @@ import type { SimClient } from '../../dev/sim/sim-client';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp, uniqueSeed } from '../support/test-app';
-import { consentClient, grantedQuery } from './consent-client';
+import { adminOf, consentClient, grantedQuery } from './consent-client';
 
 describe('consent callback', () => {
   let cloud: SimClient;
@@ -27,7 +27,7 @@ describe('consent callback', () => {
 
   it('records the tenant as active when consent is verified', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     expect(flow.answer.status).toBe(302);
     const answer = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(200);
@@ -40,9 +40,9 @@ describe('consent callback', () => {
 
   it('names the organization by the domain the admin gave and keys it by the token tenant ID', async () => {
     const tenant = await newTenant();
-    const flow = await client.start(tenant.domain);
-    expect(flow.location?.pathname).toBe(`/${tenant.domain}/v2.0/adminconsent`);
-    const answer = await client.callback(grantedQuery(tenant.domain, flow.state), flow.cookie);
+    const flow = await client.signIn(adminOf(tenant), { tenant: tenant.domain });
+    expect(flow.location?.pathname).toBe(`/${tenant.tenantId}/v2.0/adminconsent`);
+    const answer = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(200);
     expect(answer.body).toContain(tenant.domain);
     expect((await app.context.registry.get(tenant.tenantId))?.status).toBe('active');
@@ -50,7 +50,7 @@ describe('consent callback', () => {
 
   it('stores nothing when the admin declined', async () => {
     const tenant = await newTenant({ consent: false });
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const query = new URLSearchParams({
       error: 'access_denied',
       error_description: 'AADSTS65004: User declined to consent to access the app.',
@@ -64,7 +64,7 @@ describe('consent callback', () => {
 
   it('treats admin_consent=True next to an error as declined', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const query = grantedQuery(tenant.tenantId, flow.state);
     query.set('error', 'consent_required');
     query.set('error_description', 'AADSTS65004');
@@ -76,7 +76,7 @@ describe('consent callback', () => {
   it('stores nothing when the token Entra ID hands out belongs to another tenant than the one named', async () => {
     const named = await newTenant();
     const other = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(named));
     // A token endpoint answering for the wrong tenant (a misrouted authority, a hostile proxy): the simulated
     // Entra ID never does this by itself, so the credential asks it for the other tenant's token instead.
     const credentials = app.context.credentials;
@@ -100,7 +100,7 @@ describe('consent callback', () => {
 
   it('refuses a callback without a state', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const query = grantedQuery(tenant.tenantId, flow.state);
     query.delete('state');
     expect((await client.callback(query, flow.cookie)).status).toBe(400);
@@ -109,7 +109,7 @@ describe('consent callback', () => {
 
   it('refuses a state it never issued', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answer = await client.callback(grantedQuery(tenant.tenantId, 'A'.repeat(43)), flow.cookie);
     expect(answer.status).toBe(400);
     expect(await app.context.registry.get(tenant.tenantId)).toBeUndefined();
@@ -121,7 +121,7 @@ describe('consent callback', () => {
     const timedClient = consentClient(timed.context);
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 5 });
     await cloud.consent(tenant.tenantId, timed.clientId);
-    const flow = await timedClient.start();
+    const flow = await timedClient.signIn(adminOf(tenant));
     clock += 61 * 60_000;
     const answer = await timedClient.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(400);
@@ -131,7 +131,7 @@ describe('consent callback', () => {
 
   it('refuses a replayed state', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     expect((await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie)).status).toBe(200);
     const replay = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(replay.status).toBe(400);
@@ -140,8 +140,9 @@ describe('consent callback', () => {
 
   it('refuses a state presented by another browser and leaves it usable for the right one', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const other = await client.start();
+    expect(other.cookie).not.toBe(flow.cookie);
     const foreign = await client.callback(grantedQuery(tenant.tenantId, flow.state), other.cookie);
     expect(foreign.status).toBe(403);
     expect(await app.context.registry.get(tenant.tenantId)).toBeUndefined();
@@ -152,7 +153,7 @@ describe('consent callback', () => {
 
   it('accepts a state with text appended by Entra ID', async () => {
     const tenant = await newTenant();
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answer = await client.callback(
       grantedQuery(tenant.tenantId, `${flow.state} Sign in to your account`),
       flow.cookie,
@@ -160,9 +161,9 @@ describe('consent callback', () => {
     expect(answer.status).toBe(200);
   });
 
-  it('stores nothing for a forged tenant the app was never consented in (AADSTS700016)', async () => {
+  it('stores nothing when the admin comes back without the app being consented (AADSTS700016)', async () => {
     const victim = await newTenant({ consent: false });
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(victim));
     const answer = await client.callback(grantedQuery(victim.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(403);
     expect(answer.body).toContain('could not sign in');
@@ -182,8 +183,9 @@ describe('consent callback', () => {
       (await newTenant({ consent: false })).tenantId,
       'unknown-customer.onmicrosoft.test',
     ];
+    const signedInTo = await newTenant();
     for (const tenant of forged) {
-      const flow = await client.start();
+      const flow = await client.signIn(adminOf(signedInTo));
       const answer = await client.callback(grantedQuery(tenant, flow.state), flow.cookie);
       expect(answer.status).toBe(403);
     }
@@ -193,7 +195,7 @@ describe('consent callback', () => {
   it('records consent_incomplete when the token lacks a role', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 8, withoutDriveShare: 0 });
     await cloud.consent(tenant.tenantId, app.clientId, { roles: ['User.Read.All'] });
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answer = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(200);
     expect(answer.body).toContain('Files.Read.All');
@@ -203,11 +205,11 @@ describe('consent callback', () => {
   it('brings a consent_incomplete tenant back to active when consent is granted again', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 8, withoutDriveShare: 0 });
     await cloud.consent(tenant.tenantId, app.clientId, { roles: ['Files.Read.All'] });
-    let flow = await client.start();
+    let flow = await client.signIn(adminOf(tenant));
     await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect((await app.context.registry.get(tenant.tenantId))?.status).toBe('consent_incomplete');
     await cloud.consent(tenant.tenantId, app.clientId);
-    flow = await client.start();
+    flow = await client.signIn(adminOf(tenant));
     expect((await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie)).status).toBe(200);
     expect((await app.context.registry.get(tenant.tenantId))?.status).toBe('active');
   });
@@ -215,7 +217,7 @@ describe('consent callback', () => {
   it('retries through replication lag right after consent and then succeeds', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6 });
     await cloud.consent(tenant.tenantId, app.clientId, { replicationLagMs: 1_200, lagCode: 700016 });
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answer = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(200);
     expect((await app.context.registry.get(tenant.tenantId))?.status).toBe('active');
@@ -224,7 +226,7 @@ describe('consent callback', () => {
   it('sends the security headers on every page', async () => {
     const pages = [
       await client.landing(),
-      (await client.start('not a tenant!')).answer,
+      (await client.start({ tenant: 'not a tenant!' })).answer,
       await client.callback(''),
     ];
     for (const page of pages) {
@@ -244,11 +246,16 @@ describe('consent callback', () => {
     expect(flow.setCookie).toMatch(/Secure/);
     expect(flow.setCookie).toMatch(/SameSite=Lax/);
     expect(flow.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(flow.location?.searchParams.get('client_id')).toBe(app.clientId);
-    expect(flow.location?.searchParams.get('scope')).toMatch(/\/\.default$/);
-    expect(flow.location?.pathname).toBe('/organizations/v2.0/adminconsent');
+    const signIn = flow.location?.searchParams;
+    expect(signIn?.get('client_id')).toBe(app.clientId);
+    expect(signIn?.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['openid', 'profile']));
+    expect(signIn?.get('response_type')).toBe('code');
+    expect(signIn?.get('code_challenge_method')).toBe('S256');
+    expect(signIn?.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(signIn?.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(flow.location?.pathname).toBe('/organizations/oauth2/v2.0/authorize');
     // The same browser keeps its binding for a second flow.
-    const again = await client.start(undefined, flow.cookie);
+    const again = await client.start({ cookie: flow.cookie });
     expect(again.cookie).toBe(flow.cookie);
     expect(again.state).not.toBe(flow.state);
   });

@@ -3,7 +3,7 @@ import { TABLES } from '../../src/storage/storage-clients';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp, uniqueSeed } from '../support/test-app';
-import { consentClient, grantedQuery } from './consent-client';
+import { adminOf, consentClient, grantedQuery } from './consent-client';
 
 const PAYLOADS = [
   '<script>alert(1)</script>',
@@ -101,11 +101,13 @@ describe('consent callback under hostile input', () => {
   it('refuses a malformed tenant on start with a 400 page that does not reflect it', async () => {
     await fc.assert(
       fc.asyncProperty(hostileString, async (tenant) => {
-        const flow = await client.start(tenant);
+        const flow = await client.start({ tenant });
         expect([302, 400]).toContain(flow.answer.status);
         if (flow.answer.status === 302) {
-          // Only a GUID or a domain gets through, and only into the path of the authority.
-          expect(flow.location?.pathname).toMatch(/^\/[a-z0-9.-]+\/v2\.0\/adminconsent$/);
+          // What a visitor types never chooses the authority; a valid domain goes along only as a hint.
+          expect(flow.location?.pathname).toBe('/organizations/oauth2/v2.0/authorize');
+          const hint = flow.location?.searchParams.get('domain_hint');
+          if (hint !== null && hint !== undefined) expect(hint).toMatch(/^[a-z0-9.-]+$/);
         } else if (/[<>"']/.test(tenant) && tenant.length > 3) {
           expect(flow.answer.body).not.toContain(tenant);
         }
@@ -118,7 +120,7 @@ describe('consent callback under hostile input', () => {
     const cloud = sim();
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6 });
     await cloud.consent(tenant.tenantId, app.clientId);
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answers = await Promise.all(
       Array.from({ length: 50 }, () =>
         client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie),

@@ -3,7 +3,7 @@ import { planCrawl, recheckIncompleteConsent } from '../../src/crawl/plan-crawl'
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp, uniqueSeed } from '../support/test-app';
-import { consentClient, grantedQuery } from './consent-client';
+import { adminOf, consentClient, grantedQuery } from './consent-client';
 
 /**
  * Consent that survives propagation (docs/permissions.md, "Right after consent"): Entra ID issues tokens without
@@ -33,7 +33,7 @@ describe('consent while the new roles propagate', () => {
     const app = await createTestApp({ consentPropagationWindowMs: 20_000 });
     const client = consentClient(app.context);
     const tenant = await tenantWithLag(app, 3_000);
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answer = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.status).toBe(200);
     expect(answer.body).toMatch(/is connected/);
@@ -48,7 +48,7 @@ describe('consent while the new roles propagate', () => {
     const app = await createTestApp({ consentPropagationWindowMs: 0 });
     const client = consentClient(app.context);
     const tenant = await tenantWithLag(app, 2_500);
-    const flow = await client.start();
+    const flow = await client.signIn(adminOf(tenant));
     const answer = await client.callback(grantedQuery(tenant.tenantId, flow.state), flow.cookie);
     expect(answer.body).toContain('Consent is incomplete');
     expect(answer.body).toMatch(/checked again automatically/);

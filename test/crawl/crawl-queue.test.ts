@@ -119,8 +119,9 @@ describe('crawl through the queues', () => {
     const table = app.context.storage.table(TABLES.consentStates);
     const stale = new ConsentStateStore(table, () => Date.now() - 7_200_000);
     const fresh = new ConsentStateStore(table, () => Date.now());
-    await stale.save('s'.repeat(43), 'b'.repeat(43));
-    await fresh.save('f'.repeat(43), 'b'.repeat(43));
+    const step = { phase: 'consent', tenantId: '00000000-0000-4000-8000-000000000001' } as const;
+    await stale.save('s'.repeat(43), 'b'.repeat(43), step);
+    await fresh.save('f'.repeat(43), 'b'.repeat(43), step);
     const expiring = async () => {
       let expired = 0;
       let live = 0;

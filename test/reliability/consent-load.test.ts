@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { signInAt } from '../../dev/browserless-consent';
 import type { TenantInfo } from '../../dev/sim/types';
 import { TABLES } from '../../src/storage/storage-clients';
 import { freePort, uniqueSeed } from '../support/test-app';
@@ -10,6 +12,17 @@ import { createReliabilityApp } from './support/reliability-app';
 
 const CONCURRENT = 200;
 const TENANTS = 10;
+const FORGED = 1_000;
+
+/** The resident memory of a process and its children (tsx runs the script in a child), from /proc, in MiB. */
+function residentMiB(pid: number): number {
+  const own = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+  return Number(own?.[1] ?? 0) / 1024 + children.reduce((sum, child) => sum + residentMiB(Number(child)), 0);
+}
 
 interface Timed {
   answer: HttpAnswer;
@@ -71,12 +84,29 @@ describe('consent routes under load against npm run serve', () => {
     return timed;
   }
 
-  async function tenantRows(): Promise<string[]> {
+  async function rowsOf(table: string): Promise<string[]> {
     const keys: string[] = [];
-    for await (const row of app.context.storage.table(TABLES.tenants).listEntities()) {
-      keys.push(row.rowKey ?? '');
+    try {
+      for await (const row of app.context.storage.table(table).listEntities()) keys.push(row.rowKey ?? '');
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
     }
     return keys;
+  }
+  const tenantRows = () => rowsOf(TABLES.tenants);
+
+  /** Starts a flow and signs the admin in on the simulator's page; returns the consent step's state and cookie. */
+  async function signedIn(login: string): Promise<{ state: string; cookie: string }> {
+    const started = await client.send({ method: 'GET', path: '/api/consent/start' });
+    const flow = flowOf(started);
+    const back = new URL(await signInAt(String(started.headers.location), login));
+    const answer = await client.send({
+      method: 'GET',
+      path: `/api/consent/callback?${back.searchParams.toString()}`,
+      headers: { cookie: flow.cookie },
+    });
+    expect(answer.status).toBe(302);
+    return { state: flowOf(answer).state, cookie: flow.cookie };
   }
 
   function flowOf(answer: HttpAnswer): { state: string; cookie: string } {
@@ -107,21 +137,19 @@ describe('consent routes under load against npm run serve', () => {
     expect(states.size).toBe(CONCURRENT);
   });
 
-  it(`records each tenant once from ${CONCURRENT} concurrent callbacks of distinct flows`, async () => {
+  it(`records each tenant once from ${CONCURRENT} concurrent callbacks of distinct signed-in flows`, async () => {
     const tenants: TenantInfo[] = [];
     for (let i = 0; i < TENANTS; i += 1) {
       const tenant = await app.cloud.createTenant({ seed: uniqueSeed(), users: 4 });
       await app.cloud.consent(tenant.tenantId, app.clientId);
       tenants.push(tenant);
     }
-    const starts = await burst(
-      'GET /api/consent/start',
-      Array.from({ length: CONCURRENT }, () => ({ path: '/api/consent/start' })),
+    const flows = await Promise.all(
+      Array.from({ length: CONCURRENT }, (_, i) => signedIn(`admin@${tenants[i % TENANTS]?.domain ?? ''}`)),
     );
     const answers = await burst(
       'GET /api/consent/callback (distinct flows)',
-      starts.map(({ answer }, i) => {
-        const flow = flowOf(answer);
+      flows.map((flow, i) => {
         const tenant = tenants[i % TENANTS]?.tenantId ?? '';
         const query = new URLSearchParams({ admin_consent: 'True', tenant, state: flow.state });
         return { path: `/api/consent/callback?${query.toString()}`, headers: { cookie: flow.cookie } };
@@ -136,8 +164,7 @@ describe('consent routes under load against npm run serve', () => {
     const tenant = await app.cloud.createTenant({ seed: uniqueSeed(), users: 4 });
     await app.cloud.consent(tenant.tenantId, app.clientId);
     const before = await tenantRows();
-    const [start] = await burst('GET /api/consent/start', [{ path: '/api/consent/start' }]);
-    const flow = flowOf(start?.answer ?? { status: 0, headers: {}, body: '' });
+    const flow = await signedIn(`admin@${tenant.domain}`);
     const query = new URLSearchParams({ admin_consent: 'True', tenant: tenant.tenantId, state: flow.state });
     const answers = await burst(
       'GET /api/consent/callback (one state)',
@@ -160,6 +187,60 @@ describe('consent routes under load against npm run serve', () => {
     const rows = await tenantRows();
     expect(rows.filter((key) => key === tenant.tenantId)).toHaveLength(1);
     expect(rows).toHaveLength(before.length + 1);
+  });
+
+  it(`keeps memory, ConsentStates and token requests bounded under ${FORGED} forged callbacks`, async () => {
+    // The target: a tenant that consented to this app registration (for another product, or a customer who
+    // left), never onboarded here. Half the forgeries carry a real state from the start route, half an invented one.
+    const target = await app.cloud.createTenant({ seed: uniqueSeed(), users: 4 });
+    await app.cloud.consent(target.tenantId, app.clientId);
+    const tenantsBefore = await tenantRows();
+    const statesBefore = (await rowsOf(TABLES.consentStates)).length;
+    const since = Date.now();
+    let rssBefore = residentMiB(serve.child.pid ?? 0);
+    const statuses: number[] = [];
+    // One round first warms the process up (code compiled, pools filled); memory is measured from there.
+    for (let round = -1; round < FORGED / CONCURRENT; round += 1) {
+      if (round === 0) rssBefore = residentMiB(serve.child.pid ?? 0);
+      const starts = await burst(
+        'GET /api/consent/start',
+        Array.from({ length: CONCURRENT / 2 }, () => ({ path: '/api/consent/start' })),
+      );
+      const forged = [
+        ...starts.map(({ answer }) => flowOf(answer)),
+        ...Array.from({ length: CONCURRENT / 2 }, (_, i) => ({
+          state: `${round}x${i}`.padEnd(43, 'Q'),
+          cookie: `__Host-dc_consent=${'c'.repeat(43)}`,
+        })),
+      ];
+      const answers = await burst(
+        'GET /api/consent/callback (forged)',
+        forged.map((flow) => {
+          const query = new URLSearchParams({
+            admin_consent: 'True',
+            tenant: target.tenantId,
+            state: flow.state,
+          });
+          return { path: `/api/consent/callback?${query.toString()}`, headers: { cookie: flow.cookie } };
+        }),
+      );
+      if (round >= 0) statuses.push(...answers.map(({ answer }) => answer.status));
+    }
+    const rssAfter = residentMiB(serve.child.pid ?? 0);
+    const tokenRequests = await app.cloud.requestLog({ service: 'token', clientId: app.clientId, since });
+    const statesAfter = (await rowsOf(TABLES.consentStates)).length;
+    console.log(
+      `${FORGED} forged callbacks against npm run serve: answers ${[...new Set(statuses)].join('/')}, ` +
+        `token requests ${tokenRequests.length}, ConsentStates rows ${statesBefore} -> ${statesAfter}, ` +
+        `resident memory ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MiB`,
+    );
+    expect(statuses).toHaveLength(FORGED);
+    expect(statuses.every((status) => status === 400)).toBe(true);
+    // No forged callback reaches the token endpoint, stores a tenant, or leaves a state behind.
+    expect(tokenRequests).toEqual([]);
+    expect(await tenantRows()).toEqual(tenantsBefore);
+    expect(statesAfter).toBe(statesBefore);
+    expect(rssAfter - rssBefore).toBeLessThan(64);
   });
 
   it('keeps serving after a request with a malformed Host header', async () => {

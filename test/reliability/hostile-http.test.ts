@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { RunningLocalHost } from '../../dev/local-host/local-functions-host';
+import { signInAt } from '../../dev/browserless-consent';
 import { startLocalHost } from '../../dev/local-host/local-functions-host';
 import type { TenantInfo } from '../../dev/sim/types';
 import { TABLES } from '../../src/storage/storage-clients';
@@ -111,6 +112,7 @@ const PATHS = [
   '/api/consent/start',
   '/api/consent/callback',
   '/api/tenants',
+  '/api/invitations',
   '/api/consent/',
   '/api/consent/start/',
   '/API/consent/start',
@@ -134,6 +136,7 @@ const PARAMS = [
   'scope',
   'redirect_uri',
   'code',
+  'invitation',
   'tenant[]',
   '__proto__',
   '',
@@ -175,9 +178,20 @@ describe('every HTTP route under hostile input', () => {
     forged = await app.cloud.createTenant({ seed: uniqueSeed(), users: 3 });
     const client = httpClient(port);
     for (let i = 0; i < 30; i += 1) {
-      const start = await client.send({ method: 'GET', path: '/api/consent/start' });
-      const location = new URL(String(start.headers.location));
-      const cookie = String(start.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+      // Half stop after the start route (a sign-in state); half sign in as the admin of the never-consented
+      // tenant first (a consent state), so a forged "granted" goes as deep as proving consent.
+      const started = await client.send({ method: 'GET', path: '/api/consent/start' });
+      const cookie = String(started.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+      let location = new URL(String(started.headers.location));
+      if (i % 2 === 1) {
+        const back = new URL(await signInAt(location.toString(), `admin@${forged.domain}`));
+        const answer = await client.send({
+          method: 'GET',
+          path: `/api/consent/callback?${back.searchParams.toString()}`,
+          headers: { cookie },
+        });
+        location = new URL(String(answer.headers.location));
+      }
       flows.push({ state: location.searchParams.get('state') ?? '', cookie });
     }
     client.close();
@@ -390,37 +404,48 @@ describe('every HTTP route under hostile input', () => {
 
   it('stores nothing for a forged callback naming a tenant that never consented', async () => {
     const client = httpClient(port);
+    const cookieOf = (answer: HttpAnswer) =>
+      String(answer.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    const stateOf = (answer: HttpAnswer) =>
+      new URL(String(answer.headers.location)).searchParams.get('state') ?? '';
+    const callback = (params: Record<string, string>, cookie?: string) =>
+      client.send({
+        method: 'GET',
+        path: `/api/consent/callback?${new URLSearchParams(params).toString()}`,
+        headers: cookie ? { cookie } : {},
+      });
     try {
-      const start = await client.send({ method: 'GET', path: '/api/consent/start' });
-      const state = new URL(String(start.headers.location)).searchParams.get('state') ?? '';
-      const cookie = String(start.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+      // A "granted" answer sent with a sign-in state (no one signed in) is refused before any token is asked.
       const since = Date.now();
       for (const tenant of [forged.tenantId, forged.domain]) {
-        const again = await client.send({ method: 'GET', path: '/api/consent/start' });
-        const freshState = new URL(String(again.headers.location)).searchParams.get('state') ?? '';
-        const freshCookie = String(again.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
-        const query = new URLSearchParams({ admin_consent: 'True', tenant, state: freshState });
-        const answer = await client.send({
-          method: 'GET',
-          path: `/api/consent/callback?${query.toString()}`,
-          headers: { cookie: freshCookie },
-        });
-        expect(answer.status).toBe(403);
-        expect(answer.body).toMatch(/could not be verified/i);
+        const started = await client.send({ method: 'GET', path: '/api/consent/start' });
+        const answer = await callback(
+          { admin_consent: 'True', tenant, state: stateOf(started) },
+          cookieOf(started),
+        );
+        expect(answer.status).toBe(400);
       }
-      // The same forgery from a browser that did not start the flow is refused before any token is asked.
-      const query = new URLSearchParams({ admin_consent: 'True', tenant: forged.tenantId, state });
-      const stranger = await client.send({
-        method: 'GET',
-        path: `/api/consent/callback?${query.toString()}`,
-      });
+      expect(await app.cloud.requestLog({ clientId: app.clientId, service: 'token', since })).toEqual([]);
+
+      // The tenant's own admin signs in but the app was never consented there: Entra ID refuses the app a token.
+      const started = await client.send({ method: 'GET', path: '/api/consent/start' });
+      const cookie = cookieOf(started);
+      const back = new URL(await signInAt(String(started.headers.location), `admin@${forged.domain}`));
+      const signedIn = await callback(Object.fromEntries(back.searchParams), cookie);
+      expect(signedIn.status).toBe(302);
+      const granted = { admin_consent: 'True', tenant: forged.tenantId, state: stateOf(signedIn) };
+      // From a browser that did not start the flow: refused before any token is asked.
+      const stranger = await callback(granted);
       expect(stranger.status).toBe(403);
-      // Entra ID was asked for a token and refused it; nothing was recorded.
+      const proving = Date.now();
+      const answer = await callback(granted, cookie);
+      expect(answer.status).toBe(403);
+      expect(answer.body).toMatch(/could not be verified/i);
       const tokens = await app.cloud.requestLog({
         tenantId: forged.tenantId,
         clientId: app.clientId,
         service: 'token',
-        since,
+        since: proving,
       });
       expect(tokens.length).toBeGreaterThan(0);
       expect(tokens.every((entry) => entry.status >= 400)).toBe(true);

@@ -23,8 +23,12 @@ async function recordingConsent<T>(
     const answer = await original(input, init);
     const location = answer.headers.get('location');
     if (location) {
-      const state = new URL(location, 'http://127.0.0.1').searchParams.get('state');
-      if (state) seen.states.add(state);
+      const params = new URL(location, 'http://127.0.0.1').searchParams;
+      // The states we issue, and the authorization codes, nonces and PKCE challenges of the sign-in step.
+      for (const name of ['state', 'code', 'nonce', 'code_challenge', 'invitation']) {
+        const value = params.get(name);
+        if (value) seen.states.add(value);
+      }
     }
     for (const cookie of answer.headers.getSetCookie()) {
       const value = /^[^=]+=([^;]*)/.exec(cookie)?.[1];
@@ -44,6 +48,7 @@ describe('secret hygiene', () => {
     const port = await freePort();
     const tokens = new Set<string>();
     const app = await createReliabilityApp({
+      onboarding: 'invite',
       redirectUri: `http://127.0.0.1:${port}/api/consent/callback`,
       onAppToken: (token) => tokens.add(token),
     });
@@ -55,21 +60,42 @@ describe('secret hygiene', () => {
       log: (level, text) => output.push(`${level} ${text}`),
     });
     const seen = { states: new Set<string>(), cookies: new Set<string>() };
+    let invitationTokens: string[] = [];
     const rotatedSecret = `r0tated~${Date.now().toString(36)}-${uniqueSeed().toString(36)}`;
     const tenants: TenantInfo[] = [];
     try {
-      // Consent through the real endpoints: three tenants accept (by domain, by ID, by picking on the consent
-      // page), one declines.
+      // Sign-in and consent through the real endpoints: three tenants accept (named by domain, by ID, or not
+      // named at all and signed in by a Privileged Role Administrator), one declines.
       for (let i = 0; i < 4; i += 1)
         tenants.push(await cloud.createTenant({ seed: uniqueSeed(), users: 12 }));
       const [byDomain, byId, picked, declined] = tenants as [TenantInfo, TenantInfo, TenantInfo, TenantInfo];
-      const start = `http://127.0.0.1:${port}/api/consent/start`;
+      // Invitations (ONBOARDING=invite): one per accepted tenant, created through the operator's route.
+      const invite = httpClient(port);
+      const links: string[] = [];
+      try {
+        for (const tenant of [byDomain, byId, picked, declined]) {
+          const created = await invite.send({
+            method: 'POST',
+            path: '/api/invitations',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(tenant === byId ? { tenant: byId.tenantId } : {}),
+          });
+          expect(created.status).toBe(201);
+          links.push(String((JSON.parse(created.body) as { link: string }).link));
+        }
+      } finally {
+        invite.close();
+      }
+      invitationTokens = links.map((link) => new URL(link).searchParams.get('invitation') ?? '');
+      const startOf = (i: number, tenant?: string) =>
+        `http://127.0.0.1:${port}/api/consent/start?invitation=${invitationTokens[i]}` +
+        (tenant ? `&tenant=${tenant}` : '');
       await recordingConsent(seen, async () => {
         const walks = [
-          await walkConsent(`${start}?tenant=${byDomain.domain}`, 'Accept', byDomain.domain),
-          await walkConsent(`${start}?tenant=${byId.tenantId}`, 'Accept', byId.tenantId),
-          await walkConsent(start, 'Accept', picked.domain),
-          await walkConsent(start, 'Cancel', declined.domain),
+          await walkConsent(startOf(0, byDomain.domain), `admin@${byDomain.domain}`, 'Accept'),
+          await walkConsent(startOf(1, byId.tenantId), `admin@${byId.domain}`, 'Accept'),
+          await walkConsent(startOf(2), `roles-admin@${picked.domain}`, 'Accept'),
+          await walkConsent(startOf(3), `admin@${declined.domain}`, 'Cancel'),
         ];
         expect(walks.map((walk) => walk.status)).toEqual([200, 200, 200, 403]);
       });
@@ -124,7 +150,8 @@ describe('secret hygiene', () => {
     expect(everything).toMatch(/consent recorded/);
     expect(everything).toMatch(/crawl run succeeded/);
     expect(everything).toContain(tenants[0]?.tenantId ?? '-');
-    expect(seen.states.size).toBeGreaterThanOrEqual(4);
+    expect(seen.states.size).toBeGreaterThanOrEqual(4 * 4);
+    expect(invitationTokens.filter((token) => /^[\w-]{43}$/.test(token))).toHaveLength(4);
     expect(seen.cookies.size).toBeGreaterThanOrEqual(4);
     expect(tokens.size).toBeGreaterThanOrEqual(3);
     for (const token of tokens) expect(token).toMatch(JWT);
@@ -136,6 +163,7 @@ describe('secret hygiene', () => {
       ...[...tokens].map((token): [string, string] => ['an access token', token]),
       ...[...seen.states].map((state): [string, string] => ['a consent state', state]),
       ...[...seen.cookies].map((cookie): [string, string] => ['a cookie value', cookie]),
+      ...invitationTokens.map((token): [string, string] => ['an invitation token', token]),
     ];
     const leaked = secrets.filter(([, value]) => value.length >= 8 && everything.includes(value));
     expect(leaked.map(([what]) => what)).toEqual([]);

@@ -10,7 +10,22 @@ describe('consent pages', () => {
   it('escape reflected values on every page', () => {
     const evil = '<script>alert(1)</script>';
     for (const page of [
-      landingPage(evil, 'https://login.microsoftonline.com'),
+      landingPage({
+        isvName: evil,
+        authorityHost: 'https://login.microsoftonline.com',
+        invitationNeeded: false,
+      }),
+      landingPage({
+        isvName: 'Contoso',
+        authorityHost: 'https://login.microsoftonline.com',
+        invitation: evil,
+        invitationNeeded: false,
+      }),
+      landingPage({
+        isvName: evil,
+        authorityHost: 'https://login.microsoftonline.com',
+        invitationNeeded: true,
+      }),
       connectedPage(evil, new Date('2026-11-25T12:00:00Z'), []),
       connectedPage('contoso.com', new Date(), [evil]),
       problemPage(400, evil, evil),
@@ -27,12 +42,26 @@ describe('consent pages', () => {
   });
 
   it('carry no script and no external asset', () => {
-    const page = landingPage('Contoso', 'https://login.microsoftonline.com');
+    const page = landingPage({
+      isvName: 'Contoso',
+      authorityHost: 'https://login.microsoftonline.com',
+      invitationNeeded: false,
+    });
     expect(page.headers['Content-Security-Policy']).toContain(
       "form-action 'self' https://login.microsoftonline.com",
     );
     expect(page.body).not.toMatch(/<script|https?:\/\/|<link/i);
     expect(page.body).toMatch(/<label for="tenant">/);
     expect(page.body).toMatch(/<html lang="en">/);
+  });
+
+  it('ask for an invitation link instead of offering sign-in when one is needed', () => {
+    const page = landingPage({
+      isvName: 'Contoso',
+      authorityHost: 'https://login.microsoftonline.com',
+      invitationNeeded: true,
+    });
+    expect(page.body).toContain('You need an invitation link');
+    expect(page.body).not.toMatch(/<form/);
   });
 });

@@ -19,6 +19,8 @@ export interface ReliabilityAppOptions {
   overrides?: AppContextOverrides;
   /** Sees every access token the app's own identity gets (for Key Vault), e.g. to look for it in logs. */
   onAppToken?: (token: string) => void;
+  /** `ONBOARDING` (default `open`). */
+  onboarding?: 'invite' | 'open';
 }
 
 /** A `TestApp` on the simulator the test chose. */
@@ -39,6 +41,7 @@ export async function createReliabilityApp(options: ReliabilityAppOptions = {}):
   const { clientId } = await cloud.createApp({
     secrets: [{ value: clientSecret }],
     redirectUris: [redirectUri],
+    groupMembershipClaims: 'DirectoryRole',
   });
   await cloud.setVaultSecret(secretName, clientSecret, {
     expiresOn: new Date(Date.now() + 365 * 86_400_000).toISOString(),
@@ -49,6 +52,8 @@ export async function createReliabilityApp(options: ReliabilityAppOptions = {}):
     KEY_VAULT_ANY_HOST: simEnv.KEY_VAULT_ANY_HOST,
     APP_CLIENT_SECRET_NAME: secretName,
     CONSENT_REDIRECT_URI: redirectUri,
+    ONBOARDING: options.onboarding ?? 'open',
+    HOME_TENANT_ID: simEnv.AZURE_TENANT_ID,
     AUTHORITY_HOST: simEnv.AUTHORITY_HOST,
     AZURE_AUTHORITY_HOST: simEnv.AZURE_AUTHORITY_HOST,
     GRAPH_ENDPOINT: simEnv.GRAPH_ENDPOINT,
