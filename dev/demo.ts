@@ -62,7 +62,12 @@ async function main(): Promise<number> {
     // The local Functions host's port decides the redirect URI registered on the app.
     const port = await freePort();
     const callback = `http://127.0.0.1:${port}/api/consent/callback`;
-    const { clientId } = await cloud.createApp({ secrets: [{ value: secret }], redirectUris: [callback] });
+    // The registration emits directory roles in ID tokens (groupMembershipClaims), so sign-in can tell admins apart.
+    const { clientId } = await cloud.createApp({
+      secrets: [{ value: secret }],
+      redirectUris: [callback],
+      groupMembershipClaims: 'DirectoryRole',
+    });
     await cloud.setVaultSecret('graph-app-client-secret', secret, {
       expiresOn: new Date(Date.now() + 180 * 86_400_000).toISOString(),
     });
@@ -88,6 +93,7 @@ async function main(): Promise<number> {
         KEY_VAULT_URL: env.KEY_VAULT_URL,
         KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
         CONSENT_REDIRECT_URI: callback,
+        HOME_TENANT_ID: env.AZURE_TENANT_ID,
         AUTHORITY_HOST: env.AUTHORITY_HOST,
         GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
         AzureWebJobsStorage: azurite.connectionString,
@@ -103,18 +109,37 @@ async function main(): Promise<number> {
     const served = await startLocalHost(context, { port, workers: false, log: () => undefined });
 
     try {
+      const base = `http://127.0.0.1:${served.port}`;
       say(
-        `Onboarding ${tenants.length} tenants through http://127.0.0.1:${served.port}/api/consent/start ...`,
+        `Onboarding ${tenants.length} tenants by invitation (POST ${base}/api/invitations), each admin signing in ` +
+          'before consent...',
       );
       for (const tenant of tenants) {
-        const walk = await walkConsent(
-          `http://127.0.0.1:${served.port}/api/consent/start?tenant=${encodeURIComponent(tenant.domain)}`,
-          tenant.consent === 'accept' ? 'Accept' : 'Cancel',
-          tenant.domain,
-        );
-        say(
-          `  ${tenant.name.padEnd(10)} ${tenant.consent === 'accept' ? 'Accept' : 'Cancel'} -> callback answered ${walk.status}`,
-        );
+        const invitation = await fetch(`${base}/api/invitations`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ label: tenant.name }),
+        });
+        if (invitation.status !== 201) throw new Error(`POST /api/invitations answered ${invitation.status}`);
+        const link = new URL(((await invitation.json()) as { link: string }).link);
+        // The landing page the link opens, then its form: the start route with the invitation and the domain.
+        const landing = await fetch(link);
+        if (landing.status !== 200)
+          throw new Error(`the invitation's landing page answered ${landing.status}`);
+        const start = `${base}/api/consent/start?${new URLSearchParams({
+          invitation: link.searchParams.get('invitation') ?? '',
+          tenant: tenant.domain,
+        }).toString()}`;
+        if (tenant.name === 'Fabrikam') {
+          // A member without an admin role tries first and is told who can grant it.
+          const member = await walkConsent(start, `user1@${tenant.domain}`, 'Accept');
+          say(
+            `  ${tenant.name.padEnd(10)} user1 (no admin role) signs in -> ${member.status}, told to ask an admin`,
+          );
+        }
+        const button = tenant.consent === 'accept' ? 'Accept' : 'Cancel';
+        const walk = await walkConsent(start, `admin@${tenant.domain}`, button);
+        say(`  ${tenant.name.padEnd(10)} admin signs in, ${button} -> callback answered ${walk.status}`);
       }
 
       const crawlable = await context.registry.listCrawlable();
