@@ -107,7 +107,10 @@ export async function walkConsent(
   const cookie = (start.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   const authorizeUrl = start.headers.get('location');
   if (start.status !== 302 || !authorizeUrl) throw new Error(`start answered ${start.status}`);
-  const signedIn = await fetch(await signInAt(authorizeUrl, login), { headers: { cookie }, redirect: 'manual' });
+  const signedIn = await fetch(await signInAt(authorizeUrl, login), {
+    headers: { cookie },
+    redirect: 'manual',
+  });
   const consentUrl = signedIn.headers.get('location');
   if (signedIn.status !== 302 || !consentUrl) return { status: signedIn.status, body: await signedIn.text() };
   const page = await fetch(consentUrl);

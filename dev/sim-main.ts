@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     displayName: 'Drive Crawler (local)',
     secrets: [{ value: secret, expiresOn: new Date(Date.now() + SECRET_LIFETIME_MS).toISOString() }],
     redirectUris: [redirectUri],
+    groupMembershipClaims: 'DirectoryRole',
   });
   await cloud.setVaultSecret(SECRET_NAME, secret, {
     expiresOn: new Date(Date.now() + SECRET_LIFETIME_MS).toISOString(),
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
     KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
     APP_CLIENT_SECRET_NAME: SECRET_NAME,
     CONSENT_REDIRECT_URI: redirectUri,
+    HOME_TENANT_ID: env.AZURE_TENANT_ID,
+    ONBOARDING: 'invite',
     AUTHORITY_HOST: env.AUTHORITY_HOST,
     AZURE_AUTHORITY_HOST: env.AZURE_AUTHORITY_HOST,
     GRAPH_ENDPOINT: env.GRAPH_ENDPOINT,
@@ -109,7 +112,10 @@ async function main(): Promise<void> {
     'Copy the export lines above into the shell that runs `npm run serve` or `npm run crawl`, or start this',
   );
   say('as `npm run --silent sim > sim.env &` and `source sim.env` there.');
-  say(`To onboard ${waiting.domain}, open http://127.0.0.1:${servePort}/api/consent and enter its domain.`);
+  say(
+    `To onboard ${waiting.domain}: create an invitation (curl -X POST http://127.0.0.1:${servePort}/api/invitations), ` +
+      `open its link, and sign in as admin@${waiting.domain} (user1@${waiting.domain} is not an admin).`,
+  );
   say('Press Ctrl-C to stop.');
 }
 

@@ -33,6 +33,10 @@ param graphEndpoint string = 'https://graph.microsoft.com'
 @description('Changes the Key Vault name. A deleted vault keeps its name for its retention days (purge protection forbids purging it), so a redeployment after `azd down` needs a new seed: azure.yaml\'s hooks renew it.')
 param keyVaultNameSeed string = ''
 
+@allowed(['invite', 'open'])
+@description('invite: a customer onboards only through an invitation (POST /api/invitations); open: any admin who signs in may onboard their organization.')
+param onboarding string = 'invite'
+
 @minValue(1)
 @maxValue(1000)
 @description('Most instances the Flex Consumption plan may scale out to.')
@@ -143,14 +147,15 @@ module functionApp 'modules/function-app.bicep' = {
     crawlSchedule: crawlScheduleSetting
     isvName: isvNameSetting
     graphEndpoint: graphEndpoint
+    onboarding: onboarding
   }
 }
 
 @description('Redirect URI to register on the app registration (platform "Web").')
 output CONSENT_REDIRECT_URI string = functionApp.outputs.consentRedirectUri
 
-@description('Link that starts admin consent; send it to a customer (add ?tenant=<domain> to pin the tenant).')
-output CONSENT_START_URL string = functionApp.outputs.consentStartUrl
+@description('The consent landing page. Under ONBOARDING=invite, customers use the link POST /api/invitations answers.')
+output CONSENT_LANDING_URL string = functionApp.outputs.consentLandingUrl
 
 @description('Name of the Function App.')
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.functionAppName

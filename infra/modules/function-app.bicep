@@ -17,6 +17,8 @@ param appClientSecretName string
 param crawlSchedule string
 param isvName string
 param graphEndpoint string
+@allowed(['invite', 'open'])
+param onboarding string
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -117,6 +119,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     KEY_VAULT_URL: keyVaultUrl
     APP_CLIENT_SECRET_NAME: appClientSecretName
     CONSENT_REDIRECT_URI: '${consentBaseUrl}/callback'
+    // Onboarding refuses the deployment's own tenant: the ISV's home tenant, where the app registration lives.
+    HOME_TENANT_ID: tenant().tenantId
+    ONBOARDING: onboarding
     AUTHORITY_HOST: environment().authentication.loginEndpoint
     GRAPH_ENDPOINT: graphEndpoint
     CRAWL_SCHEDULE: crawlSchedule
@@ -136,4 +141,4 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
 
 output functionAppName string = functionApp.name
 output consentRedirectUri string = '${consentBaseUrl}/callback'
-output consentStartUrl string = '${consentBaseUrl}/start'
+output consentLandingUrl string = consentBaseUrl

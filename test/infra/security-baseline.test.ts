@@ -75,6 +75,8 @@ const CONTRACT_SETTINGS = [
   'KEY_VAULT_URL',
   'APP_CLIENT_SECRET_NAME',
   'CONSENT_REDIRECT_URI',
+  'HOME_TENANT_ID',
+  'ONBOARDING',
   'AUTHORITY_HOST',
   'GRAPH_ENDPOINT',
   'CRAWL_SCHEDULE',
@@ -540,6 +542,13 @@ function namesASecret(name: string): boolean {
       expect(setting('KEY_VAULT_URL').resolved).toMatch(/outputs\.vaultUri\.value/);
     });
 
+    test("refuses the deployment's own tenant as a customer and onboards by invitation unless told otherwise", () => {
+      expect(setting('HOME_TENANT_ID').value).toBe('[tenant().tenantId]');
+      expect(setting('ONBOARDING').value).toMatch(/parameters\('onboarding'\)/);
+      expect(valueAt(root, 'parameters', 'onboarding', 'defaultValue')).toBe('invite');
+      expect(valueAt(root, 'parameters', 'onboarding', 'allowedValues')).toEqual(['invite', 'open']);
+    });
+
     test('builds CONSENT_REDIRECT_URI from the site host name outside the site resource', () => {
       const redirect = setting('CONSENT_REDIRECT_URI').value;
       expect(redirect).toMatch(/defaultHostName/);
@@ -698,18 +707,18 @@ function namesASecret(name: string): boolean {
       expect(Object.keys(isRecord(outputs) ? outputs : {}).sort()).toEqual([
         'AZURE_FUNCTION_APP_NAME',
         'AZURE_KEY_VAULT_NAME',
+        'CONSENT_LANDING_URL',
         'CONSENT_REDIRECT_URI',
-        'CONSENT_START_URL',
       ]);
       expect(valueAt(root, 'outputs', 'CONSENT_REDIRECT_URI', 'value')).toMatch(/consentRedirectUri/);
-      expect(valueAt(root, 'outputs', 'CONSENT_START_URL', 'value')).toMatch(/consentStartUrl/);
+      expect(valueAt(root, 'outputs', 'CONSENT_LANDING_URL', 'value')).toMatch(/consentLandingUrl/);
     });
 
     test('tells a secret-like name from a vault name', () => {
       expect(
         ['clientSecret', 'storageKey', 'APPINSIGHTS_CONNECTION_STRING', 'connectionString'].map(namesASecret),
       ).toEqual([true, true, true, true]);
-      expect(['AZURE_KEY_VAULT_NAME', 'keyVaultUrl', 'CONSENT_START_URL'].map(namesASecret)).toEqual([
+      expect(['AZURE_KEY_VAULT_NAME', 'keyVaultUrl', 'CONSENT_LANDING_URL'].map(namesASecret)).toEqual([
         false,
         false,
         false,

@@ -91,11 +91,28 @@ describe('loadConfig', () => {
     );
   });
 
-  it('requires CONSENT_REDIRECT_URI only for the consent routes', () => {
+  it('requires CONSENT_REDIRECT_URI and HOME_TENANT_ID only for the consent routes', () => {
     expect(problemsOf(base, 'crawl')).toEqual([]);
-    expect(problemsOf(base, 'consent')[0]).toMatch(/CONSENT_REDIRECT_URI is required/);
+    expect(problemsOf(base, 'consent')).toEqual([
+      expect.stringMatching(/CONSENT_REDIRECT_URI is required/),
+      expect.stringMatching(/HOME_TENANT_ID is required/),
+    ]);
     const uri = 'https://app.azurewebsites.net/api/consent/callback';
-    expect(loadConfig({ ...base, CONSENT_REDIRECT_URI: uri }, 'consent').consentRedirectUri).toBe(uri);
+    const home = 'AAAAAAAA-0000-4000-8000-000000000001';
+    const config = loadConfig({ ...base, CONSENT_REDIRECT_URI: uri, HOME_TENANT_ID: home }, 'consent');
+    expect(config).toMatchObject({
+      consentRedirectUri: uri,
+      homeTenantId: home.toLowerCase(),
+      onboarding: 'invite',
+    });
+  });
+
+  it('takes ONBOARDING invite or open, and HOME_TENANT_ID only as a GUID', () => {
+    expect(loadConfig({ ...base, ONBOARDING: 'open' }).onboarding).toBe('open');
+    expect(problemsOf({ ...base, ONBOARDING: 'anyone', HOME_TENANT_ID: 'contoso.com' })).toEqual([
+      'ONBOARDING must be invite or open',
+      "HOME_TENANT_ID must be a GUID (the tenant ID of the ISV's own organization)",
+    ]);
   });
 
   it('accepts a plain http redirect URI only on loopback', () => {
