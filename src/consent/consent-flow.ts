@@ -20,7 +20,8 @@ const COOKIE_MAX_AGE_S = 3600;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{3,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
-const MAX_PARAM_LENGTH = 2048;
+/** Entra ID's authorization codes run to 1,000-2,000 characters; nothing else it sends is longer. */
+const MAX_PARAM_LENGTH = 4096;
 const MAX_QUERY_LENGTH = 8192;
 /** Parameters Entra ID may send back; anything else is ignored, never trusted. */
 const CALLBACK_PARAMS = new Set([
