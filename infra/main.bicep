@@ -33,6 +33,9 @@ param graphEndpoint string = 'https://graph.microsoft.com'
 @description('Changes the Key Vault name. A deleted vault keeps its name for its retention days (purge protection forbids purging it), so a redeployment after `azd down` needs a new seed: azure.yaml\'s hooks renew it.')
 param keyVaultNameSeed string = ''
 
+@description('The ISV\'s own tenant, never onboarded as a customer: where the app registration lives. Defaults to the tenant of this deployment.')
+param homeTenantId string = tenant().tenantId
+
 @allowed(['invite', 'open'])
 @description('invite: a customer onboards only through an invitation (POST /api/invitations); open: any admin who signs in may onboard their organization.')
 param onboarding string = 'invite'
@@ -148,6 +151,7 @@ module functionApp 'modules/function-app.bicep' = {
     isvName: isvNameSetting
     graphEndpoint: graphEndpoint
     onboarding: onboarding
+    homeTenantId: homeTenantId
   }
 }
 

@@ -19,6 +19,7 @@ param isvName string
 param graphEndpoint string
 @allowed(['invite', 'open'])
 param onboarding string
+param homeTenantId string
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -119,8 +120,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     KEY_VAULT_URL: keyVaultUrl
     APP_CLIENT_SECRET_NAME: appClientSecretName
     CONSENT_REDIRECT_URI: '${consentBaseUrl}/callback'
-    // Onboarding refuses the deployment's own tenant: the ISV's home tenant, where the app registration lives.
-    HOME_TENANT_ID: tenant().tenantId
+    // Onboarding refuses the ISV's home tenant, where the app registration lives.
+    HOME_TENANT_ID: homeTenantId
     ONBOARDING: onboarding
     AUTHORITY_HOST: environment().authentication.loginEndpoint
     GRAPH_ENDPOINT: graphEndpoint

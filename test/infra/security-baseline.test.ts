@@ -543,7 +543,8 @@ function namesASecret(name: string): boolean {
     });
 
     test("refuses the deployment's own tenant as a customer and onboards by invitation unless told otherwise", () => {
-      expect(setting('HOME_TENANT_ID').value).toBe('[tenant().tenantId]');
+      expect(setting('HOME_TENANT_ID').value).toMatch(/parameters\('homeTenantId'\)/);
+      expect(valueAt(root, 'parameters', 'homeTenantId', 'defaultValue')).toBe('[tenant().tenantId]');
       expect(setting('ONBOARDING').value).toMatch(/parameters\('onboarding'\)/);
       expect(valueAt(root, 'parameters', 'onboarding', 'defaultValue')).toBe('invite');
       expect(valueAt(root, 'parameters', 'onboarding', 'allowedValues')).toEqual(['invite', 'open']);

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { ConsentRequest } from '../../consent/consent-flow';
-import { completeConsent, showLanding, startConsent } from '../../consent/consent-flow';
+import { completeConsent } from '../../consent/consent-callback';
+import { showLanding, startConsent } from '../../consent/consent-flow';
 import { createInvitation } from '../../consent/create-invitation';
 import type { PageResponse } from '../../consent/pages';
 import { problemPage } from '../../consent/pages';

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { queueTenantCrawl } from '../../crawl/plan-crawl';
 import { RegistryError } from '../../errors';
-import { listTenantsWithRuns } from '../../tenants/list-tenants';
+import { listTenantsWithRuns } from '../../crawl/list-tenants';
 import type { ContextProvider } from '../runtime';
 import { answerSafely, invocationLogger } from '../runtime';
 

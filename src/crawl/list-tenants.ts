@@ -1,5 +1,5 @@
-import type { CrawlRunStore } from '../crawl/crawl-runs';
-import type { TenantRegistry } from './tenant-registry';
+import type { TenantRegistry } from '../tenants/tenant-registry';
+import type { CrawlRunStore } from './crawl-runs';
 
 /** `GET /api/tenants`: every tenant with its newest run, times as ISO 8601 strings (contract). */
 export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlRunStore) {
@@ -14,6 +14,7 @@ export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlR
         lastRunId: tenant.lastRunId ?? null,
         lastCrawlAt: tenant.lastCrawlAt?.toISOString() ?? null,
         lastError: tenant.lastError ?? null,
+        invitationId: tenant.invitationId ?? null,
         lastRun: lastRun
           ? {
               runId: lastRun.runId,
