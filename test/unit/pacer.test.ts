@@ -1,5 +1,6 @@
 import type { PacerOutcome } from '../../src/graph/pacer';
-import { TenantPacer, tierForLicensedUsers } from '../../src/graph/pacer';
+import { tierForLicensedUsers } from '../../src/graph/budget-tiers';
+import { TenantPacer } from '../../src/graph/pacer';
 import { systemClock } from '../../src/graph/pacer-clock';
 import type { SharedPacerState } from '../../src/graph/shared-pacer-state';
 import { InMemoryPacerState } from '../../src/graph/shared-pacer-state';
