@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { TokenCredential } from '@azure/identity';
 import type { AppConfig } from './config';
-import { isKeyVaultHost } from './config';
+import { consentSettings, isKeyVaultHost } from './config';
 import { AdminSignIn } from './consent/admin-sign-in';
 import { ConsentStateStore } from './consent/consent-state-store';
 import { InvitationStore } from './consent/invitation-store';
@@ -9,22 +9,20 @@ import type { ConsentFlowDeps } from './consent/consent-flow';
 import type { Verification } from './consent/verify-consent';
 import { verifyConsent } from './consent/verify-consent';
 import type { RequestPacer } from './graph/graph-types';
-import { TenantHold } from './graph/tenant-hold';
-import { tierForLicensedUsers } from './graph/budget-tiers';
-import { TenantPacer } from './graph/pacer';
 import type { SharedPacerState } from './graph/shared-pacer-state';
 import { TablePacerState } from './graph/table-pacer-state';
 import type { TenantGraphOptions } from './graph/tenant-graph';
 import { TenantGraph, graphUserAgent } from './graph/tenant-graph';
+import { TenantPacers } from './graph/tenant-pacers';
 import { createAppCredential, createStorageCredential } from './identity/app-credential';
-import { TenantCredentials, tokenClaims } from './identity/tenant-credentials';
+import { TenantCredentials } from './identity/tenant-credentials';
 import type { Logger } from './logging/logger';
 import { consoleSink, createLogger } from './logging/logger';
 import { ClientSecretSource } from './secrets/client-secret-source';
 import { StorageClients, TABLES } from './storage/storage-clients';
 import { TenantRegistry } from './tenants/tenant-registry';
 import { VERSION } from './version';
-import type { CrawlDeps, CrawlSettings } from './crawl/crawl-deps';
+import type { CrawlDeps, CrawlSettings, GraphBudget } from './crawl/crawl-deps';
 import { DEFAULT_CRAWL_SETTINGS } from './crawl/crawl-deps';
 import { CrawlRunStore } from './crawl/crawl-runs';
 import { CrawlSkipStore } from './crawl/crawl-skips';
@@ -32,7 +30,8 @@ import { DriveItemStore } from './crawl/drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './crawl/messages';
 import { encodeMessage } from './crawl/messages';
 import { RunProgress } from './crawl/run-progress';
-import { QUEUES, ensureQueue } from './storage/storage-clients';
+import { queueSender } from './storage/queue-sender';
+import { QUEUES } from './storage/storage-clients';
 
 /** Everything the capabilities need, built once per process (the composition root). */
 export interface AppContext {
@@ -49,9 +48,9 @@ export interface AppContext {
   userAgent: string;
   /** The tenant's one pacer in this process (shared hold and budget with other instances through storage). */
   pacerFor(tenantId: string, licensedUsers?: number): RequestPacer;
-  /** Graph access for one tenant. */
-  graphFor(tenantId: string, options?: Partial<TenantGraphOptions>): TenantGraph;
-  /** The consent capability's dependencies (needs `CONSENT_REDIRECT_URI`). */
+  /** Graph access for one tenant: its drive budget unless `budget` says the directory. */
+  graphFor(tenantId: string, options?: GraphOptions): TenantGraph;
+  /** The consent capability's dependencies; throws `ConfigError` without the consent settings. */
   consentDeps(): ConsentFlowDeps;
   runs: CrawlRunStore;
   progress: RunProgress;
@@ -69,7 +68,12 @@ export interface AppContext {
   }): CrawlDeps;
 }
 
-/** Replaceable parts, for tests and local tools. */
+/** What a caller may set on one tenant's Graph access. */
+export type GraphOptions = Partial<Omit<TenantGraphOptions, 'tenantId' | 'pacer' | 'credential'>> & {
+  budget?: GraphBudget;
+};
+
+/** Replaceable parts and tuning values, for tests and local tools: one object, every field optional. */
 export interface AppContextOverrides {
   logger?: Logger;
   now?: () => Date;
@@ -113,48 +117,11 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   });
   const sharedPacerState = new TablePacerState(storage.table(TABLES.pacerState));
   const userAgent = graphUserAgent(config.isvName, VERSION);
-  const instanceId = overrides.instanceId ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const pacers = new Map<string, RequestPacer>();
-  // One hold per tenant in this process, for its drive and directory calls alike (docs/throttling.md).
-  const holds = new Map<string, TenantHold>();
-  const holdFor = (tenantId: string): TenantHold => {
-    let hold = holds.get(tenantId);
-    if (!hold) holds.set(tenantId, (hold = new TenantHold()));
-    return hold;
-  };
-
-  const pacerFor =
-    overrides.pacerFor ??
-    ((tenantId: string, licensedUsers?: number): RequestPacer => {
-      let pacer = pacers.get(tenantId);
-      if (!pacer) {
-        pacer = new TenantPacer({
-          tenantId,
-          unitsPerMinute: tierForLicensedUsers(licensedUsers ?? 0),
-          shared: sharedPacerState,
-          instanceId,
-          hold: holdFor(tenantId),
-        });
-        pacers.set(tenantId, pacer);
-      }
-      return pacer;
-    });
-
-  const directoryPacers = new Map<string, RequestPacer>();
-  const directoryPacerFor = (tenantId: string): RequestPacer => {
-    let pacer = directoryPacers.get(tenantId);
-    if (!pacer) {
-      // Directory budget (docs/graph-facts.md): 3,500 units per 10 s for the smallest tenants, about 1 unit a page.
-      pacer = new TenantPacer({
-        tenantId: `${tenantId}:directory`,
-        unitsPerMinute: 21_000,
-        instanceId,
-        hold: holdFor(tenantId),
-      });
-      directoryPacers.set(tenantId, pacer);
-    }
-    return pacer;
-  };
+  const pacers = new TenantPacers({
+    shared: sharedPacerState,
+    instanceId: overrides.instanceId ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    drives: overrides.pacerFor,
+  });
 
   const registry = new TenantRegistry(storage.table(TABLES.tenants));
   /** Consent verifications at once in this instance (anonymous callers reach them; each takes tokens). */
@@ -163,35 +130,29 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   const invitations = new InvitationStore(storage.table(TABLES.invitations), () => now().getTime());
   let signIn: AdminSignIn | undefined;
 
-  const graphFor = (tenantId: string, options: Partial<TenantGraphOptions> = {}): TenantGraph =>
-    new TenantGraph({
+  /** Graph access for one tenant, through its drive pacer unless `budget` names the directory. */
+  const graphFor = (tenantId: string, options: GraphOptions = {}): TenantGraph => {
+    const { budget, ...rest } = options;
+    return new TenantGraph({
       tenantId,
       graphEndpoint: config.graphEndpoint,
       credential: credentials.forTenant(tenantId),
-      pacer: pacerFor(tenantId),
+      pacer:
+        budget?.kind === 'directory'
+          ? pacers.directory(tenantId)
+          : pacers.drives(tenantId, budget?.licensedUsers),
       userAgent,
-      ...options,
+      ...rest,
     });
+  };
 
   const runs = new CrawlRunStore(storage.table(TABLES.crawlRuns));
   const progress = new RunProgress(storage.table(TABLES.runProgress));
   const items = new DriveItemStore(storage.table(TABLES.driveItems), storage.table(TABLES.userIndex));
   const skips = new CrawlSkipStore(storage.table(TABLES.crawlSkips));
   const crawlSettings = { ...DEFAULT_CRAWL_SETTINGS, ...overrides.crawlSettings };
-  const queueSender = (name: string) => {
-    const client = storage.queue(name);
-    let ready: Promise<void> | undefined;
-    return async (message: TenantCrawlMessage | UserBatchMessage): Promise<void> => {
-      ready ??= ensureQueue(client).catch((error: unknown) => {
-        ready = undefined;
-        throw error;
-      });
-      await ready;
-      await client.sendMessage(encodeMessage(message));
-    };
-  };
-  const sendTenant = queueSender(QUEUES.tenantCrawl);
-  const sendBatch = queueSender(QUEUES.userBatch);
+  const sendTenant = queueSender(storage.queue(QUEUES.tenantCrawl));
+  const sendBatch = queueSender(storage.queue(QUEUES.userBatch));
 
   return {
     config,
@@ -209,21 +170,16 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
       skips,
       secrets,
       graphFor: (tenantId, budget, signal) =>
-        new TenantGraph({
-          tenantId,
-          graphEndpoint: config.graphEndpoint,
-          credential: credentials.forTenant(tenantId),
-          pacer:
-            budget.kind === 'drives' ? pacerFor(tenantId, budget.licensedUsers) : directoryPacerFor(tenantId),
-          userAgent,
+        graphFor(tenantId, {
+          budget,
           signal,
           maxAttempts: crawlSettings.graphMaxAttempts,
           backoffMs: crawlSettings.graphBackoffMs,
           requestTimeoutMs: crawlSettings.graphTimeoutMs,
         }),
       forgetTenant: (tenantId) => credentials.forget(tenantId),
-      enqueueTenant: options.enqueueTenant ?? sendTenant,
-      enqueueBatch: options.enqueueBatch ?? sendBatch,
+      enqueueTenant: options.enqueueTenant ?? ((message) => sendTenant(encodeMessage(message))),
+      enqueueBatch: options.enqueueBatch ?? ((message) => sendBatch(encodeMessage(message))),
       logger: options.logger ?? logger,
       now,
       settings: crawlSettings,
@@ -237,13 +193,10 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     credentials,
     sharedPacerState,
     userAgent,
-    pacerFor,
+    pacerFor: (tenantId, licensedUsers) => pacers.drives(tenantId, licensedUsers),
     graphFor,
     consentDeps: () => {
-      const redirectUri = config.consentRedirectUri;
-      const homeTenantId = config.homeTenantId;
-      if (!redirectUri || !homeTenantId)
-        throw new Error('CONSENT_REDIRECT_URI and HOME_TENANT_ID must be set');
+      const { redirectUri, homeTenantId } = consentSettings(config);
       signIn ??= new AdminSignIn({
         clientId: config.appClientId,
         authorityHost: config.authorityHost,
@@ -266,13 +219,8 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
         registry,
         logger,
         now,
-        tenantOfDomain: async (domain: string) => {
-          const token = await credentials.getToken(
-            domain,
-            `${new URL(config.graphEndpoint).origin}/.default`,
-          );
-          return tokenClaims(token.token).tid;
-        },
+        tenantOfDomain: (domain: string) =>
+          credentials.tenantIdOf(domain, `${new URL(config.graphEndpoint).origin}/.default`),
         // A few verifications at a time per instance (`verifications`): each takes tokens with the ISV's credential.
         verify: (tenant: string): Promise<Verification> =>
           verifications(() =>

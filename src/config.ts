@@ -257,6 +257,29 @@ function storageFrom(env: z.infer<typeof schema>): StorageSettings {
   };
 }
 
+/**
+ * The settings only the consent routes need, checked where they start (a host that only crawls runs without
+ * them). Throws `ConfigError` naming what is missing.
+ */
+export function consentSettings(config: AppConfig): { redirectUri: string; homeTenantId: string } {
+  const { consentRedirectUri: redirectUri, homeTenantId } = config;
+  if (!redirectUri || !homeTenantId) throw new ConfigError(consentProblems(redirectUri, homeTenantId));
+  return { redirectUri, homeTenantId };
+}
+
+function consentProblems(redirectUri: string | undefined, homeTenantId: string | undefined): string[] {
+  return [
+    ...(redirectUri
+      ? []
+      : ['CONSENT_REDIRECT_URI is required for the consent routes (the registered callback URL)']),
+    ...(homeTenantId
+      ? []
+      : [
+          "HOME_TENANT_ID is required for the consent routes (the ISV's own tenant ID, which is never onboarded)",
+        ]),
+  ];
+}
+
 /** Whether `url` names a Key Vault host of Azure's public, US Government or China cloud. */
 export function isKeyVaultHost(url: string): boolean {
   return /\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)$/i.test(new URL(url).hostname);
@@ -273,15 +296,13 @@ export function loadConfig(
   const parsed = schema.safeParse(env);
   const problems: string[] = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
   problems.push(...storageProblems(env));
-  if (
-    purpose === 'consent' &&
-    !(parsed.success ? parsed.data.CONSENT_REDIRECT_URI : env.CONSENT_REDIRECT_URI)
-  ) {
-    problems.push('CONSENT_REDIRECT_URI is required for the consent routes (the registered callback URL)');
-  }
-  if (purpose === 'consent' && !(parsed.success ? parsed.data.HOME_TENANT_ID : env.HOME_TENANT_ID?.trim())) {
+  if (purpose === 'consent') {
+    const data = parsed.success ? parsed.data : undefined;
     problems.push(
-      "HOME_TENANT_ID is required for the consent routes (the ISV's own tenant ID, which is never onboarded)",
+      ...consentProblems(
+        data ? data.CONSENT_REDIRECT_URI : env.CONSENT_REDIRECT_URI,
+        data ? data.HOME_TENANT_ID : env.HOME_TENANT_ID?.trim(),
+      ),
     );
   }
   if (

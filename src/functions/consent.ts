@@ -3,7 +3,7 @@ import { app } from '@azure/functions';
 import { consentHandlers } from './handlers/consent-handlers';
 import { hostContext } from './runtime';
 
-const handlers = consentHandlers(hostContext('consent'));
+const handlers = consentHandlers(hostContext);
 app.http('consentLanding', {
   methods: ['GET'],
   authLevel: 'anonymous',

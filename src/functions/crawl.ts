@@ -4,7 +4,7 @@ import { QUEUES } from '../storage/storage-clients';
 import { crawlHandlers } from './handlers/crawl-handlers';
 import { hostContext } from './runtime';
 
-const handlers = crawlHandlers(hostContext('crawl'));
+const handlers = crawlHandlers(hostContext);
 app.timer('crawlPlan', { schedule: '%CRAWL_SCHEDULE%', handler: handlers.plan });
 app.storageQueue('crawlTenant', {
   queueName: QUEUES.tenantCrawl,

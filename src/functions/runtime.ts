@@ -1,31 +1,23 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { AppContext } from '../app-context';
 import { createAppContext } from '../app-context';
-import type { ConfigPurpose } from '../config';
 import { loadConfig } from '../config';
-import { ensureError } from '../errors';
+import { ConfigError, ensureError } from '../errors';
 import type { Logger } from '../logging/logger';
 import { createLogger, invocationSink } from '../logging/logger';
 
 /** How a trigger adapter reaches the app's dependencies: the host's lazily built context, or a test's. */
 export type ContextProvider = () => AppContext;
 
-const built = new Map<ConfigPurpose, AppContext>();
+let built: AppContext | undefined;
 
 /**
- * The Functions host's composition root: the configuration is read from the environment on first use (a bad
- * setting fails every invocation with the one message that names all problems, instead of failing the load).
+ * The Functions host's one context: built from the environment on first use, and shared by every function of the
+ * process, so that a tenant has one credential cache and one pacer per process. A bad setting fails every
+ * invocation with the one message that names all problems, instead of failing the load; the consent routes
+ * check their own settings when they start (`consentSettings`), so a host that only crawls runs without them.
  */
-export function hostContext(purpose: ConfigPurpose): ContextProvider {
-  return () => {
-    let context = built.get(purpose);
-    if (!context) {
-      context = createAppContext(loadConfig(process.env, purpose));
-      built.set(purpose, context);
-    }
-    return context;
-  };
-}
+export const hostContext: ContextProvider = () => (built ??= createAppContext(loadConfig(process.env)));
 
 /** A logger that writes through the invocation (Application Insights in Azure). */
 export function invocationLogger(context: InvocationContext): Logger {
@@ -50,6 +42,8 @@ export async function answerSafely(
       route,
       error: normalised.name,
       code: (normalised as { code?: unknown }).code as string | undefined,
+      // A setting missing or wrong: its name, so the operator knows what to fix (never a value).
+      ...(normalised instanceof ConfigError ? { problems: normalised.problems.join('; ') } : {}),
     });
     return failure();
   }

@@ -3,7 +3,7 @@ import { app } from '@azure/functions';
 import { tenantHandlers } from './handlers/tenant-handlers';
 import { hostContext } from './runtime';
 
-const handlers = tenantHandlers(hostContext('crawl'));
+const handlers = tenantHandlers(hostContext);
 app.http('tenantsList', {
   methods: ['GET'],
   authLevel: 'function',

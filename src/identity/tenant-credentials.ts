@@ -113,7 +113,18 @@ export class TenantCredentials {
     return entry.credential.getToken(scopes, options);
   }
 
-  /** Forgets a tenant's credential (after revocation), so its cached token is not reused. */
+  /**
+   * The tenant ID a domain signs in to (the `tid` of an app-only token for it), keeping no credential for the
+   * domain afterwards. Throws `TokenError` when Entra ID gives no token.
+   */
+  async tenantIdOf(domain: string, scopes: string): Promise<string | undefined> {
+    try {
+      return tokenClaims((await this.getToken(domain, scopes)).token).tid;
+    } finally {
+      this.release(domain);
+    }
+  }
+
   /** Tenants this process holds a credential or a token for (their number is what memory grows with). */
   get cachedTenants(): number {
     const tenants = new Set(this.#byTenant.keys());
@@ -130,6 +141,7 @@ export class TenantCredentials {
     this.#epochs.delete(tenantId);
   }
 
+  /** Forgets a tenant's credential (after revocation), so its cached token is not reused. */
   forget(tenantId: string): void {
     this.#epochs.set(tenantId, (this.#epochs.get(tenantId) ?? 0) + 1);
     this.#byTenant.delete(tenantId);
