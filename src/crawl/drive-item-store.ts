@@ -1,10 +1,13 @@
 import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
-import type { GraphDriveItem } from '../graph/graph-types';
 import { ensureTable, isNotFound } from '../storage/storage-clients';
-import { TABLE_BUDGET, TABLE_LIMITS, keyProblem, transactionChunks } from '../storage/table-limits';
-import type { PreparedEntity } from './table-batch';
+import { TABLE_BUDGET, TABLE_LIMITS, transactionChunks } from '../storage/table-limits';
 import { readEntity, upsertPrepared, upsertTransaction } from './table-batch';
+import type { DriveOwner, PreparedRow, PreparedUser } from './drive-item-rows';
+import { driveItemPartition } from './drive-item-rows';
+
+export type { DriveOwner, PreparedRow, PreparedUser } from './drive-item-rows';
+export { driveItemPartition, prepareRows } from './drive-item-rows';
 
 /**
  * Characters of item IDs per index property: a string property holds 32,768 UTF-16 characters (docs/table-limits.md);
@@ -50,23 +53,6 @@ interface IndexEntity {
   etag?: string;
 }
 
-/** A drive's owner as the crawl knows them. */
-export interface DriveOwner {
-  id: string;
-  upn: string;
-}
-
-/** One item's row, serialized once, with an upper bound of its payload in bytes. */
-export interface PreparedRow extends PreparedEntity {
-  bytes: number;
-}
-
-/** A user's rows ready to write: every row checked against Table Storage's rules, each ID once. */
-export interface PreparedUser {
-  user: DriveOwner;
-  rows: PreparedRow[];
-}
-
 /** One user's rows rewritten page by page (see `PagedRewrite`). */
 export interface UserRewrite {
   /** Writes rows of the user (checked and without repeats: `prepareRows`). */
@@ -88,92 +74,6 @@ export interface DriveItemWriter {
   beginUser(tenantId: string, user: DriveOwner, runId: string): Promise<UserRewrite>;
   /** Removes the rows of users the run did not see, except `keep` (users skipped this run). */
   sweepUsersNotSeen(tenantId: string, runId: string, keep: ReadonlySet<string>): Promise<number>;
-}
-
-/** The partition of a user's rows in `DriveItems` (contract). */
-export function driveItemPartition(tenantId: string, userId: string): string {
-  return `${tenantId}_${userId}`;
-}
-
-/** Bytes the service counts for a string property named `name` (docs/table-limits.md). */
-const stringBytes = (name: string, value: string): number => 12 + 2 * (name.length + value.length);
-
-/**
- * Why an item's row cannot be stored, or undefined. Checks what can vary: the keys, each string against 64 KiB,
- * the entity against 1 MiB (the other properties are numbers and booleans of fixed size).
- */
-function rowProblem(partitionKey: string, upn: string, item: GraphDriveItem): string | undefined {
-  const key = keyProblem('RowKey', item.id);
-  if (key) return `item ${JSON.stringify(item.id.slice(0, 64))}: ${key}`;
-  const strings: Array<[string, string]> = [
-    ['userPrincipalName', upn],
-    ['name', item.name ?? ''],
-    ['webUrl', item.webUrl ?? ''],
-    ['eTag', item.eTag ?? ''],
-    ['lastModifiedDateTime', item.lastModifiedDateTime ?? ''],
-    ['mimeType', item.file?.mimeType ?? ''],
-  ];
-  let bytes = 4 + 2 * (partitionKey.length + item.id.length) + 200;
-  for (const [name, value] of strings) {
-    if (value.length > TABLE_LIMITS.stringChars) {
-      return `item ${item.id}: property ${name} is ${value.length} characters (Table Storage allows ${TABLE_LIMITS.stringChars})`;
-    }
-    bytes += stringBytes(name, value);
-  }
-  if (bytes > TABLE_BUDGET.entityBytes)
-    return `item ${item.id}: the row is ${bytes} bytes (Table Storage allows 1 MiB)`;
-  return undefined;
-}
-
-/**
- * One item's row in the Table service's JSON. A literal of one fixed shape (absent fields are `undefined`, which
- * `JSON.stringify` leaves out) keeps this monomorphic: it runs once per stored item.
- */
-function driveItemJson(partitionKey: string, user: DriveOwner, runId: string, item: GraphDriveItem): string {
-  return JSON.stringify({
-    PartitionKey: partitionKey,
-    RowKey: item.id,
-    userId: user.id,
-    userPrincipalName: user.upn,
-    name: item.name ?? '',
-    size: String(Math.trunc(item.size ?? 0)),
-    'size@odata.type': 'Edm.Int64',
-    isFolder: item.folder !== undefined,
-    webUrl: item.webUrl ?? '',
-    eTag: item.eTag ?? '',
-    lastModifiedDateTime: item.lastModifiedDateTime ?? '',
-    runId,
-    childCount: item.folder ? (item.folder.childCount ?? 0) : undefined,
-    mimeType: item.file?.mimeType || undefined,
-  });
-}
-
-/**
- * Turns a page of a user's items into rows: each ID once (`seen` carries the IDs of the user's earlier pages; an
- * item repeated across a page boundary is stored once), every row checked against Table Storage's rules before
- * any is written. Returns the first rule broken instead, so the caller can skip the user with nothing written.
- */
-export function prepareRows(
-  tenantId: string,
-  user: DriveOwner,
-  items: readonly GraphDriveItem[],
-  runId: string,
-  seen: Set<string>,
-): { rows: PreparedRow[] } | { problem: string } {
-  const partitionKey = driveItemPartition(tenantId, user.id);
-  const partition = keyProblem('PartitionKey', partitionKey);
-  if (partition) return { problem: `user ${JSON.stringify(user.id.slice(0, 64))}: ${partition}` };
-  const rows: PreparedRow[] = [];
-  for (const item of items) {
-    if (seen.has(item.id)) continue;
-    const problem = rowProblem(partitionKey, user.upn, item);
-    if (problem) return { problem };
-    seen.add(item.id);
-    const json = driveItemJson(partitionKey, user, runId, item);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: a bound that needs no pass over the string.
-    rows.push({ partitionKey, rowKey: item.id, json, bytes: 3 * json.length });
-  }
-  return { rows };
 }
 
 /** The index properties of a set of IDs: chunks of whole IDs, or `overflow` when they do not fit one entity. */
