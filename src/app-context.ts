@@ -29,6 +29,7 @@ import { CrawlSkipStore } from './crawl/crawl-skips';
 import { DriveItemStore } from './crawl/drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './crawl/messages';
 import { encodeMessage } from './crawl/messages';
+import { RunPlans } from './crawl/run-plans';
 import { RunProgress } from './crawl/run-progress';
 import { queueSender } from './storage/queue-sender';
 import { QUEUES } from './storage/storage-clients';
@@ -148,6 +149,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
 
   const runs = new CrawlRunStore(storage.table(TABLES.crawlRuns));
   const progress = new RunProgress(storage.table(TABLES.runProgress));
+  const plans = new RunPlans(storage.table(TABLES.runProgress));
   const items = new DriveItemStore(storage.table(TABLES.driveItems), storage.table(TABLES.userIndex));
   const skips = new CrawlSkipStore(storage.table(TABLES.crawlSkips));
   const crawlSettings = { ...DEFAULT_CRAWL_SETTINGS, ...overrides.crawlSettings };
@@ -166,6 +168,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
       registry,
       runs,
       progress,
+      plans,
       items,
       skips,
       secrets,

@@ -8,10 +8,8 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/;
 export const DEFAULT_INVITATION_HOURS = 7 * 24;
 export const MAX_INVITATION_HOURS = 30 * 24;
 
-interface InvitationEntity {
-  partitionKey: string;
-  /** SHA-256 of the token: a leaked row cannot be used as an invitation. */
-  rowKey: string;
+/** An invitation as the operator sees it (never the token, which exists only in the link). */
+export interface Invitation {
   /** The invitation's public ID (what the operator and `Tenants.invitationId` see). */
   id: string;
   createdAt: Date;
@@ -24,18 +22,13 @@ interface InvitationEntity {
   claimedTenantId?: string;
   /** When consent through it was recorded; a used invitation is refused. */
   usedAt?: Date;
-  etag?: string;
 }
 
-/** An invitation as the operator sees it (never the token, which exists only in the link). */
-export interface Invitation {
-  id: string;
-  createdAt: Date;
-  expiresAt: Date;
-  expectedTenantId?: string;
-  label?: string;
-  claimedTenantId?: string;
-  usedAt?: Date;
+interface InvitationEntity extends Invitation {
+  partitionKey: string;
+  /** SHA-256 of the token: a leaked row cannot be used as an invitation. */
+  rowKey: string;
+  etag?: string;
 }
 
 /** Why an invitation cannot be used; each gets its own page. */

@@ -6,6 +6,7 @@ import type { CrawlRunStore } from './crawl-runs';
 import type { CrawlSkipStore } from './crawl-skips';
 import type { DriveItemWriter } from './drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './messages';
+import type { RunPlans } from './run-plans';
 import type { RunProgress } from './run-progress';
 
 /** What the crawl capabilities need; the queue path and the inline crawl differ only in the two `enqueue`s. */
@@ -13,6 +14,8 @@ export interface CrawlDeps {
   registry: TenantRegistry;
   runs: CrawlRunStore;
   progress: RunProgress;
+  /** The batches each run's users listing planned. */
+  plans: RunPlans;
   items: DriveItemWriter;
   skips: CrawlSkipStore;
   secrets: ClientSecretSource;

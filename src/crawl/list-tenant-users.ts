@@ -42,14 +42,14 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
   const send = async (): Promise<void> => {
     if (pending.length === 0) return;
     const next = { batch, licensedUsers, users: pending };
-    await deps.progress.planBatch(tenantId, runId, next);
+    await deps.plans.planBatch(tenantId, runId, next);
     await deps.enqueueBatch({ kind: 'batch', tenantId, runId, ...next });
     batch += 1;
     pending = [];
   };
 
   try {
-    for (const earlier of await deps.progress.plannedBatches(tenantId, runId)) {
+    for (const earlier of await deps.plans.plannedBatches(tenantId, runId)) {
       for (const user of earlier.users) planned.add(user.id);
       licensedUsers ||= earlier.licensedUsers;
       batch = Math.max(batch, earlier.batch + 1);
