@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
-import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-clients';
+import { isConflict, isNotFound } from '../storage/storage-clients';
+import { TableStore } from '../storage/table-store';
 
 /** 256 random bits, base64url: 43 characters. */
 export const STATE_PATTERN = /^[A-Za-z0-9_-]{43}/;
@@ -80,25 +81,15 @@ function stepOf(entity: StateEntity): FlowStep | undefined {
  * exactly once: it is deleted on use, conditional on the row's ETag, so of many concurrent callbacks with the same
  * state exactly one wins. Rows of abandoned flows are purged by the timer (`purgeExpiredStates`).
  */
-export class ConsentStateStore {
-  readonly #table: TableClient;
-  readonly #now: () => number;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient, now: () => number = Date.now) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-    this.#now = now;
-  }
-
+export class ConsentStateStore extends TableStore {
   /** Remembers a new state for the browser holding `binding`, for the given step of the flow. */
   async save(state: string, binding: string, step: FlowStep): Promise<void> {
-    await this.#ensure();
-    await this.#table.createEntity<StateEntity>({
+    await this.ensure();
+    await this.table.createEntity<StateEntity>({
       partitionKey: PARTITION,
       rowKey: hash(state),
       browser: hash(binding),
-      expiresAt: this.#now() + STATE_TTL_MS,
+      expiresAt: this.now() + STATE_TTL_MS,
       ...step,
     });
   }
@@ -111,10 +102,10 @@ export class ConsentStateStore {
     state: string,
     binding: string | undefined,
   ): Promise<{ ok: true; step: FlowStep } | { ok: false; reason: StateRefusal }> {
-    await this.#ensure();
+    await this.ensure();
     let entity: StateEntity;
     try {
-      entity = await this.#table.getEntity<StateEntity>(PARTITION, hash(state));
+      entity = await this.table.getEntity<StateEntity>(PARTITION, hash(state));
     } catch (error) {
       if (isNotFound(error)) return { ok: false, reason: 'unknown' };
       throw error;
@@ -125,13 +116,13 @@ export class ConsentStateStore {
       return { ok: false, reason: 'other_browser' };
     }
     try {
-      await this.#table.deleteEntity(PARTITION, entity.rowKey, { etag: entity.etag ?? '*' });
+      await this.table.deleteEntity(PARTITION, entity.rowKey, { etag: entity.etag ?? '*' });
     } catch (error) {
       if (isNotFound(error) || isConflict(error)) return { ok: false, reason: 'unknown' };
       throw error;
     }
     const step = stepOf(entity);
-    if (entity.expiresAt <= this.#now()) return { ok: false, reason: 'expired' };
+    if (entity.expiresAt <= this.now()) return { ok: false, reason: 'expired' };
     return step ? { ok: true, step } : { ok: false, reason: 'unknown' };
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { TableClient } from '@azure/data-tables';
-import { isConflict, isNotFound, tableCreatedOnce } from '../storage/storage-clients';
+import { isConflict, isNotFound } from '../storage/storage-clients';
+import { TableStore } from '../storage/table-store';
 
 const PARTITION = 'invitation';
 /** 256 random bits, base64url: 43 characters. */
@@ -57,26 +57,16 @@ function toInvitation(entity: InvitationEntity): Invitation {
  * the operator named), and used up when that tenant's consent is recorded. Both steps are conditional on the row's
  * ETag, so two browsers racing with one link cannot both win.
  */
-export class InvitationStore {
-  readonly #table: TableClient;
-  readonly #now: () => number;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient, now: () => number = Date.now) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-    this.#now = now;
-  }
-
+export class InvitationStore extends TableStore {
   /** A new invitation; the token is returned once and stored only as a hash. */
   async create(options: {
     expectedTenantId?: string;
     label?: string;
     hours?: number;
   }): Promise<{ token: string; invitation: Invitation }> {
-    await this.#ensure();
+    await this.ensure();
     const token = randomBytes(32).toString('base64url');
-    const now = this.#now();
+    const now = this.now();
     const entity: InvitationEntity = {
       partitionKey: PARTITION,
       rowKey: hash(token),
@@ -86,14 +76,14 @@ export class InvitationStore {
       ...(options.expectedTenantId ? { expectedTenantId: options.expectedTenantId.toLowerCase() } : {}),
       ...(options.label ? { label: options.label } : {}),
     };
-    await this.#table.createEntity(entity);
+    await this.table.createEntity(entity);
     return { token, invitation: toInvitation(entity) };
   }
 
   async #read(key: string): Promise<InvitationEntity | undefined> {
-    await this.#ensure();
+    await this.ensure();
     try {
-      return await this.#table.getEntity<InvitationEntity>(PARTITION, key);
+      return await this.table.getEntity<InvitationEntity>(PARTITION, key);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -103,7 +93,7 @@ export class InvitationStore {
   #refusal(entity: InvitationEntity | undefined, tenantId?: string): InvitationRefusal | undefined {
     if (!entity) return 'unknown';
     if (entity.usedAt) return 'used';
-    if (new Date(entity.expiresAt).getTime() <= this.#now()) return 'expired';
+    if (new Date(entity.expiresAt).getTime() <= this.now()) return 'expired';
     if (tenantId !== undefined) {
       const bound = entity.claimedTenantId || entity.expectedTenantId;
       if (bound && bound !== tenantId) return 'foreign';
@@ -132,7 +122,7 @@ export class InvitationStore {
 
   /** Uses the invitation up for the tenant whose consent is being recorded. */
   async redeem(key: string, tenantId: string): Promise<InvitationCheck> {
-    return this.#update(key, tenantId, { claimedTenantId: tenantId, usedAt: new Date(this.#now()) });
+    return this.#update(key, tenantId, { claimedTenantId: tenantId, usedAt: new Date(this.now()) });
   }
 
   async #update(
@@ -144,7 +134,7 @@ export class InvitationStore {
     const refusal = this.#refusal(entity, tenantId);
     if (refusal || !entity) return { ok: false, reason: refusal ?? 'unknown' };
     try {
-      await this.#table.updateEntity({ partitionKey: PARTITION, rowKey: key, ...change }, 'Merge', {
+      await this.table.updateEntity({ partitionKey: PARTITION, rowKey: key, ...change }, 'Merge', {
         etag: entity.etag ?? '*',
       });
     } catch (error) {
