@@ -8,7 +8,7 @@
 import { TableClient } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { TenantPacer } from '../src/graph/pacer';
-import { TablePacerState } from '../src/graph/table-pacer-state';
+import { TablePacerState } from '../src/storage/table-pacer-state';
 import { startAzurite } from './azurite';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

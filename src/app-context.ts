@@ -10,7 +10,7 @@ import type { Verification } from './consent/verify-consent';
 import { verifyConsent } from './consent/verify-consent';
 import type { RequestPacer } from './graph/graph-types';
 import type { SharedPacerState } from './graph/shared-pacer-state';
-import { TablePacerState } from './graph/table-pacer-state';
+import { TablePacerState } from './storage/table-pacer-state';
 import type { TenantGraphOptions } from './graph/tenant-graph';
 import { TenantGraph, graphUserAgent } from './graph/tenant-graph';
 import { TenantPacers } from './graph/tenant-pacers';

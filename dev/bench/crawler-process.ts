@@ -10,7 +10,7 @@ import { createAppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config';
 import { operatorCredential } from '../sim/operator-credential';
 import { crawlInline } from '../../src/crawl/inline-crawl';
-import { tableBatchStats } from '../../src/crawl/table-batch';
+import { tableBatchStats } from '../../src/storage/table-batch';
 import { TenantPacer } from '../../src/graph/pacer';
 import { consoleSink, createLogger } from '../../src/logging/logger';
 import { naiveCrawl } from './naive-crawl';

@@ -3,7 +3,7 @@
  * percentiles at the end. A queue in front of Azurite (its one thread busy) shows here first.
  */
 import { TableClient } from '@azure/data-tables';
-import { readEntity } from '../../src/crawl/table-batch';
+import { readEntity } from '../../src/storage/table-batch';
 
 export interface LatencyFigure {
   samples: number;

@@ -3,7 +3,7 @@ import { odata } from '@azure/data-tables';
 import type { DriveSkip, SkipReason } from '../graph/drive-answer';
 import { isNotFound, tableCreatedOnce } from '../storage/storage-clients';
 import { transactionChunks } from '../storage/table-limits';
-import { upsertTransaction } from './table-batch';
+import { upsertTransaction } from '../storage/table-batch';
 
 /** A user whose drive could not be read this run (the contract's `CrawlSkips` row). */
 export interface CrawlSkip {

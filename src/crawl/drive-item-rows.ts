@@ -1,7 +1,7 @@
 /** The rows of `DriveItems` (docs/contract.md): a user's items checked against Table Storage's rules and serialized once. */
 import type { GraphDriveItem } from '../graph/graph-types';
 import { TABLE_BUDGET, TABLE_LIMITS, keyProblem } from '../storage/table-limits';
-import type { PreparedEntity } from './table-batch';
+import type { PreparedEntity } from '../storage/table-batch';
 
 /** A drive's owner as the crawl knows them. */
 export interface DriveOwner {

@@ -2,7 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
 import { ensureTable, isNotFound } from '../storage/storage-clients';
 import { TABLE_BUDGET, TABLE_LIMITS, transactionChunks } from '../storage/table-limits';
-import { readEntity, upsertPrepared, upsertTransaction } from './table-batch';
+import { readEntity, upsertPrepared, upsertTransaction } from '../storage/table-batch';
 import type { DriveOwner, PreparedRow, PreparedUser } from './drive-item-rows';
 import { driveItemPartition } from './drive-item-rows';
 

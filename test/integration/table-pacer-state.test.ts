@@ -1,7 +1,7 @@
 import { TableClient } from '@azure/data-tables';
 import type { RunningAzurite } from '../../dev/azurite';
 import { startAzurite } from '../../dev/azurite';
-import { TablePacerState } from '../../src/graph/table-pacer-state';
+import { TablePacerState } from '../../src/storage/table-pacer-state';
 
 describe('TablePacerState on Azurite', () => {
   let azurite: RunningAzurite;

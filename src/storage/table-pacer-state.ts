@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
-import type { SharedPacerState } from './shared-pacer-state';
+import { tableCreatedOnce } from './storage-clients';
 
 /** RowKey of a tenant's hold row (PartitionKey is the tenant ID). */
 const HOLD_ROW = 'hold';
@@ -30,17 +30,19 @@ function msOf(value: unknown): number {
  * The pacers' shared state in Azure Table Storage, one partition per tenant: the row `hold` keeps when the
  * tenant's hold ends (`holdUntil`, ms since the epoch) and the rows `instance_<id>` say until when each instance
  * works on the tenant (`expiresAt`). The table is created on first use. Times come from the instances' wall
- * clocks, so holds are as exact as those clocks agree.
+ * clocks, so holds are as exact as those clocks agree. It has the shape of the graph room's `SharedPacerState`
+ * (storage sits below graph, so it names no type of graph's).
  */
-export class TablePacerState implements SharedPacerState {
+export class TablePacerState {
   readonly #table: TableClient;
   readonly #now: () => number;
-  #ready: Promise<void> | undefined;
+  readonly #ensureTable: () => Promise<void>;
 
   /** `table` names the table (e.g. "PacerState"); `now` gives ms since the epoch. */
   constructor(table: TableClient, options: { now?: () => number } = {}) {
     this.#table = table;
     this.#now = options.now ?? Date.now;
+    this.#ensureTable = tableCreatedOnce(table);
   }
 
   async readHold(tenantId: string): Promise<number> {
@@ -109,17 +111,5 @@ export class TablePacerState implements SharedPacerState {
       expired.map((row) => this.#table.deleteEntity(tenantId, row.rowKey, { etag: row.etag })),
     );
     return Math.max(1, active);
-  }
-
-  #ensureTable(): Promise<void> {
-    this.#ready ??= this.#table.createTable().then(
-      () => undefined,
-      (error: unknown) => {
-        if (statusOf(error) === 409) return; // TableAlreadyExists
-        this.#ready = undefined;
-        throw error;
-      },
-    );
-    return this.#ready;
   }
 }
