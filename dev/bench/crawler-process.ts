@@ -10,6 +10,8 @@ import { createAppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config';
 import { operatorCredential } from '../sim/operator-credential';
 import { crawlInline } from '../../src/crawl/inline-crawl';
+import { NodeHttpMessageHandler } from '../../src/graph/node-http-handler';
+import { TABLES } from '../../src/storage/storage-clients';
 import { tableBatchStats } from '../../src/storage/table-batch';
 import { TenantPacer } from '../../src/graph/pacer';
 import { consoleSink, createLogger } from '../../src/logging/logger';
@@ -17,6 +19,17 @@ import { naiveCrawl } from './naive-crawl';
 import type { CrawlerJob, CrawlerResult, CrawlerStart, NaiveOutcome, TenantOutcome } from './protocol';
 
 const transactionCount = { transactions: 0, entities: 0 };
+let graphRoundTrips = 0;
+
+/** Counts every HTTP round trip to Graph: each call of the product's HTTP handler (a `$batch` is one). */
+function instrumentGraph(): void {
+  const execute = Object.getOwnPropertyDescriptor(NodeHttpMessageHandler.prototype, 'execute')
+    ?.value as NodeHttpMessageHandler['execute'];
+  NodeHttpMessageHandler.prototype.execute = function (this: NodeHttpMessageHandler, context) {
+    graphRoundTrips += 1;
+    return execute.call(this, context);
+  };
+}
 const tableCalls: Record<string, { count: number; totalMs: number }> = {};
 
 /** Times a table operation (count and total wait, per table and method). */
@@ -101,6 +114,7 @@ async function main(): Promise<void> {
   process.stdin.on('end', () => process.exit(2));
   process.stdin.resume();
   instrumentTables();
+  instrumentGraph();
   setInterval(sampleMemory, 1_000).unref();
   watchFullGcs();
   const env = job.env;
@@ -201,7 +215,13 @@ async function main(): Promise<void> {
     liveHeapPeakMiB,
     allTransactions: transactionCount.transactions + tableBatchStats.transactions,
     allTransactionEntities: transactionCount.entities + tableBatchStats.entities,
-    leanTableCalls: { ...tableBatchStats },
+    leanTableCalls: {
+      transactions: tableBatchStats.transactions,
+      entities: tableBatchStats.entities,
+      reads: tableBatchStats.reads,
+    },
+    driveItemsTransactions: tableBatchStats.byTable[TABLES.driveItems] ?? { transactions: 0, entities: 0 },
+    graphRoundTrips,
     tableCalls: Object.fromEntries(
       Object.entries(tableCalls).map(([key, entry]) => [
         key,

@@ -77,8 +77,12 @@ export interface CrawlerResult {
   allTransactionEntities: number;
   /** Table operations by `<table>.<method>`: how many, and their mean duration. */
   tableCalls: Record<string, { count: number; meanMs: number }>;
-  /** The crawl's lean table calls (`src/crawl/table-batch.ts`), which bypass the SDK methods timed above. */
+  /** The crawl's lean table calls (`src/storage/table-batch.ts`), which bypass the SDK methods timed above. */
   leanTableCalls: { transactions: number; entities: number; reads: number };
+  /** Transactions that wrote `DriveItems` rows, and the rows they wrote (for entities per transaction). */
+  driveItemsTransactions: { transactions: number; entities: number };
+  /** HTTP round trips to Graph (a `$batch` is one), counted at the product's HTTP handler. */
+  graphRoundTrips: number;
   tenants: TenantOutcome[];
   naive?: NaiveOutcome[];
 }

@@ -28,6 +28,17 @@ export const ZERO_COUNTERS: Readonly<RunCounters> = {
   throttled: 0,
 };
 
+const COUNTER_KEYS = Object.keys(ZERO_COUNTERS) as (keyof RunCounters)[];
+
+/** Adds `more` to `into` (missing counters count 0; values are read as numbers, as table rows give them). */
+export function addCounters<T extends RunCounters>(
+  into: T,
+  more: Partial<Record<keyof RunCounters, unknown>>,
+): T {
+  for (const key of COUNTER_KEYS) into[key] += Number(more[key] ?? 0);
+  return into;
+}
+
 export interface CrawlRun extends RunCounters {
   tenantId: string;
   runId: string;

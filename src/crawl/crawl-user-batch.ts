@@ -1,8 +1,8 @@
 import type { CrawlDeps } from './crawl-deps';
 import { failRun, finishRunIfComplete, publishProgress } from './finish-run';
 import type { UserBatchMessage } from './messages';
-import type { WorkCounters } from './run-progress';
-import { ZERO_WORK, addWork } from './run-progress';
+import type { RunCounters } from './crawl-runs';
+import { ZERO_COUNTERS, addCounters } from './crawl-runs';
 import { settleTokenFailure } from './token-outcome';
 import { describeFailure } from './describe-failure';
 import { newAttemptId } from './run-id';
@@ -95,15 +95,9 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   }
 
   const work = crawl.work;
-  addWork(work, {
-    requests: graph.counters.requests,
-    throttled: graph.counters.throttled,
-    roundTrips: graph.counters.roundTrips,
-  });
-  const summary = await deps.progress.recordBatch(tenantId, runId, message.batch, work, attempt, {
-    part: message.part,
-    continued: remaining.length > 0,
-  });
+  addCounters(work, graph.counters);
+  const piece = { batch: message.batch, part: message.part, continued: remaining.length > 0 };
+  const summary = await deps.progress.recordPiece(tenantId, runId, piece, work, attempt);
   if (!(await finishRunIfComplete(deps, tenantId, runId, summary))) {
     await publishProgress(deps, tenantId, runId, summary);
   }
@@ -111,7 +105,7 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
 
 /** One attempt at a batch: what it has settled so far. */
 class BatchCrawl {
-  readonly work: WorkCounters = { ...ZERO_WORK };
+  readonly work: RunCounters = { ...ZERO_COUNTERS };
   readonly #deps: CrawlDeps;
   readonly #message: UserBatchMessage;
   readonly #graph: TenantGraph;
@@ -212,7 +206,7 @@ class BatchCrawl {
 
   async #settleUser(user: User, first: DrivePage): Promise<void> {
     if (first.kind === 'noDrive') {
-      addWork(this.work, { usersWithoutDrive: 1 });
+      addCounters(this.work, { usersWithoutDrive: 1 });
       this.#settled.push(user.id);
       return;
     }
@@ -229,7 +223,7 @@ class BatchCrawl {
     if (first.nextLink === undefined) {
       // The whole listing in one page: reconciled with others. A user with no items has nothing to write (the
       // run's sweep takes any rows they had).
-      addWork(this.work, { usersCrawled: 1 });
+      addCounters(this.work, { usersCrawled: 1 });
       this.#settled.push(user.id);
       if (prepared.rows.length > 0) this.#pending.push({ user, rows: prepared.rows });
       return;
@@ -272,12 +266,12 @@ class BatchCrawl {
     }
     rewrite ??= await this.#deps.items.beginUser(this.#tenantId, user, this.#runId);
     await rewrite.write(held);
-    addWork(this.work, { usersCrawled: 1, ...(await rewrite.finish()) });
+    addCounters(this.work, { usersCrawled: 1, ...(await rewrite.finish()) });
     this.#settled.push(user.id);
   }
 
   #skip(user: User, skip: DriveSkip): void {
-    addWork(this.work, { usersSkipped: 1 });
+    addCounters(this.work, { usersSkipped: 1 });
     this.#skipped.push({ user, skip });
     this.#deps.logger.info('user skipped', {
       tenantId: this.#tenantId,
@@ -298,7 +292,7 @@ class BatchCrawl {
       this.#runId,
       this.#deps.settings.reconcileConcurrency,
     );
-    addWork(this.work, result);
+    addCounters(this.work, result);
   }
 }
 

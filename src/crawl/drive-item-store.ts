@@ -20,25 +20,17 @@ const INDEX_CHUNK_CHARS = 32_000;
  */
 const INDEX_CAPACITY_CHARS = Math.floor((TABLE_BUDGET.entityBytes - 4_096) / 2);
 
+/** What a rewrite of a user's rows changed. */
 export interface ReconcileResult {
   itemsStored: number;
   itemsDeleted: number;
-  transactions: number;
-  entitiesInTransactions: number;
 }
 
-export const ZERO_RECONCILE: Readonly<ReconcileResult> = {
-  itemsStored: 0,
-  itemsDeleted: 0,
-  transactions: 0,
-  entitiesInTransactions: 0,
-};
+export const ZERO_RECONCILE: Readonly<ReconcileResult> = { itemsStored: 0, itemsDeleted: 0 };
 
 function addReconcile(into: ReconcileResult, more: ReconcileResult): void {
   into.itemsStored += more.itemsStored;
   into.itemsDeleted += more.itemsDeleted;
-  into.transactions += more.transactions;
-  into.entitiesInTransactions += more.entitiesInTransactions;
 }
 
 interface IndexEntity {
@@ -255,13 +247,10 @@ export class DriveItemStore implements DriveItemWriter {
 
   /** Upserts rows of one partition in transactions within Table Storage's count and size limits. */
   async #writeRows(rows: readonly PreparedRow[]): Promise<ReconcileResult> {
-    const result = { ...ZERO_RECONCILE, itemsStored: rows.length };
     for (const chunk of transactionChunks(rows, (row) => row.bytes)) {
       await upsertPrepared(this.#items, chunk, 'Replace');
-      result.transactions += 1;
-      result.entitiesInTransactions += chunk.length;
     }
-    return result;
+    return { ...ZERO_RECONCILE, itemsStored: rows.length };
   }
 
   /** Deletes rows one by one: in a transaction, one row already deleted by a crashed attempt would fail them all. */

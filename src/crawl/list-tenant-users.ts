@@ -84,18 +84,8 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
   }
   const usersSeen = planned.size;
 
-  const summary = await deps.progress.recordListing(
-    tenantId,
-    runId,
-    batch,
-    {
-      usersSeen,
-      requests: graph.counters.requests,
-      throttled: graph.counters.throttled,
-      roundTrips: graph.counters.roundTrips,
-    },
-    attempt,
-  );
+  const work = { usersSeen, ...graph.counters };
+  const summary = await deps.progress.recordPiece(tenantId, runId, { batches: batch }, work, attempt);
   deps.logger.info('tenant users listed', { tenantId, runId, usersSeen, batches: batch });
   await finishRunIfComplete(deps, tenantId, runId, summary);
 }

@@ -237,7 +237,6 @@ export class GraphTransport {
     if (!prepaid) {
       await this.#options.pacer.acquire(units, signal);
     }
-    this.counters.roundTrips += 1;
     let status = 0;
     let answerHeaders: { get(name: string): string | null } = headerBag({});
     let parsed: unknown;

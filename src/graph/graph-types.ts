@@ -28,12 +28,10 @@ export interface GraphCounters {
   requests: number;
   /** Answers 429 or 503. */
   throttled: number;
-  /** HTTP round trips (a `$batch` is one). */
-  roundTrips: number;
 }
 
 export function newGraphCounters(): GraphCounters {
-  return { requests: 0, throttled: 0, roundTrips: 0 };
+  return { requests: 0, throttled: 0 };
 }
 
 /** What a pacer must offer the Graph layer: wait for budget before a request, learn from every answer. */

@@ -25,8 +25,13 @@ export interface TableEntity {
   rowKey: string;
 }
 
-/** What this process sent through these calls, for benchmarks and logs. */
-export const tableBatchStats = { transactions: 0, entities: 0, reads: 0 };
+/** What this process sent through these calls, in all and by table, for benchmarks and logs. */
+export const tableBatchStats = {
+  transactions: 0,
+  entities: 0,
+  reads: 0,
+  byTable: {} as Record<string, { transactions: number; entities: number }>,
+};
 
 let httpClient: HttpClient | undefined;
 
@@ -161,6 +166,9 @@ export async function upsertPrepared(
   httpClient ??= createDefaultHttpClient();
   tableBatchStats.transactions += 1;
   tableBatchStats.entities += entities.length;
+  const byTable = (tableBatchStats.byTable[client.tableName] ??= { transactions: 0, entities: 0 });
+  byTable.transactions += 1;
+  byTable.entities += entities.length;
   const response = await client.pipeline.sendRequest(httpClient, request);
   const text = response.bodyAsText ?? '';
   if (response.status < 200 || response.status >= 300) throw failure(response.status, text);

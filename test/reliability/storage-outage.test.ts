@@ -32,8 +32,34 @@ describe('crawl through a storage outage', () => {
     await Promise.all([table.close(), queue.close()]);
   });
 
+  /**
+   * Watches the run's bookkeeping writes: the Graph requests of every attempt whose own write was refused (storage
+   * unreachable through the client's retries). Those are all a run may miss (README, "Crawl bookkeeping").
+   */
+  function watchUnrecorded(): { requests: number; restore: () => void } {
+    const progress = app.context.progress;
+    const watched = { requests: 0, restore: () => undefined as void };
+    const spies = (['recordPiece', 'recordFailedAttempt'] as const).map((method) => {
+      const original = progress[method].bind(progress) as (...args: unknown[]) => Promise<unknown>;
+      return jest.spyOn(progress, method).mockImplementation(((...args: unknown[]) =>
+        original(...args).catch((error: unknown) => {
+          const sent = args.find(
+            (arg): arg is { requests: number } =>
+              typeof arg === 'object' &&
+              arg !== null &&
+              typeof (arg as { requests?: unknown }).requests === 'number',
+          );
+          watched.requests += sent?.requests ?? 0;
+          throw error;
+        })) as never);
+    });
+    watched.restore = () => spies.forEach((spy) => spy.mockRestore());
+    return watched;
+  }
+
   /** Crawls a tenant while storage goes away for `outageMs`, once a quarter of its users are stored. */
   async function crawlThroughOutage(outageMs: number) {
+    const unrecorded = watchUnrecorded();
     const cloud = app.cloud;
     const tenant = await onboard(cloud, app.context, app.clientId, {
       users: 200,
@@ -68,19 +94,33 @@ describe('crawl through a storage outage', () => {
       status: 'active',
       lastRunId: run.runId,
     });
-    return { run, seen: await graphRequestsSeen(cloud, tenant.tenantId, app.clientId, since) };
+    unrecorded.restore();
+    return {
+      run,
+      seen: await graphRequestsSeen(cloud, tenant.tenantId, app.clientId, since),
+      unrecorded: unrecorded.requests,
+    };
   }
 
-  it('ends exact with every counter when storage is unreachable for 3 s mid-crawl', async () => {
-    const { run, seen } = await crawlThroughOutage(3_000);
-    expect(run.requests).toBe(seen.requests);
+  /** Every request is counted but those of attempts whose own bookkeeping was refused, and none twice. */
+  function expectRequestsWithinBound(counted: number, seen: number, unrecorded: number): void {
+    expect(counted).toBeLessThanOrEqual(seen);
+    expect(seen - counted).toBeLessThanOrEqual(unrecorded);
+  }
+
+  it("ends exact when storage is unreachable for 3 s mid-crawl, every request counted but a refused attempt's", async () => {
+    const { run, seen, unrecorded } = await crawlThroughOutage(3_000);
+    expectRequestsWithinBound(run.requests, seen.requests, unrecorded);
   });
 
   it('ends exact with every counter when storage is unreachable for 8 s mid-crawl, past the storage client retries', async () => {
-    const { run, seen } = await crawlThroughOutage(8_000);
+    const { run, seen, unrecorded } = await crawlThroughOutage(8_000);
     expect(app.logs.some((line) => line.message === 'batch attempt failed')).toBe(true);
-    // Every attempt's requests count. (Here the storage client's own retries usually outlast the outage, so the
-    // path that keeps an attempt whose bookkeeping failed is proven in the run-progress tests, not here.)
-    expect(run.requests).toBe(seen.requests);
+    // What is missing is exactly bounded by the attempts whose own rows storage refused (often none: the storage
+    // client's retries usually outlast the outage).
+    console.log(
+      `8 s outage: ${seen.requests} requests seen by Graph, ${run.requests} counted, ${unrecorded} unrecordable`,
+    );
+    expectRequestsWithinBound(run.requests, seen.requests, unrecorded);
   });
 });
