@@ -136,7 +136,22 @@ export class CrawlRunStore {
   /** Publishes progress counters of a run that is still running. */
   async updateCounters(tenantId: string, runId: string, counters: RunCounters): Promise<void> {
     await this.#ensure();
-    await this.#table.updateEntity({ partitionKey: tenantId, rowKey: runId, ...counters }, 'Merge');
+    // Only a running run: a progress update that arrives after the run ended must not replace its final counters.
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const entity = await this.#table.getEntity<RunEntity>(tenantId, runId).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+      if (!entity || entity.status !== 'running') return;
+      try {
+        await this.#table.updateEntity({ partitionKey: tenantId, rowKey: runId, ...counters }, 'Merge', {
+          etag: entity.etag ?? '*',
+        });
+        return;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
   }
 
   /**
