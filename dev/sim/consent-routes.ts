@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppRecord } from './app-registry';
 import type { CloudState } from './cloud-state';
 import { renderConsentErrorPage, renderConsentPage } from './consent-page';
-import { appNotFoundError, missingParameterError, unknownTenantError } from './entra-error';
+import { missingParameterError, unknownTenantError } from './entra-error';
+import type { PageRefusal } from './front-channel';
+import { checkClient } from './front-channel';
 import { logEntra } from './entra-log';
 import { readBody, sendHtml, sendRedirect, splitTarget } from './http-kit';
 import type { SeededTenant } from './seeded-tenant';
 
-const MULTI_TENANT_NAMES = new Set(['organizations', 'common']);
 const SUGGESTED_TENANTS = 50;
 
 /** Encodes a redirect parameter as Entra ID does (.NET style: `+` for spaces, lower-case escapes). */
@@ -26,7 +27,7 @@ function withParams(redirectUri: string, params: Array<[string, string | undefin
 }
 
 type ConsentRequest =
-  | { ok: false; status: number; code: number; text: string; tenantId?: string; clientId?: string }
+  | PageRefusal
   | {
       ok: true;
       app: AppRecord;
@@ -38,32 +39,18 @@ type ConsentRequest =
 
 /** Checks what Entra ID checks before showing the page: the tenant, the app, the redirect URI, the scope. */
 function validate(state: CloudState, pathTenant: string, params: URLSearchParams): ConsentRequest {
-  const multi = MULTI_TENANT_NAMES.has(pathTenant.toLowerCase());
-  const tenant = multi ? undefined : state.tenant(pathTenant);
-  if (!multi && !tenant) return { ok: false, ...unknownTenantError(pathTenant) };
-  const tenantId = tenant?.tenantId;
-  const clientId = params.get('client_id') ?? '';
-  if (!clientId) return { ok: false, ...missingParameterError('client_id'), tenantId };
-  const app = state.apps.get(clientId);
-  if (!app) {
-    return { ok: false, ...appNotFoundError(clientId, tenant?.domain ?? pathTenant), tenantId, clientId };
-  }
-  const redirectUri = params.get('redirect_uri') ?? '';
-  if (!app.redirectUris.includes(redirectUri)) {
+  const client = checkClient(state, pathTenant, params);
+  if (!client.ok) return client;
+  const { app, tenant, redirectUri } = client;
+  const scope = params.get('scope') ?? '';
+  if (!scope.trim()) {
     return {
       ok: false,
-      status: 400,
-      code: 50011,
-      text:
-        `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured ` +
-        `for the application '${app.clientId}'. Make sure the redirect URI sent in the request matches one added ` +
-        'to your application in the Azure portal.',
-      tenantId,
-      clientId,
+      ...missingParameterError('scope'),
+      tenantId: tenant?.tenantId,
+      clientId: app.clientId,
     };
   }
-  const scope = params.get('scope') ?? '';
-  if (!scope.trim()) return { ok: false, ...missingParameterError('scope'), tenantId, clientId };
   return { ok: true, app, tenant, scope, redirectUri, state: params.get('state') ?? undefined };
 }
 

@@ -8,13 +8,14 @@ import { GRAPH_AUDIENCE } from './cloud-state';
 import type { DirectoryAccount } from './directory-accounts';
 import { findAccount } from './directory-accounts';
 import type { EntraError } from './entra-error';
-import { appNotFoundError, missingParameterError, unknownTenantError } from './entra-error';
+import { missingParameterError } from './entra-error';
+import type { PageRefusal } from './front-channel';
+import { MULTI_TENANT_NAMES, checkClient } from './front-channel';
 import { logEntra } from './entra-log';
 import { readBody, sendHtml, sendRedirect, splitTarget } from './http-kit';
 import type { IdTokenClaims } from './id-token-keys';
 import { renderConsentErrorPage, renderSignInPage } from './consent-page';
 
-const MULTI_TENANT_NAMES = new Set(['organizations', 'common']);
 /** Authorization codes live 10 minutes and are redeemed once (Microsoft identity platform, auth code flow). */
 const CODE_LIFETIME_MS = 10 * 60_000;
 /** Codes kept at most; expired ones are dropped first. */
@@ -40,31 +41,15 @@ export interface AuthorizationCode {
 }
 
 type AuthorizeRequest =
-  | { ok: false; status: number; code: number; text: string; tenantId?: string; clientId?: string }
-  | { ok: true; app: AppRecord; params: URLSearchParams; redirectUri: string; tenantId?: string };
+  PageRefusal | { ok: true; app: AppRecord; params: URLSearchParams; redirectUri: string; tenantId?: string };
 
 /** What Entra ID checks before it shows the sign-in page: tenant, app, redirect URI, response type, PKCE method. */
 function validate(state: CloudState, pathTenant: string, params: URLSearchParams): AuthorizeRequest {
-  const multi = MULTI_TENANT_NAMES.has(pathTenant.toLowerCase());
-  const tenant = multi ? undefined : state.tenant(pathTenant);
-  if (!multi && !tenant) return { ok: false, ...unknownTenantError(pathTenant) };
-  const tenantId = tenant?.tenantId;
-  const clientId = params.get('client_id') ?? '';
-  if (!clientId) return { ok: false, ...missingParameterError('client_id'), tenantId };
-  const app = state.apps.get(clientId);
-  if (!app)
-    return { ok: false, ...appNotFoundError(clientId, tenant?.domain ?? pathTenant), tenantId, clientId };
-  const redirectUri = params.get('redirect_uri') ?? '';
-  if (!app.redirectUris.includes(redirectUri)) {
-    return {
-      ok: false,
-      status: 400,
-      code: 50011,
-      text: `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${app.clientId}'.`,
-      tenantId,
-      clientId,
-    };
-  }
+  const client = checkClient(state, pathTenant, params);
+  if (!client.ok) return client;
+  const { app, redirectUri } = client;
+  const tenantId = client.tenant?.tenantId;
+  const clientId = app.clientId;
   if (params.get('response_type') !== 'code') {
     return {
       ok: false,
