@@ -11,17 +11,12 @@ export interface RunSummary extends RunCounters {
   batchesPlanned: number;
   /** Pieces done: planned batches and their continuations. */
   batchesDone: number;
-  /** Continuations queued by batches that yielded before the Functions time limit (each is one more piece). */
+  /** Continuations queued by batches that yielded before the Functions time limit (one more piece each). */
   continuations: number;
   listingDone: boolean;
 }
 
-/** What a piece of work counted, and what the attempt recording it sent to Graph. */
-export type PieceWork = Partial<RunCounters>;
-
-/** An attempt's row: what it sent to Graph. */
 type AttemptRow = { partitionKey: string; rowKey: string; requests: number; throttled: number };
-
 const COUNT = 'summary';
 const ATTEMPT = 'attempt_';
 
@@ -36,11 +31,10 @@ function toSummary(row: Partial<RunSummary>): RunSummary {
 }
 
 /**
- * Bookkeeping of one run in the `CrawlProgress` table (partition `<tenantId>_<runId>`), in records that carry their
- * own counters (README, "Crawl bookkeeping"): one row per attempt (`attempt_<id>`, its Graph requests, a plain
- * upsert), and one marker per piece of work (`piece_<name>`, what it counted) created in one transaction with the
- * ETag-guarded count row (`summary`), which adds the piece's counters and counts pieces done. `requests` and
- * `throttled` are final when summed from the attempt rows (`summary`, `recordFinish`); while the run goes, the count
+ * A run's bookkeeping in `CrawlProgress` (partition `<tenantId>_<runId>`; README, "Crawl bookkeeping"): a
+ * row per attempt (`attempt_<id>`, its Graph requests, a plain upsert) and a marker per piece (`piece_<name>`,
+ * its counters) created in one transaction with the ETag-guarded count row (`summary`). `requests` and
+ * `throttled` are final when summed from the attempt rows (`summary`, `recordFinish`); until then the count
  * row has those of the attempts that recorded their pieces.
  */
 export class RunProgress {
@@ -75,23 +69,20 @@ export class RunProgress {
   }
 
   /**
-   * Records a finished piece of work once: the users listing (`batches`: how many it queued) or a piece of a batch
-   * (`part` 0 is the batch as planned, each continuation the next; `continued`: it queued one more). An attempt that
-   * finds its piece recorded already (a retry whose first write landed unseen, a duplicate delivery) writes only its
-   * own row.
+   * Records a piece once: the listing (`batches` it queued) or a batch's part (0 as planned, then each
+   * continuation; `continued`: it queued one more). An attempt that finds its piece recorded (a retry, a
+   * duplicate delivery) writes only its own row.
    */
   async recordPiece(
     tenantId: string,
     runId: string,
     piece: { batches: number } | { batch: number; part?: number; continued?: boolean },
-    work: PieceWork,
+    work: Partial<RunCounters>,
     attempt: string,
   ): Promise<RunSummary> {
     const partitionKey = await this.#partition(tenantId, runId);
-    const name =
-      'batches' in piece
-        ? 'listing'
-        : `batch_${String(piece.batch).padStart(6, '0')}${piece.part ? `_part${String(piece.part).padStart(4, '0')}` : ''}`;
+    const part = 'part' in piece && piece.part ? `_part${String(piece.part).padStart(4, '0')}` : '';
+    const name = 'batches' in piece ? 'listing' : `batch_${String(piece.batch).padStart(6, '0')}${part}`;
     return this.#write(partitionKey, name, work, this.#attemptRow(partitionKey, attempt, work), (summary) => {
       if ('batches' in piece) Object.assign(summary, { batchesPlanned: piece.batches, listingDone: true });
       else summary.batchesDone += 1;
@@ -99,16 +90,10 @@ export class RunProgress {
     });
   }
 
-  /** Records what a failed attempt sent (the queue retries its piece) and why it failed, for the poison handler. */
-  async recordFailedAttempt(
-    tenantId: string,
-    runId: string,
-    id: string,
-    sent: GraphCounters,
-    reason: string,
-  ) {
+  /** Records what a failed attempt sent (its piece is retried) and why it failed, for the poison handler. */
+  async recordFailedAttempt(tenantId: string, runId: string, id: string, sent: GraphCounters, why: string) {
     const row = this.#attemptRow(await this.#partition(tenantId, runId), id, sent);
-    await this.#table.upsertEntity({ ...row, reason }, 'Replace');
+    await this.#table.upsertEntity({ ...row, reason: why }, 'Replace');
   }
 
   /** The reason of the newest failed attempt whose ID starts with `prefix`, for the poison handler. */
@@ -121,7 +106,7 @@ export class RunProgress {
   }
 
   /** Adds what finishing the run counted (the sweep of users that left), once; returns the final counters. */
-  async recordFinish(tenantId: string, runId: string, work: PieceWork): Promise<RunSummary> {
+  async recordFinish(tenantId: string, runId: string, work: Partial<RunCounters>): Promise<RunSummary> {
     await this.#write(await this.#partition(tenantId, runId), 'finish', work, undefined);
     return (await this.summary(tenantId, runId)) ?? toSummary(work);
   }
@@ -141,7 +126,6 @@ export class RunProgress {
     return { partitionKey, rowKey: `${ATTEMPT}${id}`, requests, throttled };
   }
 
-  /** The run's partition, once the table exists. */
   async #partition(tenantId: string, runId: string): Promise<string> {
     await this.#ensure();
     return RunProgress.partition(tenantId, runId);
@@ -155,7 +139,7 @@ export class RunProgress {
   async #write(
     partitionKey: string,
     name: string,
-    work: PieceWork,
+    work: Partial<RunCounters>,
     attemptRow: AttemptRow | undefined,
     change?: (summary: RunSummary) => void,
   ): Promise<RunSummary> {
@@ -163,13 +147,12 @@ export class RunProgress {
     const piece = `piece_${name}`;
     for (let round = 0; ; round += 1) {
       const entity = await this.#table.getEntity<Partial<RunSummary>>(partitionKey, COUNT);
-      const current = toSummary(entity);
       if (await this.#read(partitionKey, piece)) {
         if (attemptRow) await this.#table.upsertEntity(attemptRow, 'Replace');
         // Read again: the writer that recorded the piece may have done so after our first read.
         return toSummary((await this.#read(partitionKey, COUNT)) ?? entity);
       }
-      const next = addCounters({ ...current }, { ...counted, ...attemptRow });
+      const next = addCounters(toSummary(entity), { ...counted, ...attemptRow });
       change?.(next);
       const actions: TransactionAction[] = [
         ['update', { partitionKey, rowKey: COUNT, ...next }, 'Replace', { etag: entity.etag ?? '*' }],
@@ -187,7 +170,6 @@ export class RunProgress {
     }
   }
 
-  /** A row, or undefined when there is none. */
   #read(partitionKey: string, rowKey: string): Promise<Partial<RunSummary> | undefined> {
     return this.#table.getEntity<Partial<RunSummary>>(partitionKey, rowKey).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
