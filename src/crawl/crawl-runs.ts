@@ -1,6 +1,6 @@
-import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
-import { tableCreatedOnce, isConflict, isNotFound } from '../storage/storage-clients';
+import { isConflict, isNotFound } from '../storage/storage-clients';
+import { TableStore } from '../storage/table-store';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed';
 
@@ -78,18 +78,10 @@ function toRun(entity: RunEntity): CrawlRun {
 }
 
 /** The contract's `CrawlRuns` table: one row per run, newest first in each tenant's partition. */
-export class CrawlRunStore {
-  readonly #table: TableClient;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-  }
-
+export class CrawlRunStore extends TableStore {
   async open(tenantId: string, runId: string, startedAt: Date): Promise<void> {
-    await this.#ensure();
-    await this.#table.createEntity<RunEntity>({
+    await this.ensure();
+    await this.table.createEntity<RunEntity>({
       partitionKey: tenantId,
       rowKey: runId,
       status: 'running',
@@ -99,9 +91,9 @@ export class CrawlRunStore {
   }
 
   async get(tenantId: string, runId: string): Promise<CrawlRun | undefined> {
-    await this.#ensure();
+    await this.ensure();
     try {
-      return toRun(await this.#table.getEntity<RunEntity>(tenantId, runId));
+      return toRun(await this.table.getEntity<RunEntity>(tenantId, runId));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -110,8 +102,8 @@ export class CrawlRunStore {
 
   /** The newest run of the tenant (RowKeys sort newest first). */
   async latest(tenantId: string): Promise<CrawlRun | undefined> {
-    await this.#ensure();
-    const pages = this.#table
+    await this.ensure();
+    const pages = this.table
       .listEntities<RunEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })
       .byPage({ maxPageSize: 1 });
     for await (const page of pages) {
@@ -123,9 +115,9 @@ export class CrawlRunStore {
 
   /** Every run still marked `running`, any tenant. */
   async listRunning(): Promise<CrawlRun[]> {
-    await this.#ensure();
+    await this.ensure();
     const runs: CrawlRun[] = [];
-    for await (const entity of this.#table.listEntities<RunEntity>({
+    for await (const entity of this.table.listEntities<RunEntity>({
       queryOptions: { filter: `status eq 'running'` },
     })) {
       runs.push(toRun(entity));
@@ -135,16 +127,16 @@ export class CrawlRunStore {
 
   /** Publishes progress counters of a run that is still running. */
   async updateCounters(tenantId: string, runId: string, counters: RunCounters): Promise<void> {
-    await this.#ensure();
+    await this.ensure();
     // Only a running run: a progress update that arrives after the run ended must not replace its final counters.
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const entity = await this.#table.getEntity<RunEntity>(tenantId, runId).catch((error: unknown) => {
+      const entity = await this.table.getEntity<RunEntity>(tenantId, runId).catch((error: unknown) => {
         if (isNotFound(error)) return undefined;
         throw error;
       });
       if (!entity || entity.status !== 'running') return;
       try {
-        await this.#table.updateEntity({ partitionKey: tenantId, rowKey: runId, ...counters }, 'Merge', {
+        await this.table.updateEntity({ partitionKey: tenantId, rowKey: runId, ...counters }, 'Merge', {
           etag: entity.etag ?? '*',
         });
         return;
@@ -163,18 +155,18 @@ export class CrawlRunStore {
     runId: string,
     outcome: { status: 'succeeded' | 'failed'; finishedAt: Date; error?: string; counters?: RunCounters },
   ): Promise<boolean> {
-    await this.#ensure();
+    await this.ensure();
     for (let attempt = 0; attempt < 5; attempt += 1) {
       let entity: RunEntity;
       try {
-        entity = await this.#table.getEntity<RunEntity>(tenantId, runId);
+        entity = await this.table.getEntity<RunEntity>(tenantId, runId);
       } catch (error) {
         if (isNotFound(error)) return false;
         throw error;
       }
       if (entity.status !== 'running') return false;
       try {
-        await this.#table.updateEntity(
+        await this.table.updateEntity(
           {
             partitionKey: tenantId,
             rowKey: runId,

@@ -1,9 +1,9 @@
-import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
 import type { DriveSkip, SkipReason } from '../graph/drive-answer';
-import { isNotFound, tableCreatedOnce } from '../storage/storage-clients';
+import { isNotFound } from '../storage/storage-clients';
 import { transactionChunks } from '../storage/table-limits';
 import { upsertTransaction } from '../storage/table-batch';
+import { TableStore } from '../storage/table-store';
 
 /** A user whose drive could not be read this run (the contract's `CrawlSkips` row). */
 export interface CrawlSkip {
@@ -52,20 +52,12 @@ function toSkip(entity: SkipEntity): CrawlSkip {
  * why. A batch records its skipped users and clears the rows of users it crawled; the end of a run clears the
  * rows of users it did not list at all.
  */
-export class CrawlSkipStore {
-  readonly #table: TableClient;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-  }
-
+export class CrawlSkipStore extends TableStore {
   /** Every skip row of the tenant, by user ID. */
   async list(tenantId: string): Promise<Map<string, CrawlSkip>> {
-    await this.#ensure();
+    await this.ensure();
     const skips = new Map<string, CrawlSkip>();
-    for await (const entity of this.#table.listEntities<SkipEntity>({
+    for await (const entity of this.table.listEntities<SkipEntity>({
       queryOptions: { filter: odata`PartitionKey eq ${tenantId}` },
     })) {
       skips.set(entity.rowKey, toSkip(entity));
@@ -85,7 +77,7 @@ export class CrawlSkipStore {
     skipped: ReadonlyArray<{ user: { id: string; upn: string }; skip: DriveSkip }>,
     settledUserIds: readonly string[],
   ): Promise<void> {
-    await this.#ensure();
+    await this.ensure();
     const settled = new Set(settledUserIds);
     // One read of the tenant's skips: rows are few (only users that could not be read), and it tells which users
     // of the batch have a row to remove without a request per user.
@@ -107,7 +99,7 @@ export class CrawlSkipStore {
       rows,
       (row) => 2 * (row.message.length + row.userPrincipalName.length) + 512,
     )) {
-      await upsertTransaction(this.#table, chunk, 'Replace');
+      await upsertTransaction(this.table, chunk, 'Replace');
     }
     for (const userId of existing.keys()) {
       if (settled.has(userId)) await this.#delete(tenantId, userId);
@@ -129,7 +121,7 @@ export class CrawlSkipStore {
 
   async #delete(tenantId: string, userId: string): Promise<void> {
     try {
-      await this.#table.deleteEntity(tenantId, userId);
+      await this.table.deleteEntity(tenantId, userId);
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

@@ -1,7 +1,6 @@
 import { odata } from '@azure/data-tables';
-import type { TableClient } from '@azure/data-tables';
-import { tableCreatedOnce } from '../storage/storage-clients';
 import { RunProgress } from './run-progress';
+import { TableStore } from '../storage/table-store';
 
 /** A batch as the listing planned it: its number, the tenant's licensed users then, and its users. */
 export interface PlannedBatch {
@@ -20,22 +19,14 @@ const PLAN_CHUNK_CHARS = 30_000;
  * listing plans each user once, whatever order Graph lists them in, and queues again what an attempt that died
  * planned (docs/contract.md, "Users listing").
  */
-export class RunPlans {
-  readonly #table: TableClient;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-  }
-
+export class RunPlans extends TableStore {
   /**
    * Writes the users of a batch the listing is about to queue (row `plan_<batch>`), so that a retried listing
    * plans each user once whatever order Graph lists them in, and queues again what an attempt that died planned
    * (docs/contract.md, "Users listing"). A rewrite is harmless.
    */
   async planBatch(tenantId: string, runId: string, batch: PlannedBatch): Promise<void> {
-    await this.#ensure();
+    await this.ensure();
     const entity: Record<string, unknown> = {
       partitionKey: RunProgress.partition(tenantId, runId),
       rowKey: `${PLAN_PREFIX}${String(batch.batch).padStart(6, '0')}`,
@@ -45,15 +36,15 @@ export class RunPlans {
     for (let at = 0, chunk = 0; at < json.length; at += PLAN_CHUNK_CHARS, chunk += 1) {
       entity[`users${chunk}`] = json.slice(at, at + PLAN_CHUNK_CHARS);
     }
-    await this.#table.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace');
+    await this.table.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Replace');
   }
 
   /** The batches planned so far in the run, in batch order. */
   async plannedBatches(tenantId: string, runId: string): Promise<PlannedBatch[]> {
-    await this.#ensure();
+    await this.ensure();
     const partitionKey = RunProgress.partition(tenantId, runId);
     const batches: PlannedBatch[] = [];
-    for await (const row of this.#table.listEntities<Record<string, unknown>>({
+    for await (const row of this.table.listEntities<Record<string, unknown>>({
       queryOptions: {
         filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${PLAN_PREFIX} and RowKey lt ${`${PLAN_PREFIX}~`}`,
       },

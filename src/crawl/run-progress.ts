@@ -1,9 +1,10 @@
 import { odata } from '@azure/data-tables';
-import type { TableClient, TransactionAction } from '@azure/data-tables';
+import type { TransactionAction } from '@azure/data-tables';
 import type { GraphCounters } from '../graph/graph-types';
-import { isConflict, isNotFound, tableCreatedOnce } from '../storage/storage-clients';
+import { isConflict, isNotFound } from '../storage/storage-clients';
 import type { RunCounters } from './crawl-runs';
 import { ZERO_COUNTERS, addCounters } from './crawl-runs';
+import { TableStore } from '../storage/table-store';
 
 /** A run's counters and how many of its pieces of work are done. */
 export interface RunSummary extends RunCounters {
@@ -37,22 +38,14 @@ function toSummary(row: Partial<RunSummary>): RunSummary {
  * `throttled` are final when summed from the attempt rows (`summary`, `recordFinish`); until then the count
  * row has those of the attempts that recorded their pieces.
  */
-export class RunProgress {
-  readonly #table: TableClient;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-  }
-
+export class RunProgress extends TableStore {
   static partition(tenantId: string, runId: string): string {
     return `${tenantId}_${runId}`;
   }
 
   async start(tenantId: string, runId: string): Promise<void> {
     const row = { partitionKey: await this.#partition(tenantId, runId), rowKey: COUNT, ...toSummary({}) };
-    await this.#table.createEntity(row).catch((error: unknown) => {
+    await this.table.createEntity(row).catch((error: unknown) => {
       if (!isConflict(error)) throw error;
     });
   }
@@ -93,7 +86,7 @@ export class RunProgress {
   /** Records what a failed attempt sent (its piece is retried) and why it failed, for the poison handler. */
   async recordFailedAttempt(tenantId: string, runId: string, id: string, sent: GraphCounters, why: string) {
     const row = this.#attemptRow(await this.#partition(tenantId, runId), id, sent);
-    await this.#table.upsertEntity({ ...row, reason: why }, 'Replace');
+    await this.table.upsertEntity({ ...row, reason: why }, 'Replace');
   }
 
   /** The reason of the newest failed attempt whose ID starts with `prefix`, for the poison handler. */
@@ -113,7 +106,7 @@ export class RunProgress {
 
   #attempts(partitionKey: string, prefix: string, select: string[]) {
     const from = `${ATTEMPT}${prefix}`;
-    return this.#table.listEntities<Partial<GraphCounters> & { reason?: string }>({
+    return this.table.listEntities<Partial<GraphCounters> & { reason?: string }>({
       queryOptions: {
         filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${`${from}~`}`,
         select,
@@ -127,7 +120,7 @@ export class RunProgress {
   }
 
   async #partition(tenantId: string, runId: string): Promise<string> {
-    await this.#ensure();
+    await this.ensure();
     return RunProgress.partition(tenantId, runId);
   }
 
@@ -146,9 +139,9 @@ export class RunProgress {
     const { requests: _requests, throttled: _throttled, ...counted } = work;
     const piece = `piece_${name}`;
     for (let round = 0; ; round += 1) {
-      const entity = await this.#table.getEntity<Partial<RunSummary>>(partitionKey, COUNT);
+      const entity = await this.table.getEntity<Partial<RunSummary>>(partitionKey, COUNT);
       if (await this.#read(partitionKey, piece)) {
-        if (attemptRow) await this.#table.upsertEntity(attemptRow, 'Replace');
+        if (attemptRow) await this.table.upsertEntity(attemptRow, 'Replace');
         // Read again: the writer that recorded the piece may have done so after our first read.
         return toSummary((await this.#read(partitionKey, COUNT)) ?? entity);
       }
@@ -160,7 +153,7 @@ export class RunProgress {
         ...(attemptRow ? [['upsert', attemptRow, 'Replace'] as TransactionAction] : []),
       ];
       try {
-        await this.#table.submitTransaction(actions);
+        await this.table.submitTransaction(actions);
         return next;
       } catch (error) {
         // Another writer changed the count row (ETag) or recorded the same piece: read again and decide.
@@ -171,7 +164,7 @@ export class RunProgress {
   }
 
   #read(partitionKey: string, rowKey: string): Promise<Partial<RunSummary> | undefined> {
-    return this.#table.getEntity<Partial<RunSummary>>(partitionKey, rowKey).catch((error: unknown) => {
+    return this.table.getEntity<Partial<RunSummary>>(partitionKey, rowKey).catch((error: unknown) => {
       if (isNotFound(error)) return undefined;
       throw error;
     });

@@ -1,6 +1,6 @@
-import type { TableClient } from '@azure/data-tables';
 import { odata } from '@azure/data-tables';
-import { tableCreatedOnce, isNotFound } from '../storage/storage-clients';
+import { isNotFound } from '../storage/storage-clients';
+import { TableStore } from '../storage/table-store';
 
 /** Tenant statuses of the contract; `active` and `error` are crawled. */
 export type TenantStatus = 'active' | 'error' | 'revoked' | 'consent_incomplete';
@@ -53,15 +53,7 @@ function toRecord(entity: TenantEntity): TenantRecord {
  * The `Tenants` table: which customer organizations consented and whether they are crawled. Writes merge,
  * so consenting again keeps the crawl history and is idempotent.
  */
-export class TenantRegistry {
-  readonly #table: TableClient;
-  readonly #ensure: () => Promise<void>;
-
-  constructor(table: TableClient) {
-    this.#table = table;
-    this.#ensure = tableCreatedOnce(table);
-  }
-
+export class TenantRegistry extends TableStore {
   /** Records verified consent: `active`, or `consent_incomplete` when a permission is missing. */
   async recordConsent(
     tenantId: string,
@@ -70,7 +62,7 @@ export class TenantRegistry {
     domain: string | undefined,
     invitationId?: string,
   ): Promise<void> {
-    await this.#ensure();
+    await this.ensure();
     const entity: TenantEntity = {
       partitionKey: PARTITION,
       rowKey: tenantId,
@@ -80,13 +72,13 @@ export class TenantRegistry {
     };
     if (domain) entity.domain = domain;
     if (invitationId) entity.invitationId = invitationId;
-    await this.#table.upsertEntity(entity, 'Merge');
+    await this.table.upsertEntity(entity, 'Merge');
   }
 
   async get(tenantId: string): Promise<TenantRecord | undefined> {
-    await this.#ensure();
+    await this.ensure();
     try {
-      return toRecord(await this.#table.getEntity<TenantEntity>(PARTITION, tenantId));
+      return toRecord(await this.table.getEntity<TenantEntity>(PARTITION, tenantId));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -95,9 +87,9 @@ export class TenantRegistry {
 
   /** Every tenant, in tenant ID order. */
   async list(): Promise<TenantRecord[]> {
-    await this.#ensure();
+    await this.ensure();
     const records: TenantRecord[] = [];
-    const entities = this.#table.listEntities<TenantEntity>({
+    const entities = this.table.listEntities<TenantEntity>({
       queryOptions: { filter: odata`PartitionKey eq ${PARTITION}` },
     });
     for await (const entity of entities) records.push(toRecord(entity));
@@ -112,7 +104,7 @@ export class TenantRegistry {
   async recordPermissionCheck(tenantId: string, missing: readonly string[], at: Date): Promise<void> {
     const current = await this.get(tenantId);
     if (current?.status !== 'consent_incomplete') return;
-    await this.#table.upsertEntity<TenantEntity>(
+    await this.table.upsertEntity<TenantEntity>(
       {
         partitionKey: PARTITION,
         rowKey: tenantId,
@@ -133,8 +125,8 @@ export class TenantRegistry {
 
   /** Notes the start of a run of the tenant. */
   async recordRunStarted(tenantId: string, runId: string): Promise<void> {
-    await this.#ensure();
-    await this.#table.upsertEntity<TenantEntity>(
+    await this.ensure();
+    await this.table.upsertEntity<TenantEntity>(
       { partitionKey: PARTITION, rowKey: tenantId, lastRunId: runId },
       'Merge',
     );
@@ -149,7 +141,7 @@ export class TenantRegistry {
     tenantId: string,
     outcome: { status: TenantStatus | undefined; at: Date; error?: string; runId?: string },
   ): Promise<void> {
-    await this.#ensure();
+    await this.ensure();
     const current = await this.get(tenantId);
     if (!current) return;
     const keep =
@@ -164,6 +156,6 @@ export class TenantRegistry {
       lastError: outcome.error ?? '',
     };
     if (outcome.runId) entity.lastRunId = outcome.runId;
-    await this.#table.upsertEntity(entity, 'Merge');
+    await this.table.upsertEntity(entity, 'Merge');
   }
 }
