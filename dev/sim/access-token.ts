@@ -26,6 +26,38 @@ export interface AccessTokenClaims {
   uti: string;
 }
 
+/**
+ * The claims every access token of the simulator has: issuer and tenant, lifetime from `nowMs`, the app, the
+ * subject, a unique ID. Callers add the audience, roles or delegated scopes.
+ */
+export function baseAccessClaims(fields: {
+  url: string;
+  tenantId: string;
+  clientId: string;
+  nowMs: number;
+  oid: string;
+  sub: string;
+  aud: string;
+  idtyp: 'app' | 'user';
+}): AccessTokenClaims {
+  const issuedAt = Math.floor(fields.nowMs / 1000);
+  return {
+    aud: fields.aud,
+    iss: `${fields.url}/${fields.tenantId}/v2.0`,
+    iat: issuedAt,
+    nbf: issuedAt,
+    exp: issuedAt + TOKEN_LIFETIME_SECONDS,
+    appid: fields.clientId,
+    azp: fields.clientId,
+    tid: fields.tenantId,
+    oid: fields.oid,
+    sub: fields.sub,
+    idtyp: fields.idtyp,
+    ver: '2.0',
+    uti: randomBytes(16).toString('base64url'),
+  };
+}
+
 /** Why a presented token was refused, in Graph's words. */
 export type TokenCheck = { valid: true; claims: AccessTokenClaims } | { valid: false; reason: string };
 

@@ -4,9 +4,9 @@ import type { CloudState } from './cloud-state';
 import { renderConsentErrorPage, renderConsentPage } from './consent-page';
 import { missingParameterError, unknownTenantError } from './entra-error';
 import type { PageRefusal } from './front-channel';
-import { checkClient } from './front-channel';
+import { checkClient, frontChannelParams } from './front-channel';
 import { logEntra } from './entra-log';
-import { readBody, sendHtml, sendRedirect, splitTarget } from './http-kit';
+import { sendHtml, sendRedirect } from './http-kit';
 import type { SeededTenant } from './seeded-tenant';
 
 const SUGGESTED_TENANTS = 50;
@@ -67,7 +67,7 @@ export async function handleAdminConsent(
   pathTenant: string,
 ): Promise<void> {
   const isPost = req.method === 'POST';
-  const params = isPost ? new URLSearchParams(await readBody(req)) : splitTarget(req.url ?? '/').query;
+  const params = await frontChannelParams(req);
   const log = (status: number, tenantId: string | undefined, clientId: string | undefined): void =>
     logEntra(state, req, 'consent', status, { tenantId, clientId });
 

@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessTokenClaims } from './access-token';
-import { TOKEN_LIFETIME_SECONDS } from './access-token';
+import { TOKEN_LIFETIME_SECONDS, baseAccessClaims } from './access-token';
 import type { CloudState } from './cloud-state';
 import { GRAPH_APP_ID, GRAPH_AUDIENCE, VAULT_RESOURCE } from './cloud-state';
 import { handleAdminConsent } from './consent-routes';
@@ -176,25 +176,22 @@ async function handleToken(state: CloudState, req: IncomingMessage, res: ServerR
   const isVault = scope.resource === VAULT_RESOURCE && tenant.tenantId === state.operator.tenantId;
   if (!isGraph && !isVault) return fail(unknownResourceError(scope.resource, tenant.domain));
 
-  const issuedAt = Math.floor(now / 1000);
   const servicePrincipal = derivedGuid('service-principal', tenant.tenantId, app.clientId);
   const claims: AccessTokenClaims = {
-    aud: scope.resource === GRAPH_APP_ID ? GRAPH_AUDIENCE : scope.resource,
-    iss: `${state.url}/${tenant.tenantId}/v2.0`,
-    iat: issuedAt,
-    nbf: issuedAt,
-    exp: issuedAt + TOKEN_LIFETIME_SECONDS,
-    appid: app.clientId,
-    azp: app.clientId,
-    tid: tenant.tenantId,
-    oid: servicePrincipal,
-    sub: servicePrincipal,
+    ...baseAccessClaims({
+      url: state.url,
+      tenantId: tenant.tenantId,
+      clientId: app.clientId,
+      nowMs: now,
+      oid: servicePrincipal,
+      sub: servicePrincipal,
+      aud: scope.resource === GRAPH_APP_ID ? GRAPH_AUDIENCE : scope.resource,
+      idtyp: 'app',
+    }),
     // Right after consent the grant may not have reached the token service: no roles yet (Graph then answers 403).
     ...(isGraph && grant.roles.length > 0 && now >= grant.rolesFrom ? { roles: [...grant.roles] } : {}),
-    idtyp: 'app',
-    ver: '2.0',
-    uti: randomBytes(16).toString('base64url'),
   };
+
   logEntra(state, req, 'token', 200, { tenantId: tenant.tenantId, clientId: app.clientId });
   const correlationId = header(req.headers, 'client-request-id') ?? randomUUID();
   sendJson(

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import type { AppRecord } from './app-registry';
 import type { CloudState } from './cloud-state';
 import { appNotFoundError, missingParameterError, unknownTenantError } from './entra-error';
+import { readBody, splitTarget } from './http-kit';
 import type { SeededTenant } from './seeded-tenant';
 
 /** Tenant names that stand for "any organization" rather than one tenant. */
@@ -50,4 +52,9 @@ export function checkClient(
     };
   }
   return { ok: true, app, tenant, redirectUri };
+}
+
+/** A front-channel page's parameters: the query of a `GET`, the form of a `POST` (the page posting to itself). */
+export async function frontChannelParams(req: IncomingMessage): Promise<URLSearchParams> {
+  return req.method === 'POST' ? new URLSearchParams(await readBody(req)) : splitTarget(req.url ?? '/').query;
 }

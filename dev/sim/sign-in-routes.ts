@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessTokenClaims } from './access-token';
-import { TOKEN_LIFETIME_SECONDS } from './access-token';
+import { TOKEN_LIFETIME_SECONDS, baseAccessClaims } from './access-token';
 import type { AppRecord } from './app-registry';
 import type { CloudState } from './cloud-state';
 import { GRAPH_AUDIENCE } from './cloud-state';
@@ -10,9 +10,9 @@ import { findAccount } from './directory-accounts';
 import type { EntraError } from './entra-error';
 import { missingParameterError } from './entra-error';
 import type { PageRefusal } from './front-channel';
-import { MULTI_TENANT_NAMES, checkClient } from './front-channel';
+import { MULTI_TENANT_NAMES, checkClient, frontChannelParams } from './front-channel';
 import { logEntra } from './entra-log';
-import { readBody, sendHtml, sendRedirect, splitTarget } from './http-kit';
+import { sendHtml, sendRedirect } from './http-kit';
 import type { IdTokenClaims } from './id-token-keys';
 import { renderConsentErrorPage, renderSignInPage } from './consent-page';
 
@@ -108,7 +108,7 @@ export async function handleAuthorize(
   pathTenant: string,
 ): Promise<void> {
   const isPost = req.method === 'POST';
-  const params = isPost ? new URLSearchParams(await readBody(req)) : splitTarget(req.url ?? '/').query;
+  const params = await frontChannelParams(req);
   const request = validate(state, pathTenant, params);
   if (!request.ok) {
     logEntra(state, req, 'authorize', request.status, {
@@ -266,21 +266,19 @@ export function redeemCode(
     uti: randomBytes(16).toString('base64url'),
   };
   const accessClaims: AccessTokenClaims = {
-    aud: GRAPH_AUDIENCE,
-    iss: `${state.url}/${tenant.tenantId}/v2.0`,
-    iat: issuedAt,
-    nbf: issuedAt,
-    exp: issuedAt + TOKEN_LIFETIME_SECONDS,
-    appid: app.clientId,
-    azp: app.clientId,
-    tid: tenant.tenantId,
-    oid: account.oid,
-    sub: idClaims.sub,
+    ...baseAccessClaims({
+      url: state.url,
+      tenantId: tenant.tenantId,
+      clientId: app.clientId,
+      nowMs: now,
+      oid: account.oid,
+      sub: idClaims.sub,
+      aud: GRAPH_AUDIENCE,
+      idtyp: 'user',
+    }),
     scp: 'openid profile email User.Read',
-    idtyp: 'user',
-    ver: '2.0',
-    uti: randomBytes(16).toString('base64url'),
   };
+
   return {
     tenantId: tenant.tenantId,
     body: {

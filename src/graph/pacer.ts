@@ -173,7 +173,7 @@ export class TenantPacer {
   acquire(units: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!(units >= 0) || !Number.isFinite(units)) return Promise.reject(new RangeError('units must be >= 0'));
-    this.#bucket.fit(units, this.#clock.now());
+    this.#bucket.makeRoomFor(units, this.#clock.now());
     return new Promise<void>((resolve, reject) => {
       // A caller asking again right after its grant is acquiring several requests in a row (the inner requests
       // of a `$batch`): it goes first, so that its requests leave together instead of waiting for every other

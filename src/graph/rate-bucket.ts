@@ -65,7 +65,7 @@ export class RateBucket {
   }
 
   /** Makes room for a request of `units`: a bigger bucket, as full as it was. */
-  fit(units: number, now: number): void {
+  makeRoomFor(units: number, now: number): void {
     if (units <= this.#largestUnits) return;
     this.#refill(now);
     const before = this.#capacity();
