@@ -13,6 +13,15 @@ export abstract class DriveCrawlerError<C extends string = string> extends Error
   }
 }
 
+/** An error about one tenant; the tenant's id travels as a field (it is in the message too: it is not a secret). */
+export abstract class TenantScopedError<C extends string = string> extends DriveCrawlerError<C> {
+  readonly tenantId: string;
+  constructor(code: C, tenantId: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.tenantId = tenantId;
+  }
+}
+
 /** The environment is incomplete or wrong; every problem is listed. */
 export class ConfigError extends DriveCrawlerError<'config_invalid'> {
   override readonly name = 'ConfigError';
@@ -34,9 +43,8 @@ export type TokenErrorCode =
   /** The app's own client secret is wrong or expired: the operator must act; fail the run loudly. */
   | 'app_secret_rejected';
 
-export class TokenError extends DriveCrawlerError<TokenErrorCode> {
+export class TokenError extends TenantScopedError<TokenErrorCode> {
   override readonly name = 'TokenError';
-  readonly tenantId: string;
   /** The AADSTS number when Entra ID gave one. */
   readonly aadsts: number | undefined;
   constructor(
@@ -45,12 +53,8 @@ export class TokenError extends DriveCrawlerError<TokenErrorCode> {
     aadsts: number | undefined,
     options?: { cause?: unknown },
   ) {
-    super(
-      code,
-      `Token request for tenant ${tenantId} failed (${code}${aadsts ? `, AADSTS${aadsts}` : ''})`,
-      options,
-    );
-    this.tenantId = tenantId;
+    const reason = aadsts ? `${code}, AADSTS${aadsts}` : code;
+    super(code, tenantId, `Token request for tenant ${tenantId} failed (${reason})`, options);
     this.aadsts = aadsts;
   }
 }
@@ -77,11 +81,10 @@ export type GraphErrorCode =
   | 'graph_failed';
 
 /** A Microsoft Graph answer that was not a success, with Graph's own error code kept as a field. */
-export class GraphError extends DriveCrawlerError<GraphErrorCode> {
+export class GraphError extends TenantScopedError<GraphErrorCode> {
   override readonly name = 'GraphError';
   readonly status: number;
   readonly graphCode: string | undefined;
-  readonly tenantId: string;
   constructor(
     code: GraphErrorCode,
     tenantId: string,
@@ -89,27 +92,18 @@ export class GraphError extends DriveCrawlerError<GraphErrorCode> {
     graphCode: string | undefined,
     options?: { cause?: unknown },
   ) {
-    super(
-      code,
-      `Graph answered ${status}${graphCode ? ` ${graphCode}` : ''} for tenant ${tenantId}`,
-      options,
-    );
+    const answer = graphCode ? `${status} ${graphCode}` : String(status);
+    super(code, tenantId, `Graph answered ${answer} for tenant ${tenantId}`, options);
     this.status = status;
     this.graphCode = graphCode;
-    this.tenantId = tenantId;
   }
 }
 
 export type RegistryErrorCode = 'tenant_not_found' | 'tenant_not_crawlable' | 'run_in_progress';
 
 /** A request about a tenant that the registry cannot honour. */
-export class RegistryError extends DriveCrawlerError<RegistryErrorCode> {
+export class RegistryError extends TenantScopedError<RegistryErrorCode> {
   override readonly name = 'RegistryError';
-  readonly tenantId: string;
-  constructor(code: RegistryErrorCode, tenantId: string, detail: string) {
-    super(code, detail);
-    this.tenantId = tenantId;
-  }
 }
 
 /** Turns anything thrown into an Error, so it can be logged and rethrown with a stack. */
