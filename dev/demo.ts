@@ -104,7 +104,7 @@ async function main(): Promise<number> {
     const context = createAppContext(config, {
       logger: createLogger(consoleSink('error')),
       // The operator's own identity in the simulated cloud (Key Vault access), pinned: no managed-identity probe.
-      appCredential: operatorCredential(env),
+      hostIdentity: operatorCredential(env),
     });
     const served = await startLocalHost(context, { port, workers: false, log: () => undefined });
 

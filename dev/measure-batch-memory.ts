@@ -88,7 +88,7 @@ async function measure(itemsPerUser: number): Promise<void> {
       ),
       {
         logger: createLogger(() => undefined),
-        appCredential: operatorCredential(env),
+        hostIdentity: operatorCredential(env),
       },
     );
     await context.registry.recordConsent(tenant.tenantId, 'active', new Date(), tenant.domain);

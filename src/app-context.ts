@@ -14,11 +14,13 @@ import { TablePacerState } from './storage/table-pacer-state';
 import type { TenantGraphOptions } from './graph/tenant-graph';
 import { TenantGraph, graphUserAgent } from './graph/tenant-graph';
 import { TenantPacers } from './graph/tenant-pacers';
-import { createAppCredential, createStorageCredential } from './identity/app-credential';
+import type { AppCredential } from './identity/app-credential';
+import { createAppCredential } from './identity/app-credential';
+import { createHostIdentity, createStorageCredential } from './identity/host-identity';
 import { TenantCredentials } from './identity/tenant-credentials';
 import type { Logger } from './logging/logger';
 import { consoleSink, createLogger } from './logging/logger';
-import { ClientSecretSource } from './secrets/client-secret-source';
+import { VaultSecretReader } from './secrets/vault-secret';
 import { StorageClients, TABLES } from './storage/storage-clients';
 import { TenantRegistry } from './tenants/tenant-registry';
 import { VERSION } from './version';
@@ -43,7 +45,8 @@ export interface AppContext {
   registry: TenantRegistry;
   consentStates: ConsentStateStore;
   invitations: InvitationStore;
-  secrets: ClientSecretSource;
+  /** The app registration's credential, of the kind `APP_CREDENTIAL` names. */
+  appCredential: AppCredential;
   credentials: TenantCredentials;
   sharedPacerState: SharedPacerState;
   userAgent: string;
@@ -78,8 +81,8 @@ export type GraphOptions = Partial<Omit<TenantGraphOptions, 'tenantId' | 'pacer'
 export interface AppContextOverrides {
   logger?: Logger;
   now?: () => Date;
-  /** The app's own identity (Key Vault, identity-based storage). */
-  appCredential?: TokenCredential;
+  /** The host's own identity (Key Vault, identity-based storage). */
+  hostIdentity?: TokenCredential;
   /** How long consent verification retries replication-lag errors. */
   consentRetryWindowMs?: number;
   /** How long the consent callback keeps proving missing permissions with fresh tokens (default 60 s). */
@@ -88,8 +91,8 @@ export interface AppContextOverrides {
   pacerFor?: (tenantId: string, licensedUsers?: number) => RequestPacer;
   /** Key Vault at a host that is not a Key Vault domain (the simulator). */
   disableChallengeResourceVerification?: boolean;
-  /** Reuse the client secret for this long before asking the vault again. */
-  secretCacheMs?: number;
+  /** Reuse a secret or certificate read from the vault for this long before asking again. */
+  vaultCacheMs?: number;
   /** This process's name among the instances that share a tenant's budget. */
   instanceId?: string;
   crawlSettings?: Partial<CrawlSettings>;
@@ -99,23 +102,31 @@ export interface AppContextOverrides {
 export function createAppContext(config: AppConfig, overrides: AppContextOverrides = {}): AppContext {
   const logger = overrides.logger ?? createLogger(consoleSink());
   const now = overrides.now ?? (() => new Date());
-  const appCredential = overrides.appCredential ?? createAppCredential(config);
-  const storage = new StorageClients(config.storage, createStorageCredential(config, appCredential));
-  const secrets = new ClientSecretSource({
-    vaultUrl: config.keyVaultUrl,
-    secretName: config.clientSecretName,
-    credential: appCredential,
-    cacheMs: overrides.secretCacheMs,
-    disableChallengeResourceVerification:
-      overrides.disableChallengeResourceVerification ??
-      (config.keyVaultAnyHost && !isKeyVaultHost(config.keyVaultUrl)),
-  });
-  const credentials = new TenantCredentials({
-    clientId: config.appClientId,
-    authorityHost: config.authorityHost,
-    disableInstanceDiscovery: !config.authorityIsPublicCloud,
-    secrets,
-  });
+  const hostIdentity = overrides.hostIdentity ?? createHostIdentity(config);
+  const storage = new StorageClients(config.storage, createStorageCredential(config, hostIdentity));
+  const settings = config.appCredential;
+  const appCredential = createAppCredential(
+    settings,
+    {
+      clientId: config.appClientId,
+      authorityHost: config.authorityHost,
+      disableInstanceDiscovery: !config.authorityIsPublicCloud,
+    },
+    (secretName, describedAs) => {
+      const vault = settings.kind === 'managed-identity' ? undefined : settings.vault;
+      if (!vault) throw new Error(`APP_CREDENTIAL=${settings.kind} reads no vault`);
+      return new VaultSecretReader({
+        vaultUrl: vault.url,
+        secretName,
+        describedAs,
+        credential: hostIdentity,
+        cacheMs: overrides.vaultCacheMs,
+        disableChallengeResourceVerification:
+          overrides.disableChallengeResourceVerification ?? (vault.anyHost && !isKeyVaultHost(vault.url)),
+      });
+    },
+  );
+  const credentials = new TenantCredentials(appCredential);
   const sharedPacerState = new TablePacerState(storage.table(TABLES.pacerState));
   const userAgent = graphUserAgent(config.isvName, VERSION);
   const pacers = new TenantPacers({
@@ -171,7 +182,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
       plans,
       items,
       skips,
-      secrets,
+      appCredential,
       graphFor: (tenantId, budget, signal) =>
         graphFor(tenantId, {
           budget,
@@ -192,7 +203,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
     registry,
     consentStates,
     invitations,
-    secrets,
+    appCredential,
     credentials,
     sharedPacerState,
     userAgent,
@@ -205,7 +216,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
         authorityHost: config.authorityHost,
         authorityIsPublicCloud: config.authorityIsPublicCloud,
         redirectUri,
-        clientSecret: async () => (await secrets.get()).value.reveal(),
+        clientAuth: async () => (await appCredential.current()).msalAuth(),
       });
       return {
         invitations,

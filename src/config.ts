@@ -1,6 +1,11 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import type { AppCredentialSettings } from './credential-config';
+import { parseCredentialSettings } from './credential-config';
 import { ConfigError } from './errors';
+
+export type { AppCredentialSettings, VaultSettings } from './credential-config';
+export { isKeyVaultHost } from './credential-config';
 
 /**
  * Settings of the product (docs/contract.md, "Configuration"). This module is the only reader of `process.env`;
@@ -53,12 +58,10 @@ export class Secret {
 
 export interface AppConfig {
   appClientId: string;
-  keyVaultUrl: string;
-  /** `KEY_VAULT_ANY_HOST`: a vault that is not a Key Vault host is allowed (a local simulator). */
-  keyVaultAnyHost: boolean;
+  /** The app registration's credential (`APP_CREDENTIAL` and the settings of its kind). */
+  appCredential: AppCredentialSettings;
   /** `CRAWL_LOG_LEVEL`: how much `npm run crawl` logs (warnings by default). */
   crawlLogLevel: 'info' | 'warn';
-  clientSecretName: string;
   /** Absent where only the crawl runs; the consent routes refuse to start without it. */
   consentRedirectUri?: string;
   /** `invite` (default): onboarding needs an operator's invitation; `open`: any admin who signs in may onboard. */
@@ -115,20 +118,8 @@ const schema = z.object({
     .string({ error: 'APP_CLIENT_ID is required (the application ID of the app registration)' })
     .trim()
     .regex(GUID, 'APP_CLIENT_ID must be a GUID'),
-  KEY_VAULT_URL: z
-    .string({ error: 'KEY_VAULT_URL is required (the vault holding the client secret)' })
-    .pipe(httpsUrl('KEY_VAULT_URL')),
   CRAWL_LOG_LEVEL: optionalNonEmpty.pipe(
     z.enum(['info', 'warn'], { error: 'CRAWL_LOG_LEVEL must be info or warn' }).default('warn'),
-  ),
-  KEY_VAULT_ANY_HOST: optionalNonEmpty.pipe(
-    z.enum(['true', 'false'], { error: 'KEY_VAULT_ANY_HOST must be true or false' }).optional(),
-  ),
-  APP_CLIENT_SECRET_NAME: optionalNonEmpty.pipe(
-    z
-      .string()
-      .regex(/^[0-9A-Za-z-]{1,127}$/, 'APP_CLIENT_SECRET_NAME must be 1-127 letters, digits or dashes')
-      .default('graph-app-client-secret'),
   ),
   CONSENT_REDIRECT_URI: optionalNonEmpty.pipe(
     z
@@ -280,11 +271,6 @@ function consentProblems(redirectUri: string | undefined, homeTenantId: string |
   ];
 }
 
-/** Whether `url` names a Key Vault host of Azure's public, US Government or China cloud. */
-export function isKeyVaultHost(url: string): boolean {
-  return /\.vault\.(azure\.net|usgovcloudapi\.net|azure\.cn)$/i.test(new URL(url).hostname);
-}
-
 /**
  * Parses the environment. Throws a `ConfigError` listing every missing or invalid setting at once.
  * `purpose: 'consent'` also requires `CONSENT_REDIRECT_URI` and `HOME_TENANT_ID`.
@@ -305,27 +291,19 @@ export function loadConfig(
       ),
     );
   }
-  if (
-    parsed.success &&
-    parsed.data.KEY_VAULT_ANY_HOST !== 'true' &&
-    !isKeyVaultHost(parsed.data.KEY_VAULT_URL)
-  ) {
-    problems.push(
-      'KEY_VAULT_URL must be a Key Vault host (*.vault.azure.net, *.vault.usgovcloudapi.net or *.vault.azure.cn); ' +
-        'KEY_VAULT_ANY_HOST=true allows another for a local simulator only (the Key Vault client then skips its ' +
-        "check of the challenge's resource)",
-    );
-  }
-  if (!parsed.success || problems.length > 0) {
+  const credential = parseCredentialSettings(
+    env,
+    parsed.success ? parsed.data.AUTHORITY_HOST : PUBLIC_CLOUD_AUTHORITY,
+  );
+  if ('problems' in credential) problems.splice(1, 0, ...credential.problems);
+  if (!parsed.success || problems.length > 0 || 'problems' in credential) {
     throw new ConfigError(problems);
   }
   const data = parsed.data;
   return {
     appClientId: data.APP_CLIENT_ID.toLowerCase(),
-    keyVaultUrl: data.KEY_VAULT_URL,
-    keyVaultAnyHost: data.KEY_VAULT_ANY_HOST === 'true',
+    appCredential: credential.settings,
     crawlLogLevel: data.CRAWL_LOG_LEVEL,
-    clientSecretName: data.APP_CLIENT_SECRET_NAME,
     consentRedirectUri: data.CONSENT_REDIRECT_URI,
     onboarding: data.ONBOARDING,
     homeTenantId: data.HOME_TENANT_ID?.toLowerCase(),

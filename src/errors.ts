@@ -40,8 +40,11 @@ export type TokenErrorCode =
   | 'tenant_error'
   /** Worth retrying after a pause (Entra ID 5xx, transient AADSTS codes, replication lag). */
   | 'transient'
-  /** The app's own client secret is wrong or expired: the operator must act; fail the run loudly. */
-  | 'app_secret_rejected';
+  /**
+   * The app's own credential was refused (a wrong or expired secret or certificate, a federated credential that
+   * does not match): the operator must act; fail the run loudly.
+   */
+  | 'app_credential_rejected';
 
 export class TokenError extends TenantScopedError<TokenErrorCode> {
   override readonly name = 'TokenError';
@@ -59,15 +62,26 @@ export class TokenError extends TenantScopedError<TokenErrorCode> {
   }
 }
 
-export type SecretErrorCode = 'secret_missing' | 'secret_expired' | 'secret_unavailable';
+export type CredentialErrorCode =
+  /** The vault has no such secret or certificate, or no enabled value for it. */
+  | 'credential_missing'
+  /** Its end date has passed. */
+  | 'credential_expired'
+  /** The vault or the managed-identity endpoint did not answer. */
+  | 'credential_unavailable'
+  /** It is there but cannot be used as it is (a PKCS#12 certificate, a PEM without its key). */
+  | 'credential_unusable';
 
-/** The app's client secret could not be had from Key Vault, or is no longer valid. */
-export class SecretError extends DriveCrawlerError<SecretErrorCode> {
-  override readonly name = 'SecretError';
-  readonly secretName: string;
-  constructor(code: SecretErrorCode, secretName: string, detail: string, options?: { cause?: unknown }) {
-    super(code, `Client secret "${secretName}": ${detail}`, options);
-    this.secretName = secretName;
+/**
+ * The app's own credential (a client secret or a certificate from Key Vault, or a managed identity's token) could
+ * not be had, or is no longer valid. `credential` names it (`client secret "name"`), never its value.
+ */
+export class CredentialError extends DriveCrawlerError<CredentialErrorCode> {
+  override readonly name = 'CredentialError';
+  readonly credential: string;
+  constructor(code: CredentialErrorCode, credential: string, detail: string, options?: { cause?: unknown }) {
+    super(code, `The app's ${credential}: ${detail}`, options);
+    this.credential = credential;
   }
 }
 

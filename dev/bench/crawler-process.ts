@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const authorityHost = env.AUTHORITY_HOST ?? '';
   const context = createAppContext(loadConfig(env, 'crawl'), {
     logger: createLogger(consoleSink('error')),
-    appCredential: operatorCredential(env),
+    hostIdentity: operatorCredential(env),
     ...(job.crawlSettings ? { crawlSettings: job.crawlSettings } : {}),
   });
 

@@ -1,7 +1,7 @@
 /**
  * `npm run crawl [-- --tenant <tenant-id>]`: one crawl now, inline. Progress on stderr, the summary table on
  * stdout. Exit codes (docs/contract.md): 0 every tenant crawled, found revoked or still waiting for its permissions
- * (`consent_incomplete`, checked again first); 1 a tenant failed, or the client secret is missing, expired or
+ * (`consent_incomplete`, checked again first); 1 a tenant failed, or the app's credential is missing, expired or
  * rejected; 2 a configuration error or an unknown --tenant.
  */
 import { parseArgs } from 'node:util';
@@ -9,7 +9,7 @@ import { createAppContext } from '../app-context';
 import { loadConfig } from '../config';
 import { crawlInline } from '../crawl/inline-crawl';
 import { recheckIncompleteConsent } from '../crawl/plan-crawl';
-import { ConfigError, SecretError } from '../errors';
+import { ConfigError, CredentialError } from '../errors';
 import { consoleSink, createLogger } from '../logging/logger';
 import { formatSummaryTable } from './summary-table';
 
@@ -81,15 +81,15 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    if (error instanceof SecretError) {
-      process.stderr.write(`The app's client secret cannot be used: ${error.message}\n`);
+    if (error instanceof CredentialError) {
+      process.stderr.write(`The app's credential cannot be used: ${error.message}\n`);
       return 1;
     }
     throw error;
   }
   process.stdout.write(formatSummaryTable(results));
   // A revoked tenant, or one whose permissions proved missing, is a status change, reported but not a failure; a
-  // rejected secret fails the runs, so exit 1.
+  // rejected app credential fails the runs, so exit 1.
   const failed = results.filter(
     (result) =>
       result.run?.status !== 'succeeded' &&

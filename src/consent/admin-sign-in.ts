@@ -2,6 +2,7 @@ import type { AuthenticationResult } from '@azure/msal-node';
 import { AuthError, ConfidentialClientApplication, CryptoProvider, LogLevel } from '@azure/msal-node';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import type { MsalClientAuth } from '../identity/app-credential';
 
 /**
  * Directory roles that can grant application permissions for Microsoft Graph to an app, by the role template ID
@@ -46,8 +47,8 @@ export interface AdminSignInOptions {
   authorityIsPublicCloud: boolean;
   /** The registered redirect URI the code comes back to. */
   redirectUri: string;
-  /** The app's client secret as configured (read from Key Vault). */
-  clientSecret: () => Promise<string>;
+  /** How MSAL authenticates as the app: the configured credential's current version (docs/credentials.md). */
+  clientAuth: () => Promise<MsalClientAuth>;
 }
 
 /** What a sign-in request needs to carry, fresh for every flow. */
@@ -92,7 +93,7 @@ export class AdminSignIn {
       auth: {
         clientId: this.#options.clientId,
         authority: `${this.#options.authorityHost}/organizations`,
-        clientSecret: await this.#options.clientSecret(),
+        ...(await this.#options.clientAuth()),
         ...(this.#options.authorityIsPublicCloud ? {} : { knownAuthorities: [host] }),
       },
       system: {

@@ -1,6 +1,6 @@
 /** The consent callback: the one redirect URI for both steps, sign-in and consent. */
 import { nextScheduledRun } from '../config';
-import { SecretError, TokenError } from '../errors';
+import { CredentialError, TokenError } from '../errors';
 import type { SignedInUser } from './admin-sign-in';
 import { GRANTING_ROLES, SignInError, canGrantAppPermissions } from './admin-sign-in';
 import type { ConsentFlowDeps, ConsentRequest } from './consent-flow';
@@ -244,7 +244,7 @@ async function finishConsent(
   try {
     verification = await deps.verify(tenantId);
   } catch (error) {
-    if (error instanceof TokenError || error instanceof SecretError) {
+    if (error instanceof TokenError || error instanceof CredentialError) {
       deps.logger.error('consent verification unavailable', { outcome: 'unavailable', code: error.code });
     } else {
       deps.logger.error('consent verification failed', {

@@ -65,7 +65,7 @@ async function verifyOnce(tenant: string, deps: VerifyConsentDeps): Promise<Veri
       const lagging = error.aadsts !== undefined && REPLICATION_LAG_CODES.has(error.aadsts);
       const retryable = lagging || error.code === 'transient';
       if (!retryable || now() + delay > deadline) {
-        if (error.code === 'transient' || error.code === 'app_secret_rejected') throw error;
+        if (error.code === 'transient' || error.code === 'app_credential_rejected') throw error;
         return { kind: 'no_token', aadsts: error.aadsts, code: error.code };
       }
       await sleep(delay);

@@ -1,6 +1,6 @@
 import type { TenantGraph } from '../graph/tenant-graph';
 import type { Logger } from '../logging/logger';
-import type { ClientSecretSource } from '../secrets/client-secret-source';
+import type { AppCredential } from '../identity/app-credential';
 import type { TenantRegistry } from '../tenants/tenant-registry';
 import type { CrawlRunStore } from './crawl-runs';
 import type { CrawlSkipStore } from './crawl-skips';
@@ -18,7 +18,8 @@ export interface CrawlDeps {
   plans: RunPlans;
   items: DriveItemWriter;
   skips: CrawlSkipStore;
-  secrets: ClientSecretSource;
+  /** The app registration's credential (its end date is checked before each crawl). */
+  appCredential: AppCredential;
   /**
    * Graph access for a tenant. Directory calls (the users listing) and drive calls have separate budgets in
    * Graph, so each has its own pacer; the drive pacer starts from the tier of the licensed-user count.
@@ -49,8 +50,8 @@ export interface CrawlSettings {
    * cleanly, so that waiting out throttling never runs into the deadline (well before `batchDeadlineMs`).
    */
   batchYieldMs: number;
-  /** Warn when the client secret expires within this many days. */
-  secretWarningDays: number;
+  /** Warn when the app's secret or certificate ends within this many days. */
+  credentialWarningDays: number;
   /** `$top` of the users listing (Graph allows 1 to 999). */
   userPageSize: number;
   /** `$top` of a drive root listing (Graph allows up to 1000). */
@@ -69,7 +70,7 @@ export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
   runTimeLimitMs: 12 * 3600_000,
   batchDeadlineMs: 20 * 60_000,
   batchYieldMs: 12 * 60_000,
-  secretWarningDays: 30,
+  credentialWarningDays: 30,
   userPageSize: 999,
   childrenPageSize: 1000,
   graphMaxAttempts: 8,

@@ -8,7 +8,7 @@ import type { DriveItemWriter } from './drive-item-store';
 import { failRun } from './finish-run';
 import { listTenantUsers } from './list-tenant-users';
 import type { UserBatchMessage } from './messages';
-import { checkClientSecret, failStaleRuns } from './plan-crawl';
+import { checkAppCredential, failStaleRuns } from './plan-crawl';
 import { failPoisonedWork } from './poisoned-message';
 import { newRunId } from './run-id';
 
@@ -117,7 +117,7 @@ export async function crawlInline(
     }
   };
 
-  await checkClientSecret(deps);
+  await checkAppCredential(deps);
   await failStaleRuns(deps);
 
   try {

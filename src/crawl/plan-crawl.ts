@@ -1,6 +1,5 @@
-import { RegistryError, SecretError } from '../errors';
+import { CredentialError, RegistryError } from '../errors';
 import { provePermissions } from '../tenants/prove-permissions';
-import { daysUntilExpiry } from '../secrets/client-secret-source';
 import { CRAWLABLE } from '../tenants/tenant-registry';
 import type { CrawlDeps } from './crawl-deps';
 import { describeFailure } from './describe-failure';
@@ -8,25 +7,27 @@ import { failRun } from './finish-run';
 import { newRunId } from './run-id';
 
 /**
- * Reads the app's client secret and checks its end date: expired or missing fails loudly (no tenant can be
- * crawled), within the warning window logs a warning.
+ * Reads the app's credential afresh and checks its end date (a secret's in the vault, a certificate's own):
+ * missing, unusable or expired fails loudly (no tenant can be crawled), within the warning window logs a
+ * warning. A managed identity has no end date; reading it proves its endpoint answers.
  */
-export async function checkClientSecret(deps: CrawlDeps): Promise<void> {
-  const secret = await deps.secrets.refresh();
-  const days = daysUntilExpiry(secret, deps.now().getTime());
-  if (days !== undefined && days <= 0) {
-    deps.logger.error('client secret expired', { secretName: deps.secrets.secretName });
-    throw new SecretError(
-      'secret_expired',
-      deps.secrets.secretName,
-      'expired; put a new secret in the vault',
+export async function checkAppCredential(deps: CrawlDeps): Promise<void> {
+  const credential = deps.appCredential;
+  const expiresOn = (await credential.refresh()).expiresOn;
+  if (!expiresOn) return;
+  const days = (expiresOn.getTime() - deps.now().getTime()) / 86_400_000;
+  const fields = { credential: credential.describedAs, expiresOn: expiresOn.toISOString() };
+  if (days <= 0) {
+    deps.logger.error("the app's credential has expired", fields);
+    const renew = credential.kind === 'certificate' ? 'a new certificate version' : 'a new secret';
+    throw new CredentialError(
+      'credential_expired',
+      credential.describedAs,
+      `expired on ${expiresOn.toISOString()}; put ${renew} in the vault and register it on the app`,
     );
   }
-  if (days !== undefined && days <= deps.settings.secretWarningDays) {
-    deps.logger.warn('client secret expires soon', {
-      secretName: deps.secrets.secretName,
-      daysLeft: Math.floor(days),
-    });
+  if (days <= deps.settings.credentialWarningDays) {
+    deps.logger.warn("the app's credential expires soon", { ...fields, daysLeft: Math.floor(days) });
   }
 }
 
@@ -90,11 +91,11 @@ export interface PlannedRun {
 }
 
 /**
- * The timer's job: check the secret, fail stale runs, then open a run and queue one message for every
+ * The timer's job: check the app's credential, fail stale runs, then open a run and queue one message for every
  * crawlable tenant that has no run going. It only plans; the queue workers do the work.
  */
 export async function planCrawl(deps: CrawlDeps): Promise<{ planned: PlannedRun[]; busy: string[] }> {
-  await checkClientSecret(deps);
+  await checkAppCredential(deps);
   await failStaleRuns(deps);
   await recheckIncompleteConsent(deps);
   const planned: PlannedRun[] = [];

@@ -1,10 +1,11 @@
 import { TokenError } from '../errors';
+import { credentialRefusalReason } from '../identity/token-errors';
 import type { CrawlDeps } from './crawl-deps';
 import { failRun } from './finish-run';
 
 /**
  * Turns a token failure into the tenant's new status (docs/graph-facts.md): a revoked app marks the tenant `revoked`, a
- * tenant-side refusal marks it `error`, a rejected client secret fails the run loudly. Returns false for
+ * tenant-side refusal marks it `error`, a rejected app credential fails the run loudly with the reason in plain words. Returns false for
  * anything it does not handle (transient failures: let the queue retry).
  */
 export async function settleTokenFailure(
@@ -12,7 +13,7 @@ export async function settleTokenFailure(
   error: unknown,
   tenantId: string,
   runId: string,
-): Promise<'revoked' | 'tenant_error' | 'secret_rejected' | false> {
+): Promise<'revoked' | 'tenant_error' | 'credential_rejected' | false> {
   if (!(error instanceof TokenError)) return false;
   const code = error.aadsts ? ` (AADSTS${error.aadsts})` : '';
   switch (error.code) {
@@ -23,10 +24,23 @@ export async function settleTokenFailure(
     case 'tenant_error':
       await failRun(deps, tenantId, runId, `Entra ID refused a token for the tenant${code}`, 'error');
       return 'tenant_error';
-    case 'app_secret_rejected':
-      deps.logger.error('client secret rejected by Entra ID', { tenantId, runId, aadsts: error.aadsts });
-      await failRun(deps, tenantId, runId, `The app's client secret was rejected${code}`, 'unchanged');
-      return 'secret_rejected';
+    case 'app_credential_rejected': {
+      const reason = credentialRefusalReason(error.aadsts);
+      deps.logger.error("the app's credential was rejected by Entra ID", {
+        tenantId,
+        runId,
+        credential: deps.appCredential.describedAs,
+        aadsts: error.aadsts,
+      });
+      await failRun(
+        deps,
+        tenantId,
+        runId,
+        `The app's credential was rejected: ${reason}${code}`,
+        'unchanged',
+      );
+      return 'credential_rejected';
+    }
     case 'transient':
       return false;
   }

@@ -1,7 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
-import { ClientSecretCredential } from '@azure/identity';
 import { TokenError } from '../errors';
-import type { ClientSecretSource } from '../secrets/client-secret-source';
+import type { AppCredential, AppCredentialVersion } from './app-credential';
 import { classifyTokenFailure } from './token-errors';
 
 /** A cached token is handed out until this long before it expires (unless MSAL names an earlier refresh time). */
@@ -12,22 +11,15 @@ function isFresh(token: AccessToken): boolean {
   return Date.now() < (token.refreshAfterTimestamp ?? token.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS);
 }
 
-export interface TenantCredentialsOptions {
-  clientId: string;
-  authorityHost: string;
-  /** Off for any authority that is not a public-cloud host (sovereign clouds behind a proxy, the simulator). */
-  disableInstanceDiscovery: boolean;
-  secrets: ClientSecretSource;
-}
-
 /**
- * App-only credentials for customer tenants: one `ClientSecretCredential` per tenant (its token cache lives in
- * the instance), rebuilt when Key Vault hands out a rotated secret. Failures become `TokenError`s with a code
- * that says what to do; a rejected secret is re-read from the vault once before it is reported.
+ * App-only credentials for customer tenants: one SDK credential per tenant (its token cache lives in the
+ * instance), of the kind `APP_CREDENTIAL` names, rebuilt when the app's credential is rotated. Failures become
+ * `TokenError`s with a code that says what to do; a rejected credential is read again once (a rotated secret or
+ * certificate may be in the vault already) before it is reported.
  */
 export class TenantCredentials {
-  readonly #options: TenantCredentialsOptions;
-  readonly #byTenant = new Map<string, { version: string; credential: ClientSecretCredential }>();
+  readonly #app: AppCredential;
+  readonly #byTenant = new Map<string, { version: string; credential: TokenCredential }>();
   /**
    * The latest token per tenant and scopes. MSAL caches tokens too, but each lookup there costs about 0.7 ms of
    * CPU (cache filtering, authority resolution, logging), once per Graph round trip: measured as 6 µs per stored
@@ -37,8 +29,8 @@ export class TenantCredentials {
   /** Bumped by `forget`: a token fetched across a `forget` is handed out once but not cached. */
   readonly #epochs = new Map<string, number>();
 
-  constructor(options: TenantCredentialsOptions) {
-    this.#options = options;
+  constructor(app: AppCredential) {
+    this.#app = app;
   }
 
   /** A TokenCredential for one tenant, for SDK clients (the Graph client's auth provider). */
@@ -66,25 +58,25 @@ export class TenantCredentials {
     scopes: string | string[],
     options: GetTokenOptions | undefined,
   ): Promise<AccessToken> {
-    let secret = await this.#options.secrets.get();
+    let current = await this.#app.current();
     try {
-      return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
+      return await this.#request(tenantId, current, scopes, options);
     } catch (error) {
       const failure = classifyTokenFailure(error);
       // MSAL answers a request that just got a 5xx or 429 from its own throttling cache for up to 60 s, without
       // asking Entra ID: after a transient failure the next attempt must come from a fresh credential.
       if (failure.code === 'transient') this.forget(tenantId);
-      if (failure.code !== 'app_secret_rejected')
+      if (failure.code !== 'app_credential_rejected')
         throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
-      // A rotated secret may be in the vault already: read it again once, and try with it if it is new.
-      const fresh = await this.#options.secrets.refresh();
-      if (fresh.version === secret.version) {
+      // A rotated secret or certificate may be in the vault already: read it again once, and use it if it is new.
+      const fresh = await this.#app.refresh();
+      if (fresh.version === current.version) {
         throw new TokenError(failure.code, tenantId, failure.aadsts, { cause: error });
       }
-      secret = fresh;
+      current = fresh;
     }
     try {
-      return await this.#request(tenantId, secret.version, secret.value.reveal(), scopes, options);
+      return await this.#request(tenantId, current, scopes, options);
     } catch (error) {
       const failure = classifyTokenFailure(error);
       if (failure.code === 'transient') this.forget(tenantId);
@@ -94,23 +86,19 @@ export class TenantCredentials {
 
   async #request(
     tenantId: string,
-    version: string,
-    secret: string,
+    current: AppCredentialVersion,
     scopes: string | string[],
     options: GetTokenOptions | undefined,
   ): Promise<AccessToken> {
     let entry = this.#byTenant.get(tenantId);
-    if (!entry || entry.version !== version) {
-      entry = {
-        version,
-        credential: new ClientSecretCredential(tenantId, this.#options.clientId, secret, {
-          authorityHost: this.#options.authorityHost,
-          disableInstanceDiscovery: this.#options.disableInstanceDiscovery,
-        }),
-      };
+    if (!entry || entry.version !== current.version) {
+      entry = { version: current.version, credential: current.forTenant(tenantId) };
       this.#byTenant.set(tenantId, entry);
     }
-    return entry.credential.getToken(scopes, options);
+    const token = await entry.credential.getToken(scopes, options);
+    // The TokenCredential contract allows null; the SDK's credentials throw instead, but a null is no token.
+    if (!token) throw new Error(`No token for tenant ${tenantId}`);
+    return token;
   }
 
   /**

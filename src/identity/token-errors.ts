@@ -2,8 +2,31 @@ import type { TokenErrorCode } from '../errors';
 
 /** AADSTS numbers that mean the app is gone from, disabled in, or not consented by the tenant. */
 const REVOKED = new Set([700016, 7000229, 65001, 7000112]);
-/** The app's own client secret is wrong or expired. */
-const APP_SECRET = new Set([7000215, 7000222]);
+/**
+ * The app's own credential was refused, with what each number means in plain words (docs/credentials.md,
+ * "When Entra ID refuses the app's credential").
+ */
+const APP_CREDENTIAL_REFUSALS: ReadonlyMap<number, string> = new Map([
+  [7000215, 'the client secret is wrong'],
+  [7000222, 'the client secret has expired'],
+  [700027, 'the certificate is not registered on the app registration, or has expired'],
+  [700024, "the certificate's signed assertion is outside its valid time range (check the clock)"],
+  [7000214, 'the certificate was revoked'],
+  [
+    70021,
+    'no federated credential of the app registration matches the managed identity (a new one takes minutes)',
+  ],
+  [700211, "the federated credential's issuer does not match the managed identity's"],
+  [700212, "the federated credential's audience does not match the token exchange's"],
+  [700213, "the federated credential's subject is not the managed identity's principal ID"],
+]);
+
+/** Why Entra ID refused the app's credential, in plain words (a number it did not document: a generic reason). */
+export function credentialRefusalReason(aadsts: number | undefined): string {
+  return (
+    (aadsts !== undefined && APP_CREDENTIAL_REFUSALS.get(aadsts)) || "Entra ID refused the app's credential"
+  );
+}
 /** Entra ID's transient failures. */
 const TRANSIENT = new Set([50033, 90006, 90024, 90033, 90055]);
 /** Right after consent, these can be replication lag rather than a real refusal (docs/graph-facts.md). */
@@ -26,7 +49,7 @@ export function classifyTokenFailure(error: unknown): { code: TokenErrorCode; aa
   const aadsts = aadstsOf(error);
   if (aadsts !== undefined) {
     if (REVOKED.has(aadsts)) return { code: 'tenant_revoked', aadsts };
-    if (APP_SECRET.has(aadsts)) return { code: 'app_secret_rejected', aadsts };
+    if (APP_CREDENTIAL_REFUSALS.has(aadsts)) return { code: 'app_credential_rejected', aadsts };
     if (TRANSIENT.has(aadsts)) return { code: 'transient', aadsts };
     // 90002 (tenant not found), 53003 (conditional access) and anything unknown are the tenant's side.
     return { code: 'tenant_error', aadsts };

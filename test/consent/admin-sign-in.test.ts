@@ -123,7 +123,7 @@ describe('signing the admin in before consent', () => {
       authorityHost: env.AUTHORITY_HOST,
       authorityIsPublicCloud: false,
       redirectUri: 'http://127.0.0.1:7071/api/consent/callback',
-      clientSecret: () => Promise.resolve(app.clientSecret),
+      clientAuth: () => Promise.resolve({ clientSecret: app.clientSecret }),
     });
     const request = {
       authority: 'organizations',
@@ -145,7 +145,7 @@ describe('signing the admin in before consent', () => {
       authorityHost: env.AUTHORITY_HOST,
       authorityIsPublicCloud: false,
       redirectUri: 'http://127.0.0.1:7071/api/consent/callback',
-      clientSecret: () => Promise.resolve(app.clientSecret),
+      clientAuth: () => Promise.resolve({ clientSecret: app.clientSecret }),
     };
     const verifier = new AdminSignIn(options);
     const idToken = await realIdToken(env.AUTHORITY_HOST, app, tenant.domain);

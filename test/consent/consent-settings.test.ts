@@ -14,11 +14,11 @@ describe('one context per process', () => {
     delete env.HOME_TENANT_ID;
     const context = createAppContext(loadConfig(env), {
       logger: createLogger(() => undefined),
-      appCredential: operatorCredential(await sim().env()),
+      hostIdentity: operatorCredential(await sim().env()),
     });
-    // The crawl side works: the planner's view of the tenants and the client secret.
+    // The crawl side works: the planner's view of the tenants and the app's credential.
     await expect(context.registry.listCrawlable()).resolves.toEqual(expect.any(Array));
-    await expect(context.secrets.get()).resolves.toMatchObject({ version: expect.any(String) });
+    await expect(context.appCredential.current()).resolves.toMatchObject({ version: expect.any(String) });
     const client = consentClient(context);
     const landing = await client.landing();
     expect(landing.status).toBe(500);

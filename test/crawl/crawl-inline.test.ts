@@ -111,7 +111,7 @@ describe('inline crawl', () => {
   });
 
   it('picks up a rotated client secret without a restart', async () => {
-    const rotating = await createTestApp({ secretCacheMs: 60 * 60_000, crawlSettings: SMALL_PAGES });
+    const rotating = await createTestApp({ vaultCacheMs: 60 * 60_000, crawlSettings: SMALL_PAGES });
     const tenant = await onboardTenant(cloud, rotating.context, rotating.clientId, { users: 6 });
     const first = await crawlInline(rotating.context.crawlDeps(), {
       tenants: [(await rotating.context.registry.get(tenant.tenantId))!],

@@ -158,7 +158,7 @@ describe('crawl under cloud faults', () => {
       // No secret cache: every token request reads the vault, so the faults meet the crawl everywhere.
       const vaultApp = await createReliabilityApp({
         cloud: ownCloud,
-        overrides: { crawlSettings: SETTINGS, secretCacheMs: 0 },
+        overrides: { crawlSettings: SETTINGS, vaultCacheMs: 0 },
       });
       const tenant = await onboard(ownCloud, vaultApp.context, vaultApp.clientId, {
         users: 120,

@@ -82,10 +82,10 @@ export async function createTestApp(
   const build = (more: AppContextOverrides = {}): AppContext =>
     createAppContext(loadConfig(appEnv, 'consent'), {
       logger: createLogger((level, message, fields) => logs.push({ level, message, fields })),
-      appCredential: operatorCredential(env),
+      hostIdentity: operatorCredential(env),
       consentRetryWindowMs: 3_000,
       consentPropagationWindowMs: 2_000,
-      secretCacheMs: 0,
+      vaultCacheMs: 0,
       ...overrides,
       ...more,
     });

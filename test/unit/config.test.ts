@@ -23,8 +23,11 @@ describe('loadConfig', () => {
     const config = loadConfig(base);
     expect(config).toMatchObject({
       appClientId: CLIENT_ID,
-      keyVaultUrl: 'https://contoso-vault.vault.azure.net/',
-      clientSecretName: 'graph-app-client-secret',
+      appCredential: {
+        kind: 'secret',
+        vault: { url: 'https://contoso-vault.vault.azure.net/', anyHost: false },
+        secretName: 'graph-app-client-secret',
+      },
       authorityHost: 'https://login.microsoftonline.com',
       authorityIsPublicCloud: true,
       graphEndpoint: 'https://graph.microsoft.com',
@@ -67,10 +70,12 @@ describe('loadConfig', () => {
     const local = { ...base, KEY_VAULT_URL: 'https://127.0.0.1:8443/' };
     expect(problemsOf(local)).toEqual([expect.stringMatching(/^KEY_VAULT_URL must be a Key Vault host/)]);
     expect(problemsOf({ ...base, KEY_VAULT_URL: 'https://vault.azure.net.evil.example/' })).toHaveLength(1);
-    expect(loadConfig({ ...local, KEY_VAULT_ANY_HOST: 'true' }).keyVaultAnyHost).toBe(true);
-    expect(loadConfig({ ...base, KEY_VAULT_URL: 'https://x.vault.usgovcloudapi.net/' }).keyVaultAnyHost).toBe(
-      false,
-    );
+    expect(loadConfig({ ...local, KEY_VAULT_ANY_HOST: 'true' }).appCredential).toMatchObject({
+      vault: { anyHost: true },
+    });
+    expect(
+      loadConfig({ ...base, KEY_VAULT_URL: 'https://x.vault.usgovcloudapi.net/' }).appCredential,
+    ).toMatchObject({ vault: { anyHost: false } });
     expect(problemsOf({ ...local, KEY_VAULT_ANY_HOST: 'yes' })).toContain(
       'KEY_VAULT_ANY_HOST must be true or false',
     );
@@ -86,9 +91,9 @@ describe('loadConfig', () => {
 
   it('refuses a secret name Key Vault would not accept', () => {
     expect(problemsOf({ ...base, APP_CLIENT_SECRET_NAME: 'bad_name!' })[0]).toMatch(/APP_CLIENT_SECRET_NAME/);
-    expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).clientSecretName).toBe(
-      'other-secret',
-    );
+    expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).appCredential).toMatchObject({
+      secretName: 'other-secret',
+    });
   });
 
   it('requires CONSENT_REDIRECT_URI and HOME_TENANT_ID only for the consent routes', () => {

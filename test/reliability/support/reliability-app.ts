@@ -77,7 +77,7 @@ export async function createReliabilityApp(options: ReliabilityAppOptions = {}):
   const build = (more: AppContextOverrides = {}): AppContext =>
     createAppContext(loadConfig(env, 'consent'), {
       logger: createLogger((level, message, fields) => logs.push({ level, message, fields })),
-      appCredential,
+      hostIdentity: appCredential,
       consentRetryWindowMs: 3_000,
       consentPropagationWindowMs: 2_000,
       ...options.overrides,

@@ -1,20 +1,25 @@
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { Secret } from '../config';
-import { SecretError } from '../errors';
+import { CredentialError } from '../errors';
 
-/** The app registration's client secret as read from Key Vault. */
-export interface ClientSecret {
+/** One version of a Key Vault secret as the app reads it. */
+export interface VaultSecret {
   value: Secret;
-  /** Key Vault's version ID: a new one means the secret was rotated. */
+  /** Key Vault's version ID: a new one means the secret (or the certificate behind it) was rotated. */
   version: string;
-  /** The secret's `expiresOn` in the vault, which should be the app registration secret's end date. */
+  /** The secret's `expiresOn` in the vault (a certificate's backing secret carries the certificate's end). */
   expiresOn: Date | undefined;
+  /** `application/x-pem-file` or `application/x-pkcs12` for a certificate's backing secret. */
+  contentType: string | undefined;
 }
 
-export interface ClientSecretSourceOptions {
+export interface VaultSecretReaderOptions {
   vaultUrl: string;
+  /** The secret's name; a certificate's backing secret has the certificate's name. */
   secretName: string;
+  /** What the secret is, for messages: `client secret "name"`, `certificate "name"`. */
+  describedAs: string;
   /** The app's own identity (managed identity in Azure). */
   credential: TokenCredential;
   /** How long a read is reused before the vault is asked again; rotation is picked up within this time. */
@@ -27,79 +32,68 @@ export interface ClientSecretSourceOptions {
 const DEFAULT_CACHE_MS = 5 * 60_000;
 
 /**
- * Reads the app's client secret from Key Vault with a per-process cache. `refresh()` bypasses the cache, for
- * when Entra ID rejects the cached value (AADSTS7000215/7000222) after a rotation.
+ * Reads one Key Vault secret with a per-process cache. `refresh()` bypasses the cache, for when Entra ID rejects
+ * what the cache holds after a rotation. Failures are `CredentialError`s that name the secret, never its value.
  */
-export class ClientSecretSource {
+export class VaultSecretReader {
   readonly #client: SecretClient;
   readonly #name: string;
+  readonly #describedAs: string;
   readonly #cacheMs: number;
   readonly #now: () => number;
-  #cached: { secret: ClientSecret; readAt: number } | undefined;
-  #inFlight: Promise<ClientSecret> | undefined;
+  #cached: { secret: VaultSecret; readAt: number } | undefined;
+  #inFlight: Promise<VaultSecret> | undefined;
 
-  constructor(options: ClientSecretSourceOptions) {
+  constructor(options: VaultSecretReaderOptions) {
     this.#client = new SecretClient(options.vaultUrl, options.credential, {
       disableChallengeResourceVerification: options.disableChallengeResourceVerification ?? false,
       retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2_000 },
     });
     this.#name = options.secretName;
+    this.#describedAs = options.describedAs;
     this.#cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
     this.#now = options.now ?? Date.now;
   }
 
-  get secretName(): string {
-    return this.#name;
-  }
-
-  /** The current secret, from the cache while it is fresh. Throws `SecretError`. */
-  async get(): Promise<ClientSecret> {
+  /** The current version, from the cache while it is fresh. Throws `CredentialError`. */
+  async get(): Promise<VaultSecret> {
     const cached = this.#cached;
     if (cached && this.#now() - cached.readAt < this.#cacheMs) return cached.secret;
     return this.refresh();
   }
 
   /** Reads the latest version from the vault now (concurrent callers share one read). */
-  refresh(): Promise<ClientSecret> {
+  refresh(): Promise<VaultSecret> {
     this.#inFlight ??= this.#read().finally(() => {
       this.#inFlight = undefined;
     });
     return this.#inFlight;
   }
 
-  async #read(): Promise<ClientSecret> {
+  async #read(): Promise<VaultSecret> {
     let result;
     try {
       result = await this.#client.getSecret(this.#name);
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 404) {
-        throw new SecretError('secret_missing', this.#name, 'not found in the vault', { cause: error });
-      }
-      throw new SecretError(
-        'secret_unavailable',
-        this.#name,
-        `the vault could not be read (${status ?? 'no answer'})`,
-        {
+        throw new CredentialError('credential_missing', this.#describedAs, 'not found in the vault', {
           cause: error,
-        },
-      );
+        });
+      }
+      const detail = `the vault could not be read (${status ?? 'no answer'})`;
+      throw new CredentialError('credential_unavailable', this.#describedAs, detail, { cause: error });
     }
     if (!result.value || result.properties.enabled === false) {
-      throw new SecretError('secret_missing', this.#name, 'has no enabled value');
+      throw new CredentialError('credential_missing', this.#describedAs, 'has no enabled value in the vault');
     }
-    const secret: ClientSecret = {
+    const secret: VaultSecret = {
       value: new Secret(result.value),
       version: result.properties.version ?? '',
       expiresOn: result.properties.expiresOn,
+      contentType: result.properties.contentType,
     };
     this.#cached = { secret, readAt: this.#now() };
     return secret;
   }
-}
-
-/** Days left before the secret expires (negative once expired); undefined when the vault has no end date. */
-export function daysUntilExpiry(secret: ClientSecret, now: number = Date.now()): number | undefined {
-  if (!secret.expiresOn) return undefined;
-  return (secret.expiresOn.getTime() - now) / 86_400_000;
 }
