@@ -1,5 +1,15 @@
+import type { AppCertificateRecord } from './app-credentials';
+import { certificateRecord, checkedFederatedCredential } from './app-credentials';
 import { SimError } from './sim-error';
-import type { AppSecretSpec, AppSpec, GraphAppRole, GroupMembershipClaims, RevocationCode } from './types';
+import type {
+  AppCertificateSpec,
+  AppSecretSpec,
+  AppSpec,
+  FederatedCredentialSpec,
+  GraphAppRole,
+  GroupMembershipClaims,
+  RevocationCode,
+} from './types';
 import { randomUUID } from 'node:crypto';
 
 /** Every application permission the simulated Graph knows. */
@@ -12,6 +22,8 @@ export interface AppRecord {
   clientId: string;
   displayName: string;
   secrets: AppSecretSpec[];
+  certificates: AppCertificateRecord[];
+  federatedCredentials: FederatedCredentialSpec[];
   redirectUris: string[];
   requiredRoles: GraphAppRole[];
   groupMembershipClaims: GroupMembershipClaims;
@@ -62,7 +74,8 @@ export class AppRegistry {
     const clientId = (spec.clientId ?? randomUUID()).toLowerCase();
     if (!GUID.test(clientId)) throw new SimError(400, 'clientId must be a GUID');
     if (this.apps.has(clientId)) throw new SimError(409, `App ${clientId} already exists`);
-    spec.secrets.forEach(assertSecret);
+    const secrets = spec.secrets ?? [];
+    secrets.forEach(assertSecret);
     const requiredRoles = spec.requiredRoles ?? [...GRAPH_APP_ROLES];
     assertRoles(requiredRoles);
     const claims = spec.groupMembershipClaims ?? 'None';
@@ -76,11 +89,17 @@ export class AppRegistry {
     const app: AppRecord = {
       clientId,
       displayName: spec.displayName ?? `App ${clientId.slice(0, 8)}`,
-      secrets: spec.secrets.map((secret) => ({ ...secret })),
+      secrets: secrets.map((secret) => ({ ...secret })),
+      certificates: [],
+      federatedCredentials: [],
       redirectUris: [...redirectUris],
       requiredRoles: [...requiredRoles],
       groupMembershipClaims: spec.groupMembershipClaims ?? 'None',
     };
+    for (const certificate of spec.certificates ?? []) addCertificateTo(app, certificate);
+    for (const credential of spec.federatedCredentials ?? []) {
+      app.federatedCredentials.push(checkedFederatedCredential(credential, app.federatedCredentials));
+    }
     this.apps.set(clientId, app);
     return app;
   }
@@ -105,6 +124,34 @@ export class AppRegistry {
     const kept = app.secrets.filter((secret) => secret.value !== value);
     if (kept.length === app.secrets.length) throw new SimError(404, `App ${clientId} has no such secret`);
     app.secrets = kept;
+  }
+
+  addCertificate(clientId: string, certificate: AppCertificateSpec): void {
+    addCertificateTo(this.require(clientId), certificate);
+  }
+
+  removeCertificate(clientId: string, thumbprintSha256Hex: string): void {
+    const app = this.require(clientId);
+    const record = certificateOf(app, thumbprintSha256Hex);
+    app.certificates = app.certificates.filter((certificate) => certificate !== record);
+  }
+
+  revokeCertificate(clientId: string, thumbprintSha256Hex: string): void {
+    certificateOf(this.require(clientId), thumbprintSha256Hex).revoked = true;
+  }
+
+  addFederatedCredential(clientId: string, credential: FederatedCredentialSpec): void {
+    const app = this.require(clientId);
+    app.federatedCredentials.push(checkedFederatedCredential(credential, app.federatedCredentials));
+  }
+
+  removeFederatedCredential(clientId: string, name: string): void {
+    const app = this.require(clientId);
+    const kept = app.federatedCredentials.filter((credential) => credential.name !== name);
+    if (kept.length === app.federatedCredentials.length) {
+      throw new SimError(404, `App ${clientId} has no federated credential ${name}`);
+    }
+    app.federatedCredentials = kept;
   }
 
   /** Compares a presented secret with the app's; an expired match is `expired`, as Entra ID tells them apart. */
@@ -144,4 +191,20 @@ export class AppRegistry {
   grantOf(tenantId: string, clientId: string): Grant | undefined {
     return this.grants.get(`${tenantId}|${clientId.toLowerCase()}`);
   }
+}
+
+/** Registers a certificate once: the same certificate twice is refused, as Entra ID refuses a duplicate key. */
+function addCertificateTo(app: AppRecord, certificate: AppCertificateSpec): void {
+  const record = certificateRecord(certificate);
+  if (app.certificates.some((known) => known.thumbprintSha256Hex === record.thumbprintSha256Hex)) {
+    throw new SimError(409, `App ${app.clientId} already has this certificate`);
+  }
+  app.certificates.push(record);
+}
+
+function certificateOf(app: AppRecord, thumbprintSha256Hex: string): AppCertificateRecord {
+  const wanted = typeof thumbprintSha256Hex === 'string' ? thumbprintSha256Hex.toLowerCase() : '';
+  const record = app.certificates.find((certificate) => certificate.thumbprintSha256Hex === wanted);
+  if (!record) throw new SimError(404, `App ${app.clientId} has no certificate ${thumbprintSha256Hex}`);
+  return record;
 }

@@ -6,6 +6,7 @@ import type { AuthorizationCode } from './sign-in-routes';
 import { AppRegistry } from './app-registry';
 import { ConnectionTracker } from './connection-tracker';
 import { LoopLag } from './loop-lag';
+import { ManagedIdentities } from './managed-identity';
 import { RequestLog } from './request-log';
 import type { Random } from './seeded-random';
 import { createRandom, derivedGuid } from './seeded-random';
@@ -75,6 +76,8 @@ export class CloudState {
   readonly ledger = new ThrottleLedger();
   readonly apps = new AppRegistry();
   readonly vault = new VaultStore();
+  /** User-assigned managed identities of the operator's tenant and the endpoint that issues their tokens. */
+  readonly managedIdentities = new ManagedIdentities();
   readonly operator: OperatorIdentity;
   readonly random: Random;
   readonly connections = new ConnectionTracker(() => this.clock());

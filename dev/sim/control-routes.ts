@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendJson, splitTarget } from './http-kit';
 import { SimError } from './sim-error';
 import type {
+  AppCertificateSpec,
   AppSecretSpec,
-  AppSpec,
   DriveAnomaly,
+  FederatedCredentialSpec,
   GraphAppRole,
   RequestLogEntry,
   RequestLogFilter,
@@ -47,16 +48,40 @@ function param(params: string[], index: number): string {
 export function controlRoutes(control: SimControl): ControlRoute[] {
   return [
     route('GET', '/env', () => control.env()),
-    route('POST', '/apps', (_, __, body) => control.createApp(body as unknown as AppSpec)),
+    route('POST', '/apps', (_, __, body) => control.createApp(body)),
     route('POST', '/apps/:id/secrets', (p, _, body) =>
       control.addAppSecret(param(p, 0), body as unknown as AppSecretSpec),
     ),
     route('POST', '/apps/:id/secrets/remove', (p, _, body) =>
       control.removeAppSecret(param(p, 0), text(body, 'value')),
     ),
+    route('POST', '/apps/:id/certificates', (p, _, body) =>
+      control.addAppCertificate(param(p, 0), body as unknown as AppCertificateSpec),
+    ),
+    route('POST', '/apps/:id/certificates/:thumbprint/remove', (p) =>
+      control.removeAppCertificate(param(p, 0), param(p, 1)),
+    ),
+    route('POST', '/apps/:id/certificates/:thumbprint/revoke', (p) =>
+      control.revokeAppCertificate(param(p, 0), param(p, 1)),
+    ),
+    route('POST', '/apps/:id/federated-credentials', (p, _, body) =>
+      control.addFederatedCredential(param(p, 0), body as unknown as FederatedCredentialSpec),
+    ),
+    route('POST', '/apps/:id/federated-credentials/:name/remove', (p) =>
+      control.removeFederatedCredential(param(p, 0), param(p, 1)),
+    ),
+    route('POST', '/managed-identities', (_, __, body) => control.createManagedIdentity(body)),
+    route('GET', '/managed-identities/env', () => control.managedIdentityEnv()),
+    route('POST', '/managed-identities/endpoint', (_, __, body) =>
+      control.setManagedIdentityEndpoint(
+        text(body, 'state') as 'up' | 'down',
+        body.clientId === undefined ? undefined : text(body, 'clientId'),
+      ),
+    ),
     route('POST', '/vault/secrets/:name', (p, _, body) =>
       control.setVaultSecret(param(p, 0), text(body, 'value'), {
         expiresOn: body.expiresOn as string | undefined,
+        contentType: body.contentType as string | undefined,
       }),
     ),
     route('POST', '/vault/secrets/:name/delete', (p) => control.deleteVaultSecret(param(p, 0))),

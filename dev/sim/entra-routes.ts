@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessTokenClaims } from './access-token';
 import { TOKEN_LIFETIME_SECONDS, baseAccessClaims } from './access-token';
+import { authenticateClient, presentedCredential } from './client-assertion';
 import type { CloudState } from './cloud-state';
 import { GRAPH_APP_ID, GRAPH_AUDIENCE, VAULT_RESOURCE } from './cloud-state';
 import { handleAdminConsent } from './consent-routes';
@@ -9,9 +10,7 @@ import type { EntraError } from './entra-error';
 import {
   appNotFoundError,
   entraErrorBody,
-  expiredSecretError,
   invalidScopeError,
-  missingCredentialError,
   missingParameterError,
   revocationError,
   tenantRequiredError,
@@ -19,7 +18,6 @@ import {
   unknownResourceError,
   unknownTenantError,
   unsupportedGrantError,
-  wrongSecretError,
 } from './entra-error';
 import { header, readBody, sendJson, splitTarget } from './http-kit';
 import { derivedGuid } from './seeded-random';
@@ -114,26 +112,17 @@ function resourceOfScope(scopeParam: string): { resource: string } | { error: En
   return { resource: scope.slice(0, -'/.default'.length).replace(/\/+$/, '') };
 }
 
-function clientCredentials(
-  req: IncomingMessage,
-  form: URLSearchParams,
-): { clientId?: string; secret?: string } {
-  const basic = /^Basic\s+(.+)$/i.exec(header(req.headers, 'authorization') ?? '');
-  if (basic?.[1]) {
-    const [id, ...rest] = Buffer.from(basic[1], 'base64').toString('utf8').split(':');
-    return { clientId: decodeURIComponent(id ?? ''), secret: decodeURIComponent(rest.join(':')) };
-  }
-  return { clientId: form.get('client_id') ?? undefined, secret: form.get('client_secret') ?? undefined };
-}
-
 /**
- * The v2.0 token endpoint: client credentials, and authorization codes from the sign-in page. Checks run in Entra ID's order: tenant, request shape, the
- * app's service principal in the tenant (700016, 7000229, 7000112, replication lag), the secret (7000215,
- * 7000222), then consent-level refusals (65001, 53003). A success is an HS256 JWT with `tid` and `roles`.
+ * The v2.0 token endpoint: client credentials, and authorization codes from the sign-in page. Checks run in Entra
+ * ID's order: tenant, request shape, the app's service principal in the tenant (700016, 7000229, 7000112,
+ * replication lag), the client's credential (a secret, a certificate or a federated assertion:
+ * client-assertion.ts), then consent-level refusals (65001, 53003). A success is an HS256 JWT with `tid` and
+ * `roles`.
  */
 async function handleToken(state: CloudState, req: IncomingMessage, res: ServerResponse, pathTenant: string) {
   const form = new URLSearchParams(await readBody(req));
-  const { clientId, secret } = clientCredentials(req, form);
+  const presented = presentedCredential(req, form);
+  const { clientId } = presented;
   const multi = MULTI_TENANT_NAMES.has(pathTenant.toLowerCase());
   const tenant = multi ? undefined : state.tenant(pathTenant);
   const fail = (error: EntraError): void => {
@@ -165,10 +154,8 @@ async function handleToken(state: CloudState, req: IncomingMessage, res: ServerR
   if (grant.kind === 'granted' && now < grant.lagUntil && grant.lagCode === 700016) {
     return fail(revocationError(700016, app.clientId, tenant.domain));
   }
-  if (!secret) return fail(missingCredentialError());
-  const secretCheck = state.apps.checkSecret(app, secret, now);
-  if (secretCheck === 'wrong') return fail(wrongSecretError(app.clientId));
-  if (secretCheck === 'expired') return fail(expiredSecretError(app.clientId));
+  const refusal = authenticateClient(state, app, presented, { grantType, pathTenant, tenant });
+  if (refusal) return fail(refusal);
   if (grant.kind === 'revoked') return fail(revocationError(grant.code, app.clientId, tenant.domain));
   if (now < grant.lagUntil) return fail(revocationError(grant.lagCode, app.clientId, tenant.domain));
 
@@ -207,7 +194,7 @@ async function handleToken(state: CloudState, req: IncomingMessage, res: ServerR
   );
 }
 
-/** The `authorization_code` grant: the tenant, the client and its secret, then the code (sign-in-routes.ts). */
+/** The `authorization_code` grant: the tenant, the client and its credential, then the code (sign-in-routes.ts). */
 function redeemAuthorizationCode(
   state: CloudState,
   req: IncomingMessage,
@@ -215,7 +202,8 @@ function redeemAuthorizationCode(
   pathTenant: string,
   form: URLSearchParams,
 ): void {
-  const { clientId, secret } = clientCredentials(req, form);
+  const presented = presentedCredential(req, form);
+  const { clientId } = presented;
   const multi = MULTI_TENANT_NAMES.has(pathTenant.toLowerCase());
   const tenant = multi ? undefined : state.tenant(pathTenant);
   const fail = (error: EntraError, tenantId = tenant?.tenantId): void => {
@@ -226,10 +214,12 @@ function redeemAuthorizationCode(
   if (!clientId) return fail(missingParameterError('client_id'));
   const app = state.apps.get(clientId);
   if (!app) return fail(appNotFoundError(clientId, tenant?.domain ?? pathTenant));
-  if (!secret) return fail(missingCredentialError());
-  const secretCheck = state.apps.checkSecret(app, secret, state.wall());
-  if (secretCheck === 'wrong') return fail(wrongSecretError(app.clientId));
-  if (secretCheck === 'expired') return fail(expiredSecretError(app.clientId));
+  const refusal = authenticateClient(state, app, presented, {
+    grantType: 'authorization_code',
+    pathTenant,
+    tenant,
+  });
+  if (refusal) return fail(refusal);
   const redeemed = redeemCode(state, app, form, pathTenant);
   if ('error' in redeemed) return fail(redeemed.error);
   logEntra(state, req, 'token', 200, { tenantId: redeemed.tenantId, clientId: app.clientId });

@@ -1,5 +1,5 @@
 import type { JsonWebKey, KeyObject } from 'node:crypto';
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 
 interface SigningKey {
   kid: string;
@@ -57,10 +57,41 @@ export class IdTokenKeys {
 
   /** Signs the claims with the tenant's key: `header.payload.signature`, RS256. */
   issue(claims: IdTokenClaims): string {
-    const key = this.keyOf(claims.tid);
+    return this.sign(claims.tid, claims);
+  }
+
+  /** Signs any claims with the tenant's key (the managed-identity endpoint's tokens are signed so too). */
+  sign(tenantId: string, claims: object): string {
+    const key = this.keyOf(tenantId);
     const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
     const signingInput = `${encode({ typ: 'JWT', alg: 'RS256', kid: key.kid })}.${encode(claims)}`;
     const signature = sign('sha256', Buffer.from(signingInput), key.privateKey).toString('base64url');
     return `${signingInput}.${signature}`;
+  }
+
+  /**
+   * True when `token` is RS256-signed with the key of `tenantId` (the one its `kid` names), as a relying party
+   * checks it against the tenant's published keys. Never makes a key: a tenant without one signed nothing.
+   */
+  verifies(tenantId: string, token: string): boolean {
+    const key = this.keys.get(tenantId);
+    const [header, payload, signature] = token.split('.');
+    if (!key || !header || !payload || !signature) return false;
+    try {
+      const parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as {
+        alg?: unknown;
+        kid?: unknown;
+      };
+      if (parsed.alg !== 'RS256' || parsed.kid !== key.kid) return false;
+      const publicKey = { key: key.jwk, format: 'jwk' } as const;
+      return verify(
+        'sha256',
+        Buffer.from(`${header}.${payload}`),
+        publicKey,
+        Buffer.from(signature, 'base64url'),
+      );
+    } catch {
+      return false;
+    }
   }
 }

@@ -4,10 +4,16 @@ import { VAULT_RESOURCE } from './cloud-state';
 import { header, readBody, sendJson, splitTarget } from './http-kit';
 import type { VaultSecretVersion } from './vault-store';
 
+/**
+ * A secret version as Key Vault answers it; a certificate's backing secret also carries `managed: true` and the
+ * `kid` of the certificate's key (Key Vault's "About certificates", composition of a certificate).
+ */
 function secretBundle(url: string, secret: VaultSecretVersion): Record<string, unknown> {
   return {
     value: secret.value,
     id: `${url}/secrets/${secret.name}/${secret.version}`,
+    ...(secret.contentType === undefined ? {} : { contentType: secret.contentType }),
+    ...(secret.managed ? { managed: true, kid: `${url}/keys/${secret.name}/${secret.version}` } : {}),
     attributes: {
       enabled: true,
       created: secret.created,
@@ -100,7 +106,7 @@ export async function handleKeyVault(
     return;
   }
   if (method === 'PUT' && !version) {
-    let parsed: { value?: unknown; attributes?: { exp?: unknown } };
+    let parsed: { value?: unknown; contentType?: unknown; attributes?: { exp?: unknown } };
     try {
       parsed = JSON.parse(body) as typeof parsed;
     } catch {
@@ -115,7 +121,8 @@ export async function handleKeyVault(
       typeof parsed.attributes?.exp === 'number'
         ? new Date(parsed.attributes.exp * 1000).toISOString()
         : undefined;
-    const stored = state.vault.set(name, parsed.value, exp, state.wall());
+    const contentType = typeof parsed.contentType === 'string' ? parsed.contentType : undefined;
+    const stored = state.vault.set(name, parsed.value, { expiresOn: exp, contentType }, state.wall());
     log(200, claims);
     sendJson(res, 200, secretBundle(state.url, stored));
     return;

@@ -1,10 +1,15 @@
 import { SimError } from './sim-error';
 import type {
+  AppCertificateSpec,
   AppSecretSpec,
   AppSpec,
   DriveAnomaly,
   Faults,
+  FederatedCredentialSpec,
   GraphAppRole,
+  ManagedIdentityEnv,
+  ManagedIdentityInfo,
+  ManagedIdentitySpec,
   RequestLogEntry,
   RequestLogFilter,
   RevocationCode,
@@ -15,6 +20,7 @@ import type {
   TenantInfo,
   TenantSpec,
   ThrottleStats,
+  VaultSecretOptions,
 } from './types';
 
 /**
@@ -45,10 +51,42 @@ export class SimClient implements SimControl {
     return this.post(`/apps/${enc(clientId)}/secrets/remove`, { value });
   }
 
+  addAppCertificate(clientId: string, certificate: AppCertificateSpec): Promise<void> {
+    return this.post(`/apps/${enc(clientId)}/certificates`, certificate);
+  }
+
+  removeAppCertificate(clientId: string, thumbprintSha256Hex: string): Promise<void> {
+    return this.post(`/apps/${enc(clientId)}/certificates/${enc(thumbprintSha256Hex)}/remove`, {});
+  }
+
+  revokeAppCertificate(clientId: string, thumbprintSha256Hex: string): Promise<void> {
+    return this.post(`/apps/${enc(clientId)}/certificates/${enc(thumbprintSha256Hex)}/revoke`, {});
+  }
+
+  addFederatedCredential(clientId: string, credential: FederatedCredentialSpec): Promise<void> {
+    return this.post(`/apps/${enc(clientId)}/federated-credentials`, credential);
+  }
+
+  removeFederatedCredential(clientId: string, name: string): Promise<void> {
+    return this.post(`/apps/${enc(clientId)}/federated-credentials/${enc(name)}/remove`, {});
+  }
+
+  createManagedIdentity(spec: ManagedIdentitySpec = {}): Promise<ManagedIdentityInfo> {
+    return this.post('/managed-identities', spec);
+  }
+
+  setManagedIdentityEndpoint(state: 'up' | 'down', clientId?: string): Promise<void> {
+    return this.post('/managed-identities/endpoint', { state, clientId });
+  }
+
+  managedIdentityEnv(): Promise<ManagedIdentityEnv> {
+    return this.get('/managed-identities/env');
+  }
+
   setVaultSecret(
     name: string,
     value: string,
-    options: { expiresOn?: string } = {},
+    options: VaultSecretOptions = {},
   ): Promise<{ version: string }> {
     return this.post(`/vault/secrets/${enc(name)}`, { value, ...options });
   }

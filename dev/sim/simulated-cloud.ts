@@ -9,14 +9,21 @@ import { handleEntra } from './entra-routes';
 import { handleGraph } from './graph-routes';
 import { sendJson, splitTarget } from './http-kit';
 import { handleKeyVault } from './key-vault-routes';
+import { MANAGED_IDENTITY_PATH, handleManagedIdentity } from './managed-identity';
 import { SeededTenant } from './seeded-tenant';
 import { SimError } from './sim-error';
+import { CERTIFICATE_CONTENT_TYPES } from './vault-store';
 import type {
+  AppCertificateSpec,
   AppSecretSpec,
   AppSpec,
   DriveAnomaly,
   Faults,
+  FederatedCredentialSpec,
   GraphAppRole,
+  ManagedIdentityEnv,
+  ManagedIdentityInfo,
+  ManagedIdentitySpec,
   RequestLogEntry,
   RequestLogFilter,
   RevocationCode,
@@ -27,6 +34,7 @@ import type {
   TenantInfo,
   TenantSpec,
   ThrottleStats,
+  VaultSecretOptions,
 } from './types';
 
 /** Options of `startSimulatedCloud`; every one has a default. */
@@ -47,7 +55,8 @@ export interface SimulatedCloudOptions {
 
 /**
  * The simulated Microsoft cloud on one loopback HTTPS server: Entra ID (`/{tenant}/...`), Microsoft Graph
- * (`/v1.0/...`), Key Vault (`/secrets/...`) and the control API (`/_sim/...`). Implements `SimControl` in-process;
+ * (`/v1.0/...`), Key Vault (`/secrets/...`), App Service's managed-identity endpoint (`/msi/token`) and the control
+ * API (`/_sim/...`). Implements `SimControl` in-process;
  * the `*Sync` accessors give the benchmark cheap reads without a promise per call.
  */
 export class SimulatedCloud implements SimControl {
@@ -149,14 +158,54 @@ export class SimulatedCloud implements SimControl {
     return run(() => this.state.apps.removeSecret(clientId, value));
   }
 
+  addAppCertificate(clientId: string, certificate: AppCertificateSpec): Promise<void> {
+    return run(() => this.state.apps.addCertificate(clientId, certificate));
+  }
+
+  removeAppCertificate(clientId: string, thumbprintSha256Hex: string): Promise<void> {
+    return run(() => this.state.apps.removeCertificate(clientId, thumbprintSha256Hex));
+  }
+
+  revokeAppCertificate(clientId: string, thumbprintSha256Hex: string): Promise<void> {
+    return run(() => this.state.apps.revokeCertificate(clientId, thumbprintSha256Hex));
+  }
+
+  addFederatedCredential(clientId: string, credential: FederatedCredentialSpec): Promise<void> {
+    return run(() => this.state.apps.addFederatedCredential(clientId, credential));
+  }
+
+  removeFederatedCredential(clientId: string, name: string): Promise<void> {
+    return run(() => this.state.apps.removeFederatedCredential(clientId, name));
+  }
+
+  /** The identity lives in the operator's tenant, as a user-assigned identity of the operator's subscription. */
+  createManagedIdentity(spec: ManagedIdentitySpec = {}): Promise<ManagedIdentityInfo> {
+    return run(() => this.state.managedIdentities.create(spec, this.state.operator.tenantId));
+  }
+
+  setManagedIdentityEndpoint(state: 'up' | 'down', clientId?: string): Promise<void> {
+    return run(() => this.state.managedIdentities.setEndpoint(state, clientId));
+  }
+
+  /** `IDENTITY_ENDPOINT` (this server's `/msi/token`) and `IDENTITY_HEADER`, as App Service sets them. */
+  managedIdentityEnv(): Promise<ManagedIdentityEnv> {
+    const IDENTITY_HEADER = this.state.managedIdentities.identityHeader;
+    return Promise.resolve({ IDENTITY_ENDPOINT: `${this.url}${MANAGED_IDENTITY_PATH}`, IDENTITY_HEADER });
+  }
+
+  /** A certificate content type stores the version as a certificate's backing secret (`managed`, `kid`). */
   setVaultSecret(
     name: string,
     value: string,
-    options: { expiresOn?: string } = {},
+    options: VaultSecretOptions = {},
   ): Promise<{ version: string }> {
-    return run(() => ({
-      version: this.state.vault.set(name, value, options.expiresOn, this.state.wall()).version,
-    }));
+    return run(() => {
+      const managed =
+        options.contentType !== undefined && CERTIFICATE_CONTENT_TYPES.includes(options.contentType);
+      return {
+        version: this.state.vault.set(name, value, { ...options, managed }, this.state.wall()).version,
+      };
+    });
   }
 
   /** Deletes every version; deleting a missing secret is not an error. */
@@ -324,6 +373,7 @@ async function dispatch(
   if (path === '/_sim' || path.startsWith('/_sim/')) return handleControl(routes, req, res);
   if (path === '/v1.0' || path.startsWith('/v1.0/')) return handleGraph(state, req, res);
   if (path === '/secrets' || path.startsWith('/secrets/')) return handleKeyVault(state, req, res);
+  if (path === MANAGED_IDENTITY_PATH) return handleManagedIdentity(state, req, res);
   if (await handleEntra(state, req, res)) return;
   sendJson(res, 404, { error: { code: 'NotFound', message: `The simulator has no endpoint at ${path}` } });
 }

@@ -8,6 +8,17 @@
  * run in parallel against one simulator create their own app, secret names and tenants and never collide.
  */
 
+import type {
+  AppCertificateSpec,
+  FederatedCredentialSpec,
+  ManagedIdentityEnv,
+  ManagedIdentityInfo,
+  ManagedIdentitySpec,
+  VaultSecretOptions,
+} from './credential-types';
+
+export type * from './credential-types';
+
 /** The application permissions the product needs. */
 export type GraphAppRole = 'User.Read.All' | 'Files.Read.All';
 
@@ -31,7 +42,12 @@ export interface AppSpec {
   clientId?: string;
   /** Name shown on the adminconsent page. Defaults to `App <first 8 characters of the client ID>`. */
   displayName?: string;
-  secrets: AppSecretSpec[];
+  /** Client secrets. Default none. */
+  secrets?: AppSecretSpec[];
+  /** Certificates (public parts). Default none. */
+  certificates?: AppCertificateSpec[];
+  /** Federated identity credentials, at most 20 as in Entra ID. Default none. */
+  federatedCredentials?: FederatedCredentialSpec[];
   /** Redirect URIs registered on the app; the adminconsent page refuses any other (AADSTS50011). */
   redirectUris?: string[];
   /** Application permissions configured on the app; consent grants these. Default: both. */
@@ -177,7 +193,8 @@ export interface Faults {
 export interface RequestLogEntry {
   /** Real time, ms since epoch. */
   at: number;
-  service: 'graph' | 'token' | 'vault' | 'consent' | 'openid' | 'authorize';
+  /** `msi`: the managed-identity endpoint (`IDENTITY_ENDPOINT`). */
+  service: 'graph' | 'token' | 'vault' | 'consent' | 'openid' | 'authorize' | 'msi';
   tenantId?: string;
   clientId?: string;
   method: string;
@@ -276,8 +293,26 @@ export interface SimControl {
   createApp(spec: AppSpec): Promise<{ clientId: string }>;
   addAppSecret(clientId: string, secret: AppSecretSpec): Promise<void>;
   removeAppSecret(clientId: string, value: string): Promise<void>;
+  /** Uploads a certificate's public part to the app; its SHA-256 thumbprint (hex) names it from then on. */
+  addAppCertificate(clientId: string, certificate: AppCertificateSpec): Promise<void>;
+  /** Removes the certificate (assertions signed with it then answer AADSTS700027). Hex, any case. */
+  removeAppCertificate(clientId: string, thumbprintSha256Hex: string): Promise<void>;
+  /** Keeps the certificate but marks it revoked: assertions signed with it answer AADSTS7000214. */
+  revokeAppCertificate(clientId: string, thumbprintSha256Hex: string): Promise<void>;
+  /** Adds a federated identity credential (at most 20 per app; names and issuer+subject pairs unique). */
+  addFederatedCredential(clientId: string, credential: FederatedCredentialSpec): Promise<void>;
+  removeFederatedCredential(clientId: string, name: string): Promise<void>;
+  /** Creates a user-assigned managed identity in the operator's tenant. */
+  createManagedIdentity(spec: ManagedIdentitySpec): Promise<ManagedIdentityInfo>;
+  /**
+   * Makes the managed-identity endpoint answer `503` without a token (`down`), as App Service's does when it
+   * cannot get one, or normally again (`up`): for one identity's requests, or, without `clientId`, for all.
+   */
+  setManagedIdentityEndpoint(state: 'up' | 'down', clientId?: string): Promise<void>;
+  /** `IDENTITY_ENDPOINT` and `IDENTITY_HEADER` as App Service sets them, for `ManagedIdentityCredential`. */
+  managedIdentityEnv(): Promise<ManagedIdentityEnv>;
   /** Stores a new version of a Key Vault secret and makes it the latest; returns the version ID. */
-  setVaultSecret(name: string, value: string, options?: { expiresOn?: string }): Promise<{ version: string }>;
+  setVaultSecret(name: string, value: string, options?: VaultSecretOptions): Promise<{ version: string }>;
   deleteVaultSecret(name: string): Promise<void>;
   createTenant(spec: TenantSpec): Promise<TenantInfo>;
   /** Grants consent for the app in the tenant, as the adminconsent page's "Accept" does. */

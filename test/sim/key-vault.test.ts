@@ -50,6 +50,38 @@ describe('simulated Key Vault', () => {
     expect(old.value).toBe('old');
   });
 
+  it("returns a certificate's backing secret as Key Vault does: content type, managed, the key's ID", async () => {
+    const pem = await cloud.setVaultSecret('app-certificate', 'PEM text', {
+      contentType: 'application/x-pem-file',
+      expiresOn: '2031-01-01T00:00:00Z',
+    });
+    const pfx = await cloud.setVaultSecret('app-certificate-pfx', 'PKCS12', {
+      contentType: 'application/x-pkcs12',
+    });
+
+    const asPem = await secrets.getSecret('app-certificate');
+    const asPfx = await secrets.getSecret('app-certificate-pfx');
+
+    expect(asPem.properties).toMatchObject({
+      contentType: 'application/x-pem-file',
+      managed: true,
+      certificateKeyId: `${cloud.url}/keys/app-certificate/${pem.version}`,
+      version: pem.version,
+    });
+    expect(asPfx.properties).toMatchObject({ contentType: 'application/x-pkcs12', managed: true });
+    expect(asPfx.properties.certificateKeyId).toBe(`${cloud.url}/keys/app-certificate-pfx/${pfx.version}`);
+  });
+
+  it('keeps the content type of a plain secret set through Key Vault, which is not managed', async () => {
+    await secrets.setSecret('typed-secret', 'value', { contentType: 'text/plain' });
+
+    const read = await secrets.getSecret('typed-secret');
+
+    expect(read.properties.contentType).toBe('text/plain');
+    expect(read.properties.managed).toBeUndefined();
+    expect(read.properties.certificateKeyId).toBeUndefined();
+  });
+
   it('answers SecretNotFound for a missing or deleted secret', async () => {
     await cloud.setVaultSecret('short-lived', 'value');
     await cloud.deleteVaultSecret('short-lived');

@@ -1,3 +1,5 @@
+import { ClientCertificateCredential } from '@azure/identity';
+import { createAppCertificate } from '../../dev/sim/app-certificate';
 import { SimClient } from '../../dev/sim/sim-client';
 import { SimError } from '../../dev/sim/sim-error';
 import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
@@ -50,7 +52,9 @@ describe('SimClient', () => {
     const added = await client.addItem(tenant.tenantId, user!.id, { name: 'remote.txt', size: 12 });
     await client.renameItem(tenant.tenantId, user!.id, added.id, 'remote renamed.txt');
     await client.setThrottle(tenant.tenantId, { budgetPerWindow: 77 });
-    const { version } = await client.setVaultSecret('remote-secret-name', 'v1');
+    const { version } = await client.setVaultSecret('remote-secret-name', 'v1', {
+      contentType: 'text/plain',
+    });
     await client.deleteVaultSecret('remote-secret-name');
 
     const items = (await client.drives(tenant.tenantId))[user!.id] ?? [];
@@ -60,6 +64,71 @@ describe('SimClient', () => {
       (await client.throttleStats(tenant.tenantId, '00000000-0000-4000-8000-000000000000')).budgetPerWindow,
     ).toBe(77);
     expect(version).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('manages certificates, federated credentials and managed identities remotely, as in-process', async () => {
+    const certificate = createAppCertificate({});
+    const { clientId } = await client.createApp({});
+    const tenant = await client.createTenant({ seed: uniqueSeed(), users: 2 });
+    await client.consent(tenant.tenantId, clientId);
+    await client.addAppCertificate(clientId, { certificatePem: certificate.certificatePem });
+    const identity = await client.createManagedIdentity({});
+    const federated = {
+      name: 'remote',
+      issuer: `${cloud.url}/${identity.tenantId}/v2.0`,
+      subject: identity.principalId,
+      audiences: ['api://AzureADTokenExchange'],
+    };
+    await client.addFederatedCredential(clientId, federated);
+    const certificateToken = () =>
+      new ClientCertificateCredential(
+        tenant.tenantId,
+        clientId,
+        { certificate: certificate.pem },
+        { authorityHost: cloud.url, disableInstanceDiscovery: true },
+      ).getToken(`${cloud.url}/.default`);
+
+    const issued = await certificateToken();
+    await client.revokeAppCertificate(clientId, certificate.thumbprintSha256Hex);
+    const revoked = await certificateToken().catch((error: Error) => error.message);
+    await client.removeAppCertificate(clientId, certificate.thumbprintSha256Hex);
+    const removed = await certificateToken().catch((error: Error) => error.message);
+    const duplicate = await client
+      .addFederatedCredential(clientId, federated)
+      .catch((error: unknown) => error);
+    await client.removeFederatedCredential(clientId, 'remote');
+    await client.setManagedIdentityEndpoint('down', identity.clientId);
+    await cloud.setManagedIdentityEndpoint('up');
+
+    expect(jwtPayload(issued.token)).toMatchObject({ tid: tenant.tenantId, appid: clientId });
+    expect(revoked).toMatch(/AADSTS7000214:/);
+    expect(removed).toMatch(/AADSTS700027:/);
+    expect(duplicate).toMatchObject({ name: 'SimError', status: 409 });
+    expect(identity.tenantId).toBe((await client.env()).AZURE_TENANT_ID);
+    expect(await client.managedIdentityEnv()).toEqual(await cloud.managedIdentityEnv());
+    await expect(client.removeFederatedCredential(clientId, 'remote')).rejects.toMatchObject({ status: 404 });
+    await expect(client.createManagedIdentity({ clientId: identity.clientId })).rejects.toMatchObject({
+      status: 409,
+    });
+  });
+
+  it('refuses a 21st federated credential, as Entra ID does', async () => {
+    const { clientId } = await client.createApp({});
+    const credential = (index: number) => ({
+      name: `credential-${index}`,
+      issuer: 'https://issuer.example.test',
+      subject: `subject-${index}`,
+      audiences: ['api://AzureADTokenExchange'],
+    });
+    for (let index = 0; index < 20; index++) await client.addFederatedCredential(clientId, credential(index));
+
+    await expect(client.addFederatedCredential(clientId, credential(20))).rejects.toMatchObject({
+      status: 400,
+      message: 'An app has at most 20 federated credentials',
+    });
+    await expect(cloud.addFederatedCredential(clientId, credential(21))).rejects.toMatchObject({
+      status: 400,
+    });
   });
 
   it('throws the simulator refusal as a SimError with its status and message', async () => {
