@@ -1,6 +1,7 @@
 // The Flex Consumption plan and the Function App (Node 22). The app runs as the user-assigned identity: the
 // deployment package, AzureWebJobsStorage, Key Vault and Application Insights are all reached with its Entra
-// tokens, so no setting holds a key or a secret.
+// tokens, so no setting holds a key or a secret. With appCredential managed-identity a second user-assigned
+// identity is attached, used only as the app registration's federated credential.
 
 param location string
 param tags object
@@ -10,10 +11,20 @@ param identityName string
 param storageAccountName string
 param deploymentContainerName string
 param appInsightsName string
-param keyVaultUrl string
 param maximumInstanceCount int
 param appClientId string
+
+@allowed(['secret', 'certificate', 'managed-identity'])
+param appCredential string
+
+@description('The vault\'s URI (secret and certificate); empty for managed-identity.')
+param keyVaultUrl string
+
 param appClientSecretName string
+param appCertificateName string
+
+@description('The identity the app registration trusts as its federated credential (managed-identity); empty for the other kinds.')
+param federatedIdentityName string
 param crawlSchedule string
 param isvName string
 param graphEndpoint string
@@ -23,6 +34,10 @@ param homeTenantId string
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
+}
+
+resource federatedIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = if (!empty(federatedIdentityName)) {
+  name: federatedIdentityName
 }
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
@@ -53,11 +68,16 @@ resource functionApp 'Microsoft.Web/sites@2024-11-01' = {
   // azd finds the app to deploy the `api` service to by this tag.
   tags: union(tags, { 'azd-service-name': 'api' })
   kind: 'functionapp,linux'
+  // The app's own identity, and for managed-identity the federated credential's, attached so that the app can ask
+  // IDENTITY_ENDPOINT for its token. With two attached, every user names its own: AZURE_CLIENT_ID,
+  // AzureWebJobsStorage__clientId, the deployment storage and APPLICATIONINSIGHTS_AUTHENTICATION_STRING the app's,
+  // and only APP_FEDERATED_IDENTITY_CLIENT_ID the other.
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identity.id}': {}
-    }
+    userAssignedIdentities: union(
+      { '${identity.id}': {} },
+      empty(federatedIdentityName) ? {} : { '${federatedIdentity.id}': {} }
+    )
   }
   properties: {
     serverFarmId: plan.id
@@ -112,13 +132,20 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 // FUNCTIONS_WORKER_RUNTIME.
 var consentBaseUrl = 'https://${functionApp.properties.defaultHostName}/api/consent'
 
+// APP_CREDENTIAL and only its kind's settings: the app refuses another kind's. The client ID is read only for
+// managed-identity (the conditional's other branches never evaluate it).
+var credentialSettings = appCredential == 'managed-identity'
+  ? { APP_FEDERATED_IDENTITY_CLIENT_ID: federatedIdentity!.properties.clientId }
+  : appCredential == 'certificate'
+      ? { KEY_VAULT_URL: keyVaultUrl, APP_CERTIFICATE_NAME: appCertificateName }
+      : { KEY_VAULT_URL: keyVaultUrl, APP_CLIENT_SECRET_NAME: appClientSecretName }
+
 resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
   parent: functionApp
   name: 'appsettings'
-  properties: {
+  properties: union(credentialSettings, {
     APP_CLIENT_ID: appClientId
-    KEY_VAULT_URL: keyVaultUrl
-    APP_CLIENT_SECRET_NAME: appClientSecretName
+    APP_CREDENTIAL: appCredential
     CONSENT_REDIRECT_URI: '${consentBaseUrl}/callback'
     // Onboarding refuses the ISV's home tenant, where the app registration lives.
     HOME_TENANT_ID: homeTenantId
@@ -137,7 +164,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     AzureWebJobsStorage__tableServiceUri: storageAccount.properties.primaryEndpoints.table
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
-  }
+  })
 }
 
 output functionAppName string = functionApp.name

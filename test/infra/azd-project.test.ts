@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isRecord } from './arm-template';
 import { MAIN_BICEP, REPO_ROOT } from './bicep-cli';
+import { CREDENTIAL_KINDS, paramsFile } from './deployment-snapshot';
 
 const azureYaml = readFileSync(path.join(REPO_ROOT, 'azure.yaml'), 'utf8');
 const parametersFile: unknown = JSON.parse(
@@ -40,6 +41,21 @@ describe('azd project', () => {
     expect(value('deployerPrincipalId')).toBe('${AZURE_PRINCIPAL_ID}');
     expect(value('appClientId')).toBe('${APP_CLIENT_ID}');
     expect(value('keyVaultNameSeed')).toBe('${KEY_VAULT_NAME_SEED}');
+  });
+
+  test('passes APP_CREDENTIAL (secret when unset) and the names of the secret and the certificate', () => {
+    const value = (name: string): unknown => {
+      const entry = mappedParameters()[name];
+      return isRecord(entry) ? entry.value : undefined;
+    };
+    expect(value('appCredential')).toBe('${APP_CREDENTIAL=secret}');
+    expect(value('appClientSecretName')).toBe('${APP_CLIENT_SECRET_NAME}');
+    expect(value('appCertificateName')).toBe('${APP_CERTIFICATE_NAME}');
+  });
+
+  test('has no infra/main.bicepparam, which azd would take instead of main.parameters.json', () => {
+    expect(existsSync(path.join(REPO_ROOT, 'infra', 'main.bicepparam'))).toBe(false);
+    for (const kind of CREDENTIAL_KINDS) expect(existsSync(paramsFile(kind))).toBe(true);
   });
 
   test('renews the Key Vault name seed after azd down and keeps it otherwise', () => {

@@ -48,8 +48,17 @@ export interface BicepRun {
   stderr: string;
 }
 
+export interface BicepRunOptions {
+  /** The environment of the run, instead of this process's (`.bicepparam` files read it). */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Runs the Bicep CLI to completion; a non-zero exit is a result, not a rejection. */
-export function runBicep(bicep: string, args: readonly string[]): Promise<BicepRun> {
+export function runBicep(
+  bicep: string,
+  args: readonly string[],
+  options: BicepRunOptions = {},
+): Promise<BicepRun> {
   return new Promise((resolve, reject) => {
     execFile(
       bicep,
@@ -59,7 +68,11 @@ export function runBicep(bicep: string, args: readonly string[]): Promise<BicepR
         maxBuffer: 64 * 1024 * 1024,
         timeout: BICEP_TIMEOUT_MS - 10_000,
         // No telemetry and no first-run chatter: the tests must not depend on anything beyond this machine.
-        env: { ...process.env, BICEP_TELEMETRY_ENABLED: 'false', DOTNET_CLI_TELEMETRY_OPTOUT: '1' },
+        env: {
+          ...(options.env ?? process.env),
+          BICEP_TELEMETRY_ENABLED: 'false',
+          DOTNET_CLI_TELEMETRY_OPTOUT: '1',
+        },
       },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') {

@@ -7,13 +7,28 @@ import {
   allStrings,
   isRecord,
   resolveInRoot,
-  resourceIdCall,
   resourcesOfType,
   scopeResourceType,
   templateScopes,
   valueAt,
 } from './arm-template';
 import { BICEP_TIMEOUT_MS, findBicep, MAIN_BICEP, REPO_ROOT, runBicep } from './bicep-cli';
+import type { CredentialKind, DeploymentSnapshot, SnapshotRoleAssignment } from './deployment-snapshot';
+import {
+  appIdentityId,
+  appSettingsOf,
+  CREDENTIAL_KINDS,
+  onlyOf,
+  referencedIdOf,
+  referencesIn,
+  resourcesOf,
+  roleAssignmentsOf,
+  siteIdentityIds,
+  takeSnapshot,
+  TARGET,
+  TEST_ENVIRONMENT,
+  typeOfId,
+} from './deployment-snapshot';
 
 /** Built-in role definition IDs (docs/deploy.md, "Built-in role definition IDs"). */
 const ROLE = {
@@ -23,6 +38,7 @@ const ROLE = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+  keyVaultCertificatesOfficer: 'a4417e6f-fecd-4de8-b567-7b0420556985',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
 } as const;
 
@@ -43,18 +59,35 @@ const CONTAINER = 'Microsoft.Storage/storageAccounts/blobServices/containers';
 const VAULT = 'Microsoft.KeyVault/vaults';
 const APP_INSIGHTS = 'Microsoft.Insights/components';
 
+/** The kinds of credential that keep the app's credential in the vault. */
+const VAULT_KINDS: readonly CredentialKind[] = ['secret', 'certificate'];
+
 /**
- * Every role assignment of the template: [role name, role ID, who, scope type]. docs/deploy.md ("Security baseline")
- * gives the reason for each; the identity's queue role is one assignment per queue (a loop over `queueNames`).
+ * Every role assignment of the template: [role name, role ID, who, scope type, the credential kinds that get it].
+ * docs/deploy.md ("Security baseline") gives the reason for each; "identity" is the Function App's own identity, and
+ * the identity's queue role is one assignment per queue.
  */
-const EXPECTED_ROLES: [string, string, 'identity' | 'deployer', string][] = [
-  ['Storage Blob Data Owner', ROLE.storageBlobDataOwner, 'identity', STORAGE_ACCOUNT],
-  ['Storage Queue Data Contributor', ROLE.storageQueueDataContributor, 'identity', QUEUE],
-  ['Storage Table Data Contributor', ROLE.storageTableDataContributor, 'identity', STORAGE_ACCOUNT],
-  ['Key Vault Secrets User', ROLE.keyVaultSecretsUser, 'identity', VAULT],
-  ['Monitoring Metrics Publisher', ROLE.monitoringMetricsPublisher, 'identity', APP_INSIGHTS],
-  ['Key Vault Secrets Officer', ROLE.keyVaultSecretsOfficer, 'deployer', VAULT],
-  ['Storage Blob Data Contributor', ROLE.storageBlobDataContributor, 'deployer', CONTAINER],
+const EXPECTED_ROLES: [string, string, 'identity' | 'deployer', string, readonly CredentialKind[]][] = [
+  ['Storage Blob Data Owner', ROLE.storageBlobDataOwner, 'identity', STORAGE_ACCOUNT, CREDENTIAL_KINDS],
+  ['Storage Queue Data Contributor', ROLE.storageQueueDataContributor, 'identity', QUEUE, CREDENTIAL_KINDS],
+  [
+    'Storage Table Data Contributor',
+    ROLE.storageTableDataContributor,
+    'identity',
+    STORAGE_ACCOUNT,
+    CREDENTIAL_KINDS,
+  ],
+  ['Key Vault Secrets User', ROLE.keyVaultSecretsUser, 'identity', VAULT, VAULT_KINDS],
+  [
+    'Monitoring Metrics Publisher',
+    ROLE.monitoringMetricsPublisher,
+    'identity',
+    APP_INSIGHTS,
+    CREDENTIAL_KINDS,
+  ],
+  ['Key Vault Secrets Officer', ROLE.keyVaultSecretsOfficer, 'deployer', VAULT, ['secret']],
+  ['Key Vault Certificates Officer', ROLE.keyVaultCertificatesOfficer, 'deployer', VAULT, ['certificate']],
+  ['Storage Blob Data Contributor', ROLE.storageBlobDataContributor, 'deployer', CONTAINER, CREDENTIAL_KINDS],
 ];
 
 /** The queues the code uses (src/storage/storage-clients.ts), each with its poison queue and that one's own. */
@@ -69,11 +102,13 @@ const DIAGNOSTICS_TYPE = 'Microsoft.Insights/diagnosticSettings';
 
 const IDENTITY_TYPE = 'Microsoft.ManagedIdentity/userAssignedIdentities';
 
-/** The settings of docs/contract.md that a deployment sets (PORT and the connection-string and secret forms excepted). */
+/**
+ * The settings of docs/contract.md that every deployment sets, whatever its credential kind (PORT and the
+ * connection-string and secret forms excepted); app-credential.test.ts pins each kind's own settings.
+ */
 const CONTRACT_SETTINGS = [
   'APP_CLIENT_ID',
-  'KEY_VAULT_URL',
-  'APP_CLIENT_SECRET_NAME',
+  'APP_CREDENTIAL',
   'CONSENT_REDIRECT_URI',
   'HOME_TENANT_ID',
   'ONBOARDING',
@@ -102,28 +137,35 @@ const FORBIDDEN_SETTINGS = [
   'AzureWebJobsStorage',
   'APPINSIGHTS_INSTRUMENTATIONKEY',
   'AZURE_CLIENT_SECRET',
+  'AZURE_CLIENT_CERTIFICATE_PATH',
+  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
 ] as const;
 
+/**
+ * The runtime properties an app setting or an output may read from a resource at deployment (`reference(...)`):
+ * identities' IDs, endpoints and names. None is a key or a secret; the Application Insights connection string
+ * carries no key that works, since local authentication is off.
+ */
+const READABLE_PROPERTIES = [
+  'clientId',
+  'principalId',
+  'vaultUri',
+  'defaultHostName',
+  'primaryEndpoints.blob',
+  'primaryEndpoints.queue',
+  'primaryEndpoints.table',
+  'ConnectionString',
+];
+
+/** What a value holding or fetching a secret looks like in a template, a setting or an output. */
+const SECRET_VALUE_PATTERNS: [string, RegExp][] = [
+  ['a list* call (listKeys, listSecrets, listConnectionStrings...)', /\blist[A-Za-z]*\(/],
+  ['a Key Vault reference', /@Microsoft\.KeyVault\(/i],
+  ['a read of a Key Vault secret, key or certificate', /\/vaults\/[^/']+\/(secrets|keys|certificates)\b/i],
+  ['a getSecret call', /\bgetSecret\(/i],
+];
+
 const bicep = findBicep();
-
-interface AppSetting {
-  value: unknown;
-  /** The value rewritten into the root template's terms. */
-  resolved: unknown;
-}
-
-interface RoleAssignment {
-  roleId: string | undefined;
-  scopeType: string | undefined;
-  /** The scope as compiled, in its template's terms. */
-  scope: unknown;
-  principalId: unknown;
-  principalType: unknown;
-  condition: unknown;
-  /** `copy.count` of a loop, undefined for a single assignment. */
-  copyCount: unknown;
-  resource: ArmResource;
-}
 
 let root: JsonRecord;
 let resources: ArmResource[];
@@ -136,62 +178,6 @@ function only(type: string): ArmResource {
 
 function props(resource: ArmResource, ...keys: string[]): unknown {
   return valueAt(resource.body, 'properties', ...keys);
-}
-
-/** App settings from `sites/config` `appsettings` resources and from any site's `siteConfig.appSettings`. */
-function appSettings(): Map<string, AppSetting> {
-  const settings = new Map<string, AppSetting>();
-  for (const config of resourcesOfType(resources, 'Microsoft.Web/sites/config')) {
-    if (!config.name.includes('appsettings')) continue;
-    const values = config.body.properties;
-    if (!isRecord(values)) continue;
-    for (const [name, value] of Object.entries(values)) {
-      settings.set(name, { value, resolved: resolveInRoot(value, config.scope) });
-    }
-  }
-  for (const site of resourcesOfType(resources, 'Microsoft.Web/sites')) {
-    const list = props(site, 'siteConfig', 'appSettings');
-    if (!Array.isArray(list)) continue;
-    for (const entry of list) {
-      if (isRecord(entry) && typeof entry.name === 'string') {
-        settings.set(entry.name, { value: entry.value, resolved: resolveInRoot(entry.value, site.scope) });
-      }
-    }
-  }
-  return settings;
-}
-
-function setting(name: string): AppSetting {
-  const found = appSettings().get(name);
-  if (!found) throw new Error(`App setting ${name} is not set`);
-  return found;
-}
-
-function roleAssignments(): RoleAssignment[] {
-  return resourcesOfType(resources, 'Microsoft.Authorization/roleAssignments').map((assignment) => {
-    const roleDefinitionId = props(assignment, 'roleDefinitionId');
-    const roleId =
-      typeof roleDefinitionId === 'string'
-        ? /roleDefinitions',\s*'([0-9a-f-]{36})'/i.exec(roleDefinitionId)?.[1]?.toLowerCase()
-        : undefined;
-    return {
-      roleId,
-      scopeType: scopeResourceType(assignment.body.scope),
-      scope: assignment.body.scope,
-      principalId: resolveInRoot(props(assignment, 'principalId'), assignment.scope),
-      principalType: props(assignment, 'principalType'),
-      condition: assignment.body.condition,
-      copyCount: valueAt(assignment.body, 'copy', 'count'),
-      resource: assignment,
-    };
-  });
-}
-
-/** Who an assignment is for: the site's identity, the deployer parameter, or something else. */
-function principalOf(assignment: RoleAssignment): 'identity' | 'deployer' | 'other' {
-  if (identityRefIn(assignment.principalId) === siteIdentityRef()) return 'identity';
-  if (assignment.principalId === "[parameters('deployerPrincipalId')]") return 'deployer';
-  return 'other';
 }
 
 /** A value that is `[variables('x')]` replaced by that variable's value in its template (arrays and objects too). */
@@ -252,22 +238,6 @@ function expectSentToTheWorkspace(setting: ArmResource): void {
   }
 }
 
-/** The identity a site runs as, as a normalized `resourceId(...)` call in the root's terms. */
-function siteIdentityRef(): string {
-  const site = only('Microsoft.Web/sites');
-  const identities = valueAt(site.body, 'identity', 'userAssignedIdentities');
-  const keys = isRecord(identities) ? Object.keys(identities) : [];
-  expect(keys).toHaveLength(1);
-  const resolved = resolveInRoot(keys[0], site.scope);
-  const ref = typeof resolved === 'string' ? resourceIdCall(resolved, IDENTITY_TYPE) : undefined;
-  if (!ref) throw new Error('The site names no user-assigned identity');
-  return ref;
-}
-
-function identityRefIn(value: unknown): string | undefined {
-  return typeof value === 'string' ? resourceIdCall(value, IDENTITY_TYPE) : undefined;
-}
-
 /** Words of a camelCase, snake_case or kebab-case name, lower-cased. */
 function words(name: string): string[] {
   return name
@@ -290,6 +260,38 @@ function namesASecret(name: string): boolean {
     if (word === 'connection' && parts[index + 1] === 'string') return true;
     return word === 'connectionstring';
   });
+}
+
+/** The role assignments a kind's deployment should make, as `<role ID> <who> <scope type>`, sorted. */
+function expectedRoleLines(kind: CredentialKind, withDeployer: boolean): string[] {
+  return EXPECTED_ROLES.filter(
+    ([, , who, , kinds]) => kinds.includes(kind) && (withDeployer || who !== 'deployer'),
+  )
+    .flatMap(([, roleId, who, scopeType]) =>
+      (scopeType === QUEUE ? CODE_QUEUES : ['']).map(() => `${roleId} ${who} ${scopeType}`),
+    )
+    .sort();
+}
+
+/** Who a snapshot's role assignment is for: the app's own identity, the deployer, or something else. */
+function whoIn(snapshot: DeploymentSnapshot, assignment: SnapshotRoleAssignment): string {
+  if (assignment.principal === appIdentityId(snapshot)) return 'identity';
+  if (assignment.principal === TEST_ENVIRONMENT.AZURE_PRINCIPAL_ID) return 'deployer';
+  return `other (${String(assignment.principal)})`;
+}
+
+function roleLines(snapshot: DeploymentSnapshot): string[] {
+  return roleAssignmentsOf(snapshot)
+    .map((assignment) => [assignment.roleId, whoIn(snapshot, assignment), assignment.scopeType].join(' '))
+    .sort();
+}
+
+/** The values of every app setting and every output of a snapshot, with where each is. */
+function settingAndOutputValues(snapshot: DeploymentSnapshot): { path: string; value: string }[] {
+  return [
+    ...allStrings(appSettingsOf(snapshot), ['appsettings']),
+    ...allStrings(snapshot.outputs, ['outputs']),
+  ];
 }
 
 (bicep ? describe : describe.skip)('infra/main.bicep compiled to ARM', () => {
@@ -485,175 +487,21 @@ function namesASecret(name: string): boolean {
       expect(allowed.get('ftp')).toBe(false);
       expect(allowed.get('scm')).toBe(false);
     });
-
-    test('runs as one user-assigned identity and nothing else', () => {
-      const site = only('Microsoft.Web/sites');
-      expect(valueAt(site.body, 'identity', 'type')).toBe('UserAssigned');
-      expect(resourcesOfType(resources, IDENTITY_TYPE)).toHaveLength(1);
-      siteIdentityRef();
-    });
-
-    test('reads the deployment package with the user-assigned identity', () => {
-      const site = only('Microsoft.Web/sites');
-      const storage = props(site, 'functionAppConfig', 'deployment', 'storage');
-      expect(valueAt(storage, 'type')).toBe('blobContainer');
-      expect(valueAt(storage, 'authentication', 'type')).toBe('UserAssignedIdentity');
-      const identity = resolveInRoot(
-        valueAt(storage, 'authentication', 'userAssignedIdentityResourceId'),
-        site.scope,
-      );
-      expect(identityRefIn(identity)).toBe(siteIdentityRef());
-    });
   });
 
-  describe('app settings', () => {
-    test.each(CONTRACT_SETTINGS)('sets %s', (name) => {
-      const { value } = setting(name);
-      expect(typeof value).toBe('string');
-      expect(value).not.toBe('');
-    });
-
-    test.each(FORBIDDEN_SETTINGS)('does not set %s', (name) => {
-      expect(appSettings().has(name)).toBe(false);
-    });
-
-    test('pins @azure/identity to the user-assigned managed identity', () => {
-      expect(setting('AZURE_TOKEN_CREDENTIALS').value).toBe('ManagedIdentityCredential');
-      expect(setting('AZURE_CLIENT_ID').resolved).toMatch(/\.clientId\]$/);
-      expect(identityRefIn(setting('AZURE_CLIENT_ID').resolved)).toBe(siteIdentityRef());
-    });
-
-    test('connects the host to storage with the managed identity, never a key', () => {
-      expect(setting('AzureWebJobsStorage__credential').value).toBe('managedidentity');
-      expect(setting('AzureWebJobsStorage__clientId').resolved).toMatch(/\.clientId\]$/);
-      expect(identityRefIn(setting('AzureWebJobsStorage__clientId').resolved)).toBe(siteIdentityRef());
-      expect(setting('AzureWebJobsStorage__blobServiceUri').value).toMatch(/primaryEndpoints\.blob\]$/);
-      expect(setting('AzureWebJobsStorage__queueServiceUri').value).toMatch(/primaryEndpoints\.queue\]$/);
-      expect(setting('AzureWebJobsStorage__tableServiceUri').value).toMatch(/primaryEndpoints\.table\]$/);
-    });
-
-    test('sends telemetry with an Entra token of the managed identity', () => {
-      const auth = setting('APPLICATIONINSIGHTS_AUTHENTICATION_STRING');
-      expect(auth.value).toMatch(/ClientId=\{0\};Authorization=AAD/);
-      expect(identityRefIn(auth.resolved)).toBe(siteIdentityRef());
-    });
-
-    test('points KEY_VAULT_URL at the vault it creates', () => {
-      expect(setting('KEY_VAULT_URL').resolved).toMatch(/outputs\.vaultUri\.value/);
-    });
-
-    test("refuses the deployment's own tenant as a customer and onboards by invitation unless told otherwise", () => {
-      expect(setting('HOME_TENANT_ID').value).toMatch(/parameters\('homeTenantId'\)/);
+  describe('parameters', () => {
+    test("refuse the deployment's own tenant as a customer and onboard by invitation unless told otherwise", () => {
       expect(valueAt(root, 'parameters', 'homeTenantId', 'defaultValue')).toBe('[tenant().tenantId]');
-      expect(setting('ONBOARDING').value).toMatch(/parameters\('onboarding'\)/);
       expect(valueAt(root, 'parameters', 'onboarding', 'defaultValue')).toBe('invite');
       expect(valueAt(root, 'parameters', 'onboarding', 'allowedValues')).toEqual(['invite', 'open']);
     });
 
-    test('builds CONSENT_REDIRECT_URI from the site host name outside the site resource', () => {
-      const redirect = setting('CONSENT_REDIRECT_URI').value;
-      expect(redirect).toMatch(/defaultHostName/);
-      expect(redirect).toMatch(/^\[format\('\{0\}\/callback', format\('https:\/\/\{0\}\/api\/consent'/);
-      expect(JSON.stringify(only('Microsoft.Web/sites').body)).not.toMatch(/defaultHostName/);
-    });
-
-    test('takes APP_CLIENT_ID, ISV_NAME and CRAWL_SCHEDULE from parameters', () => {
-      expect(setting('APP_CLIENT_ID').resolved).toBe("[parameters('appClientId')]");
-      expect(setting('ISV_NAME').resolved).toMatch(/parameters\('isvName'\)/);
-      expect(setting('CRAWL_SCHEDULE').resolved).toMatch(/parameters\('crawlSchedule'\)/);
-    });
-
-    test('defaults CRAWL_SCHEDULE to every six hours, also when azd passes an empty value', () => {
+    test('default CRAWL_SCHEDULE to every six hours, also when azd passes an empty value', () => {
       expect(valueAt(root, 'parameters', 'crawlSchedule', 'defaultValue')).toBe('0 0 */6 * * *');
-      expect(setting('CRAWL_SCHEDULE').resolved).toBe(
+      const site = only('Microsoft.Web/sites');
+      expect(resolveInRoot(valueAt(site.scope.passedParameters, 'crawlSchedule', 'value'), site.scope)).toBe(
         "[if(empty(parameters('crawlSchedule')), '0 0 */6 * * *', parameters('crawlSchedule'))]",
       );
-    });
-  });
-
-  describe('role assignments', () => {
-    test('assign exactly the roles of docs/deploy.md, each to its principal at its scope', () => {
-      const actual = roleAssignments()
-        .map((assignment) => [assignment.roleId, principalOf(assignment), assignment.scopeType].join(' '))
-        .sort();
-      const expected = EXPECTED_ROLES.map(([, roleId, who, scopeType]) =>
-        [roleId, who, scopeType].join(' '),
-      ).sort();
-      expect(actual).toEqual(expected);
-    });
-
-    test.each(EXPECTED_ROLES.filter(([, , who]) => who === 'identity'))(
-      'give the identity %s as a service principal, without a condition',
-      (_role, roleId) => {
-        const matches = roleAssignments().filter((assignment) => assignment.roleId === roleId);
-        expect(matches).toHaveLength(1);
-        const [assignment] = matches;
-        expect(assignment!.principalType).toBe('ServicePrincipal');
-        expect(assignment!.principalId).toMatch(/\.principalId\]$/);
-        expect(identityRefIn(assignment!.principalId)).toBe(siteIdentityRef());
-        expect(assignment!.condition).toBeUndefined();
-      },
-    );
-
-    test.each(EXPECTED_ROLES.filter(([, , who]) => who === 'deployer'))(
-      'give the deployer %s only when there is a deployer',
-      (_role, roleId) => {
-        const matches = roleAssignments().filter((assignment) => assignment.roleId === roleId);
-        expect(matches).toHaveLength(1);
-        const [assignment] = matches;
-        expect(assignment!.principalId).toBe("[parameters('deployerPrincipalId')]");
-        expect(assignment!.principalType).toMatch(/deployerPrincipalType/);
-        expect(assignment!.condition).toMatch(/deployerPrincipalId/);
-      },
-    );
-
-    test('give the identity Storage Queue Data Contributor on each queue the code uses, not on the account', () => {
-      const [assignment] = roleAssignments().filter(
-        (candidate) => candidate.roleId === ROLE.storageQueueDataContributor,
-      );
-      expect(assignment!.copyCount).toBe("[length(parameters('queueNames'))]");
-      expect(assignment!.scope).toBe(
-        `[resourceId('${QUEUE}', parameters('storageAccountName'), 'default', parameters('queueNames')[copyIndex()])]`,
-      );
-      expect(passedValue(assignment!.resource.scope, 'queueNames')).toEqual(CODE_QUEUES);
-    });
-
-    test('give the deployer Storage Blob Data Contributor on the deployment container the app reads from', () => {
-      const [assignment] = roleAssignments().filter(
-        (candidate) => candidate.roleId === ROLE.storageBlobDataContributor,
-      );
-      expect(assignment!.scope).toBe(
-        `[resourceId('${CONTAINER}', parameters('storageAccountName'), 'default', parameters('deploymentContainerName'))]`,
-      );
-      const site = only('Microsoft.Web/sites');
-      expect(props(site, 'functionAppConfig', 'deployment', 'storage', 'value')).toMatch(
-        /parameters\('deploymentContainerName'\)\)\]$/,
-      );
-      expect(passedValue(assignment!.resource.scope, 'deploymentContainerName')).toBe('app-package');
-      expect(passedValue(site.scope, 'deploymentContainerName')).toMatch(
-        /outputs\.deploymentContainerName\.value/,
-      );
-    });
-
-    test.each(FORBIDDEN_ROLES)('never assign %s', (_role, roleId) => {
-      expect(roleAssignments().filter((assignment) => assignment.roleId === roleId)).toEqual([]);
-    });
-
-    test('name every role by a literal built-in definition ID', () => {
-      for (const assignment of roleAssignments()) expect(assignment.roleId).toMatch(/^[0-9a-f-]{36}$/);
-    });
-
-    test('scope every role assignment to a resource, never the resource group', () => {
-      for (const assignment of roleAssignments()) {
-        expect(assignment.scopeType).toMatch(/^Microsoft\.\w+\/\w+/);
-      }
-    });
-
-    test('are listed in docs/deploy.md with their definition IDs', () => {
-      const docs = readFileSync(path.join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
-      for (const [name, roleId] of EXPECTED_ROLES) {
-        expect(docs).toMatch(new RegExp(`\\| ${name} +\\| \`${roleId}\` +\\|`));
-      }
     });
   });
 
@@ -682,9 +530,20 @@ function namesASecret(name: string): boolean {
       expect(leaks).toEqual([]);
     });
 
-    test('sends the Application Insights connection string only with Entra authentication', () => {
-      expect(setting('APPLICATIONINSIGHTS_CONNECTION_STRING').value).toMatch(/\.ConnectionString\]$/);
-      expect(setting('APPLICATIONINSIGHTS_AUTHENTICATION_STRING').value).toMatch(/Authorization=AAD/);
+    test('declares no secure parameter in any template, so none can reach a setting or an output', () => {
+      const secure = templateScopes(root).flatMap((scope) => {
+        const parameters = isRecord(scope.template.parameters) ? scope.template.parameters : {};
+        return Object.entries(parameters)
+          .filter(([, parameter]) => /^secure/i.test(String(valueAt(parameter, 'type'))))
+          .map(([name]) => `${scope.deploymentName || 'main'}: ${name}`);
+      });
+      expect(secure).toEqual([]);
+    });
+
+    test('creates no Key Vault secret, key or certificate: the operator puts the credential in', () => {
+      for (const type of ['secrets', 'keys', 'certificates']) {
+        expect(resourcesOfType(resources, `${VAULT}/${type}`)).toEqual([]);
+      }
     });
 
     test('declares no output named like a secret, in any template', () => {
@@ -703,9 +562,13 @@ function namesASecret(name: string): boolean {
       }
     });
 
-    test('outputs the redirect URI, the consent start URL, and the app and vault names', () => {
+    test('outputs the consent URLs, the app and vault names, and what the federated credential names', () => {
       const outputs = valueAt(root, 'outputs');
       expect(Object.keys(isRecord(outputs) ? outputs : {}).sort()).toEqual([
+        'APP_FEDERATED_IDENTITY_AUDIENCE',
+        'APP_FEDERATED_IDENTITY_CLIENT_ID',
+        'APP_FEDERATED_IDENTITY_ISSUER',
+        'APP_FEDERATED_IDENTITY_PRINCIPAL_ID',
         'AZURE_FUNCTION_APP_NAME',
         'AZURE_KEY_VAULT_NAME',
         'CONSENT_LANDING_URL',
@@ -719,11 +582,224 @@ function namesASecret(name: string): boolean {
       expect(
         ['clientSecret', 'storageKey', 'APPINSIGHTS_CONNECTION_STRING', 'connectionString'].map(namesASecret),
       ).toEqual([true, true, true, true]);
-      expect(['AZURE_KEY_VAULT_NAME', 'keyVaultUrl', 'CONSENT_LANDING_URL'].map(namesASecret)).toEqual([
-        false,
-        false,
-        false,
-      ]);
+      expect(
+        [
+          'AZURE_KEY_VAULT_NAME',
+          'keyVaultUrl',
+          'CONSENT_LANDING_URL',
+          'APP_FEDERATED_IDENTITY_CLIENT_ID',
+        ].map(namesASecret),
+      ).toEqual([false, false, false, false]);
     });
   });
+});
+
+describe.each(CREDENTIAL_KINDS)('infra/%s.bicepparam, evaluated with bicep snapshot', (kind) => {
+  const run = bicep ? describe : describe.skip;
+  const usesVault = VAULT_KINDS.includes(kind);
+  let snapshot: DeploymentSnapshot;
+  /** The same deployment by nobody in particular: AZURE_PRINCIPAL_ID unset. */
+  let withoutDeployer: DeploymentSnapshot;
+
+  run('the security baseline', () => {
+    beforeAll(async () => {
+      snapshot = await takeSnapshot(bicep!, kind);
+      const { AZURE_PRINCIPAL_ID: _deployer, ...rest } = TEST_ENVIRONMENT;
+      withoutDeployer = await takeSnapshot(bicep!, kind, rest);
+    }, BICEP_TIMEOUT_MS);
+
+    function setting(name: string): unknown {
+      const settings = appSettingsOf(snapshot);
+      if (!(name in settings)) throw new Error(`App setting ${name} is not set`);
+      return settings[name];
+    }
+
+    describe('Function App', () => {
+      test('runs as its own user-assigned identity; the only other one attached is the federated credential', () => {
+        const site = onlyOf(snapshot, 'Microsoft.Web/sites');
+        expect(valueAt(site.body, 'identity', 'type')).toBe('UserAssigned');
+        const identities = resourcesOf(snapshot, IDENTITY_TYPE).map((identity) => identity.id);
+        expect(identities).toContain(appIdentityId(snapshot));
+        expect(identities).toHaveLength(kind === 'managed-identity' ? 2 : 1);
+        expect(siteIdentityIds(snapshot)).toEqual([...identities].sort());
+      });
+
+      test('reads the deployment package with its own identity', () => {
+        const storage = valueAt(
+          onlyOf(snapshot, 'Microsoft.Web/sites').body,
+          'properties',
+          'functionAppConfig',
+        );
+        expect(valueAt(storage, 'deployment', 'storage', 'type')).toBe('blobContainer');
+        expect(valueAt(storage, 'deployment', 'storage', 'authentication', 'type')).toBe(
+          'UserAssignedIdentity',
+        );
+        expect(
+          valueAt(storage, 'deployment', 'storage', 'authentication', 'userAssignedIdentityResourceId'),
+        ).toBe(appIdentityId(snapshot));
+      });
+    });
+
+    test('sends the vault audit events and the storage logs to Log Analytics, the vault only where there is one', () => {
+      const scopes = resourcesOf(snapshot, DIAGNOSTICS_TYPE).map((setting) =>
+        typeOfId(setting.id.slice(0, setting.id.lastIndexOf('/providers/'))),
+      );
+      expect(scopes.sort()).toEqual(
+        [
+          ...(usesVault ? [VAULT] : []),
+          'Microsoft.Storage/storageAccounts/blobServices',
+          'Microsoft.Storage/storageAccounts/queueServices',
+          'Microsoft.Storage/storageAccounts/tableServices',
+        ].sort(),
+      );
+      const workspace = onlyOf(snapshot, 'Microsoft.OperationalInsights/workspaces');
+      for (const setting of resourcesOf(snapshot, DIAGNOSTICS_TYPE)) {
+        expect(valueAt(setting.body, 'properties', 'workspaceId')).toBe(workspace.id);
+      }
+    });
+
+    describe('app settings', () => {
+      test.each(CONTRACT_SETTINGS)('sets %s', (name) => {
+        const value = setting(name);
+        expect(typeof value).toBe('string');
+        expect(value).not.toBe('');
+      });
+
+      test.each(FORBIDDEN_SETTINGS)('does not set %s', (name) => {
+        expect(Object.keys(appSettingsOf(snapshot))).not.toContain(name);
+      });
+
+      test('pins @azure/identity to its own user-assigned managed identity', () => {
+        expect(setting('AZURE_TOKEN_CREDENTIALS')).toBe('ManagedIdentityCredential');
+        expect(referencedIdOf(setting('AZURE_CLIENT_ID'), 'clientId')).toBe(
+          resourcesOf(snapshot, IDENTITY_TYPE).find((identity) => identity.name.startsWith('id-func-'))?.id,
+        );
+      });
+
+      test('connects the host to storage with its own managed identity, never a key', () => {
+        const account = onlyOf(snapshot, STORAGE_ACCOUNT).id;
+        expect(setting('AzureWebJobsStorage__credential')).toBe('managedidentity');
+        expect(referencedIdOf(setting('AzureWebJobsStorage__clientId'), 'clientId')).toBe(
+          appIdentityId(snapshot),
+        );
+        for (const service of ['blob', 'queue', 'table']) {
+          const name = `AzureWebJobsStorage__${service}ServiceUri`;
+          expect(referencedIdOf(setting(name), `primaryEndpoints.${service}`)).toBe(account);
+        }
+      });
+
+      test('sends telemetry with an Entra token of its own managed identity', () => {
+        const auth = setting('APPLICATIONINSIGHTS_AUTHENTICATION_STRING');
+        expect(auth).toMatch(/^\[format\('ClientId=\{0\};Authorization=AAD', reference\(/);
+        expect(referencesIn(auth)).toEqual([{ id: appIdentityId(snapshot), property: 'clientId' }]);
+        expect(referencedIdOf(setting('APPLICATIONINSIGHTS_CONNECTION_STRING'), 'ConnectionString')).toBe(
+          onlyOf(snapshot, APP_INSIGHTS).id,
+        );
+      });
+
+      test("refuses the deployment's own tenant as a customer and onboards by invitation", () => {
+        expect(setting('HOME_TENANT_ID')).toBe(TARGET.tenantId);
+        expect(setting('ONBOARDING')).toBe('invite');
+        expect(setting('AUTHORITY_HOST')).toBe('[environment().authentication.loginEndpoint]');
+      });
+
+      test('builds CONSENT_REDIRECT_URI from the site host name outside the site resource', () => {
+        const site = onlyOf(snapshot, 'Microsoft.Web/sites');
+        expect(setting('CONSENT_REDIRECT_URI')).toBe(
+          `[format('{0}/callback', format('https://{0}/api/consent', reference('${site.id}', '2024-11-01').defaultHostName))]`,
+        );
+        expect(JSON.stringify(site.body)).not.toMatch(/defaultHostName/);
+      });
+
+      test('takes APP_CLIENT_ID from the environment and defaults ISV_NAME and CRAWL_SCHEDULE when unset', () => {
+        expect(setting('APP_CLIENT_ID')).toBe(TEST_ENVIRONMENT.APP_CLIENT_ID);
+        expect(setting('ISV_NAME')).toBe('DriveCrawler');
+        expect(setting('CRAWL_SCHEDULE')).toBe('0 0 */6 * * *');
+        expect(setting('APP_CREDENTIAL')).toBe(kind);
+      });
+    });
+
+    describe('role assignments', () => {
+      test('assign exactly the roles of docs/deploy.md for this kind, each to its principal at its scope', () => {
+        expect(roleLines(snapshot)).toEqual(expectedRoleLines(kind, true));
+      });
+
+      test('give the deployer nothing when there is no deployer', () => {
+        expect(roleLines(withoutDeployer)).toEqual(expectedRoleLines(kind, false));
+      });
+
+      test('give the identity its roles as a service principal, and the deployer as a user', () => {
+        for (const assignment of roleAssignmentsOf(snapshot)) {
+          const who = whoIn(snapshot, assignment);
+          expect(assignment.principalType).toBe(who === 'identity' ? 'ServicePrincipal' : 'User');
+          expect(valueAt(assignment.resource.body, 'properties', 'condition')).toBeUndefined();
+        }
+      });
+
+      test('scope each role to the very resource of this deployment that it names', () => {
+        const ids = new Set(snapshot.resources.map((resource) => resource.id));
+        for (const assignment of roleAssignmentsOf(snapshot)) expect(ids).toContain(assignment.scope);
+      });
+
+      test('give the identity Storage Queue Data Contributor on each queue the code uses, not on the account', () => {
+        const scopes = roleAssignmentsOf(snapshot)
+          .filter((assignment) => assignment.roleId === ROLE.storageQueueDataContributor)
+          .map((assignment) => assignment.scope?.split('/').pop())
+          .sort();
+        expect(scopes).toEqual([...CODE_QUEUES].sort());
+      });
+
+      test('give the deployer Storage Blob Data Contributor on the deployment container the app reads from', () => {
+        const [assignment] = roleAssignmentsOf(snapshot).filter(
+          (candidate) => candidate.roleId === ROLE.storageBlobDataContributor,
+        );
+        const container = onlyOf(snapshot, CONTAINER);
+        expect(assignment!.scope).toBe(container.id);
+        expect(container.name.split('/').pop()).toBe('app-package');
+        const site = onlyOf(snapshot, 'Microsoft.Web/sites');
+        expect(
+          valueAt(site.body, 'properties', 'functionAppConfig', 'deployment', 'storage', 'value'),
+        ).toMatch(/, 'app-package'\)\]$/);
+      });
+
+      test.each(FORBIDDEN_ROLES)('never assign %s', (_role, roleId) => {
+        expect(roleAssignmentsOf(snapshot).filter((assignment) => assignment.roleId === roleId)).toEqual([]);
+      });
+
+      test('name every role by a built-in definition ID and scope it to a resource, never the resource group', () => {
+        for (const assignment of roleAssignmentsOf(snapshot)) {
+          expect(assignment.roleId).toMatch(/^[0-9a-f-]{36}$/);
+          expect(assignment.scopeType).toMatch(/^Microsoft\.\w+\/\w+/);
+          expect(assignment.scopeType).not.toBe('Microsoft.Resources/resourceGroups');
+        }
+      });
+    });
+
+    describe('secrets', () => {
+      test.each(SECRET_VALUE_PATTERNS)('puts %s in no app setting and no output', (_what, pattern) => {
+        expect(settingAndOutputValues(snapshot).filter(({ value }) => pattern.test(value))).toEqual([]);
+      });
+
+      test('lets settings and outputs read only IDs, endpoints and names of resources at deployment', () => {
+        const read = settingAndOutputValues(snapshot).flatMap(({ path: where, value }) =>
+          referencesIn(value).map((reference) => `${where}: ${reference.property}`),
+        );
+        expect(read.length).toBeGreaterThan(0);
+        expect(read.filter((entry) => !READABLE_PROPERTIES.includes(entry.split(': ')[1]!))).toEqual([]);
+      });
+
+      test('creates no Key Vault secret, key or certificate', () => {
+        for (const type of ['secrets', 'keys', 'certificates']) {
+          expect(resourcesOf(snapshot, `${VAULT}/${type}`)).toEqual([]);
+        }
+      });
+    });
+  });
+});
+
+test('docs/deploy.md lists every role with its definition ID', () => {
+  const docs = readFileSync(path.join(REPO_ROOT, 'docs', 'deploy.md'), 'utf8');
+  for (const [name, roleId] of EXPECTED_ROLES) {
+    expect(docs).toMatch(new RegExp(`\\| ${name} +\\| \`${roleId}\` +\\|`));
+  }
 });

@@ -1,0 +1,15 @@
+// APP_CREDENTIAL=managed-identity: no secret and no vault; a user-assigned identity of its own that the app
+// registration trusts as a federated credential (docs/deploy.md, "Managed identity").
+// For a deployment with the Azure CLI (az deployment group create --parameters infra/<kind>.bicepparam); azd uses
+// main.parameters.json. The values come from the environment, under the names azd gives them; AZURE_ENV_NAME is
+// required. The infra tests compile this file.
+using 'main.bicep'
+
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME')
+param appClientId = readEnvironmentVariable('APP_CLIENT_ID', '')
+param isvName = readEnvironmentVariable('ISV_NAME', '')
+param onboarding = readEnvironmentVariable('ONBOARDING', 'invite')
+param deployerPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
+param deployerPrincipalType = readEnvironmentVariable('AZURE_PRINCIPAL_TYPE', 'User')
+
+param appCredential = 'managed-identity'
