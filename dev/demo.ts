@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createAppContext } from '../src/app-context';
+import type { AppCredentialKind } from './app-credential-setup';
+import { setUpAppCredential } from './app-credential-setup';
 import { formatSummaryTable } from '../src/cli/summary-table';
 import { loadConfig } from '../src/config';
 import { crawlInline } from '../src/crawl/inline-crawl';
@@ -48,12 +50,20 @@ const DEMO_TENANTS = [
   { name: 'Tailspin', seed: 404, users: 15, consent: 'cancel' as const },
 ];
 
+/** `APP_CREDENTIAL` of the demo's app (default `secret`); any kind runs the same demo. */
+function demoCredentialKind(value: string | undefined): AppCredentialKind {
+  const kind = value?.trim() || 'secret';
+  if (kind === 'secret' || kind === 'certificate' || kind === 'managed-identity') return kind;
+  throw new Error(`APP_CREDENTIAL must be secret, certificate or managed-identity, not ${kind}`);
+}
+
 const say = (text: string): void => {
   process.stderr.write(`${text}\n`);
 };
 
 async function main(): Promise<number> {
   const started = Date.now();
+  const kind = demoCredentialKind(process.env.APP_CREDENTIAL);
   say('Starting Azurite (in memory) and the simulated Microsoft cloud on loopback...');
   const [azurite, cloud] = await Promise.all([startAzurite(), startSimulatedCloud({ timeScale: 60 })]);
   try {
@@ -64,13 +74,17 @@ async function main(): Promise<number> {
     const callback = `http://127.0.0.1:${port}/api/consent/callback`;
     // The registration emits directory roles in ID tokens (groupMembershipClaims), so sign-in can tell admins apart.
     const { clientId } = await cloud.createApp({
-      secrets: [{ value: secret }],
+      secrets: kind === 'secret' ? [{ value: secret }] : [],
       redirectUris: [callback],
       groupMembershipClaims: 'DirectoryRole',
     });
-    await cloud.setVaultSecret('graph-app-client-secret', secret, {
-      expiresOn: new Date(Date.now() + 180 * 86_400_000).toISOString(),
-    });
+    if (kind === 'secret') {
+      await cloud.setVaultSecret('graph-app-client-secret', secret, {
+        expiresOn: new Date(Date.now() + 180 * 86_400_000).toISOString(),
+      });
+    }
+    const credential = await setUpAppCredential(cloud, clientId, kind);
+    say(`The app's credential: ${kind} (APP_CREDENTIAL).`);
 
     const tenants = [];
     for (const spec of DEMO_TENANTS) {
@@ -92,6 +106,7 @@ async function main(): Promise<number> {
         APP_CLIENT_ID: clientId,
         KEY_VAULT_URL: env.KEY_VAULT_URL,
         KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
+        ...credential.env,
         CONSENT_REDIRECT_URI: callback,
         HOME_TENANT_ID: env.AZURE_TENANT_ID,
         AUTHORITY_HOST: env.AUTHORITY_HOST,

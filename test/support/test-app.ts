@@ -7,6 +7,7 @@ import type { LogFields } from '../../src/logging/logger';
 import { createLogger } from '../../src/logging/logger';
 import { sim, storageConnectionString } from './sim';
 import { operatorCredential } from '../../dev/sim/operator-credential';
+import { setUpAppCredential } from '../../dev/app-credential-setup';
 
 export const TEST_REDIRECT_URI = 'http://127.0.0.1:7071/api/consent/callback';
 
@@ -25,6 +26,10 @@ export interface TestApp {
   logs: CapturedLog[];
   /** The environment that configures this app (for `npm run crawl` as a child process). */
   env: Record<string, string>;
+  /** With `credential: 'certificate'`: the Key Vault certificate's name. */
+  certificateName?: string;
+  /** With `credential: 'managed-identity'`: the identity the app registration trusts. */
+  identity?: { clientId: string; principalId: string; tenantId: string };
   /** Another process of the same deployment: same configuration and storage, its own pacers and caches. */
   newInstance(overrides?: AppContextOverrides): AppContext;
 }
@@ -45,6 +50,8 @@ export async function createTestApp(
     onboarding?: 'invite' | 'open';
     /** The app registration's `groupMembershipClaims` (default `DirectoryRole`, as the README asks). */
     groupMembershipClaims?: 'None' | 'DirectoryRole' | 'All';
+    /** `APP_CREDENTIAL` (default `secret`): each kind is set up in the simulator as an operator would in Azure. */
+    credential?: 'secret' | 'certificate' | 'managed-identity';
   } = {},
 ): Promise<TestApp> {
   const cloud = sim();
@@ -59,11 +66,14 @@ export async function createTestApp(
   await cloud.setVaultSecret(secretName, clientSecret, {
     expiresOn: options.vaultSecretExpiresOn ?? new Date(Date.now() + 365 * 86_400_000).toISOString(),
   });
+  const kind = options.credential ?? 'secret';
+  const credential = await setUpAppCredential(cloud, clientId, kind);
   const appEnv: Record<string, string> = {
     APP_CLIENT_ID: clientId,
     KEY_VAULT_URL: env.KEY_VAULT_URL,
     KEY_VAULT_ANY_HOST: env.KEY_VAULT_ANY_HOST,
-    APP_CLIENT_SECRET_NAME: secretName,
+    ...(kind === 'secret' ? { APP_CLIENT_SECRET_NAME: secretName } : {}),
+    ...credential.env,
     CONSENT_REDIRECT_URI: options.redirectUri ?? TEST_REDIRECT_URI,
     ONBOARDING: options.onboarding ?? 'open',
     HOME_TENANT_ID: env.AZURE_TENANT_ID,
@@ -94,6 +104,8 @@ export async function createTestApp(
     clientId,
     clientSecret,
     secretName,
+    certificateName: credential.certificateName,
+    identity: credential.identity,
     logs,
     env: appEnv,
     newInstance: build,
