@@ -89,6 +89,28 @@ describe('npm run crawl', () => {
   it('exits 1 when the client secret is missing from the vault', async () => {
     const result = await runCrawl({ ...app.env, APP_CLIENT_SECRET_NAME: 'no-such-secret' });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/secret/i);
+    expect(result.stderr).toContain(
+      'The app\'s credential cannot be used: The app\'s client secret "no-such-secret": not found in the vault',
+    );
+  });
+
+  it("crawls with a managed identity as the app's credential, and exits 1 saying so when its endpoint is down", async () => {
+    const federated = await createTestApp({}, { credential: 'managed-identity' });
+    const tenant = await onboardTenant(sim(), federated.context, federated.clientId, { users: 4 });
+    const identity = federated.identity!.clientId;
+    await sim().setManagedIdentityEndpoint('down', identity);
+    try {
+      const down = await runCrawl(federated.env);
+      expect(down.code).toBe(1);
+      expect(down.stderr).toContain(
+        `The app's credential cannot be used: The app's managed identity ${identity}: the managed-identity ` +
+          'endpoint gave no token',
+      );
+    } finally {
+      await sim().setManagedIdentityEndpoint('up', identity);
+    }
+    const up = await runCrawl(federated.env);
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain(tenant.tenantId);
   });
 });
