@@ -221,9 +221,14 @@ function ourJob(
   };
 }
 
-function utilisation(stats: ThrottleStats): number {
+function utilisation(stats: ThrottleStats, from: 'firstRequest' | 'windowStart' = 'firstRequest'): number {
   if (stats.firstRequestAt === undefined || stats.lastRequestAt === undefined) return 0;
-  const seconds = (stats.lastRequestAt - stats.firstRequestAt) / 1000;
+  // The simulator's windows are aligned to the wall clock: from the start of the first request's window, a crawl
+  // that began late in a window is not credited with that window's whole budget in its last seconds.
+  const windowMs = (stats.windowSeconds * 1000) / stats.timeScale;
+  const start =
+    from === 'firstRequest' ? stats.firstRequestAt : stats.firstRequestAt - (stats.firstRequestAt % windowMs);
+  const seconds = (stats.lastRequestAt - start) / 1000;
   return seconds > 0 ? stats.unitsSpent / (seconds * stats.unitsPerRealSecond) : 0;
 }
 
@@ -489,8 +494,10 @@ async function main(): Promise<number> {
 
   const zeroCpu: CpuFigure = { seconds: 0, mean: 0, peak: 0 };
   const budgetUtilisation: Record<string, number> = {};
+  const budgetUtilisationWholeWindows: Record<string, number> = {};
   a?.stats.forEach((stats, index) => {
     budgetUtilisation[String(TIERS[index])] = utilisation(stats);
+    budgetUtilisationWholeWindows[String(TIERS[index])] = utilisation(stats, 'windowStart');
   });
   const limited = [...(a?.stats ?? []), ...(b ? [b.oursStats] : [])];
   const ourStats = [...limited, ...(c?.map((run) => run.stats) ?? [])];
@@ -511,6 +518,7 @@ async function main(): Promise<number> {
 
   const partial: Omit<BenchFigures, 'targetsMet'> = {
     budgetUtilisation,
+    budgetUtilisationWholeWindows,
     throttledShare: ratio(
       limited.reduce((sum, s) => sum + s.throttled, 0),
       limited.reduce((sum, s) => sum + s.requests, 0),
