@@ -39,7 +39,7 @@ export interface AppCredentialVersion {
 
 export type MsalClientAuth =
   | { clientSecret: string }
-  | { clientCertificate: { thumbprintSha256: string; privateKey: string; x5c: string } }
+  | { clientCertificate: { thumbprintSha256: string; privateKey: string } }
   | { clientAssertion: () => Promise<string> };
 
 /** What every per-tenant SDK credential is built with. */
@@ -143,17 +143,17 @@ export class CertificateAppCredential implements AppCredential {
       );
     }
     const pem = secret.value.reveal();
-    const { privateKey, certificates, leaf } = parseCertificatePem(pem, this.describedAs);
+    const { privateKey, leaf } = parseCertificatePem(pem, this.describedAs);
     const { clientId, ...sdk } = this.#options;
     const result: AppCredentialVersion = {
       version: secret.version,
       expiresOn: new Date(leaf.validTo),
       forTenant: (tenantId) => new ClientCertificateCredential(tenantId, clientId, { certificate: pem }, sdk),
+      // No `x5c`, as the SDK's credential sends none: the certificate is identified by its thumbprint alone.
       msalAuth: () => ({
         clientCertificate: {
           thumbprintSha256: createHash('sha256').update(leaf.raw).digest('hex').toUpperCase(),
           privateKey,
-          x5c: certificates.join('\n'),
         },
       }),
     };
