@@ -13,7 +13,7 @@ import { createRandom, derivedGuid } from './seeded-random';
 import { SeededTenant } from './seeded-tenant';
 import { SimError } from './sim-error';
 import { ThrottleLedger } from './throttle-ledger';
-import type { Faults, GraphFaults } from './types';
+import type { Faults, GraphFaults, ThrottleStats } from './types';
 import { VaultStore } from './vault-store';
 
 /** The operator's own tenant and service principal (used for Key Vault). */
@@ -170,6 +170,26 @@ export class CloudState {
       graph: { ...all.graph, ...own.graph },
       token5xx: own.token5xx ?? all.token5xx,
       vault5xx: own.vault5xx ?? all.vault5xx,
+    };
+  }
+
+  /** Exact counters of one app in one tenant, in O(1), however much of the log was dropped. */
+  throttleStats(tenantId: string, clientId: string): ThrottleStats {
+    const tenant = this.requireTenant(tenantId);
+    const pair = this.ledger.peek(tenant.tenantId, clientId.toLowerCase());
+    const budgetPerWindow = tenant.driveBudget();
+    const { windowSeconds, timeScale } = tenant.throttle;
+    return {
+      unitsSpent: pair?.unitsSpent ?? 0,
+      requests: pair?.requests ?? 0,
+      throttled: pair?.throttled ?? 0,
+      violations: pair?.violations ?? 0,
+      ...(pair?.firstRequestAt === undefined ? {} : { firstRequestAt: pair.firstRequestAt }),
+      ...(pair?.lastRequestAt === undefined ? {} : { lastRequestAt: pair.lastRequestAt }),
+      budgetPerWindow,
+      windowSeconds,
+      timeScale,
+      unitsPerRealSecond: budgetPerWindow / (windowSeconds / timeScale),
     };
   }
 

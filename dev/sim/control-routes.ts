@@ -11,7 +11,7 @@ import type {
   RequestLogFilter,
   RevocationCode,
   SimControl,
-  SimDriveItem,
+  SimNewDriveItem,
   TenantSpec,
 } from './types';
 
@@ -106,8 +106,18 @@ export function controlRoutes(control: SimControl): ControlRoute[] {
     route('GET', '/tenants/:id/users', (p) => control.listUsers(param(p, 0))),
     route('GET', '/tenants/:id/drives', (p) => control.drives(param(p, 0))),
     route('POST', '/tenants/:id/users/:user/items', (p, _, body) =>
-      control.addItem(param(p, 0), param(p, 1), body as unknown as Partial<SimDriveItem> & { name: string }),
+      control.addItem(param(p, 0), param(p, 1), body as unknown as SimNewDriveItem),
     ),
+    route('POST', '/tenants/:id/users/:user/items/:item/move', (p, _, body) =>
+      control.moveItem(param(p, 0), param(p, 1), param(p, 2), text(body, 'parentId')),
+    ),
+    route('POST', '/tenants/:id/users/:user/drive/replace', (p) =>
+      control.replaceDrive(param(p, 0), param(p, 1)),
+    ),
+    route('POST', '/tenants/:id/delta-tokens/expire', (p, _, body) =>
+      control.expireDeltaTokens(param(p, 0), body.userId === undefined ? undefined : text(body, 'userId')),
+    ),
+    route('GET', '/tenants/:id/users/:user/drive-tree', (p) => control.driveTree(param(p, 0), param(p, 1))),
     route('POST', '/tenants/:id/users/:user/items/:item/rename', (p, _, body) =>
       control.renameItem(param(p, 0), param(p, 1), param(p, 2), text(body, 'name')),
     ),

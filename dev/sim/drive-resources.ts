@@ -1,3 +1,5 @@
+import type { DriveIds } from './drive-tree';
+import { ITEM_PROPS, folderPath, itemJson } from './drive-item-json';
 import type { GraphAnswer, GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError, ok, requireRole } from './graph-plan';
 import {
@@ -6,80 +8,25 @@ import {
   nextLink,
   parseSelect,
   parseTop,
-  project,
   unsupportedOption,
 } from './graph-query';
-import { derivedGuid } from './seeded-random';
-import type { DirectoryUser, SeededTenant } from './seeded-tenant';
-import type { DriveAnomaly, SimDriveItem } from './types';
+import { RESOURCE_UNITS } from './resource-costs';
+import type { DirectoryUser } from './seeded-tenant';
+import type { DriveAnomaly } from './types';
 import { userNotFound } from './user-resources';
 
-/** Units a drive root children listing costs (docs/graph-facts.md, "Throttling": a listing is 2). */
-export const CHILDREN_UNITS = 2;
-/** Units a single drive resource costs. */
-const DRIVE_UNITS = 1;
+/** Which drive a request names: a user's OneDrive (`/users/{id|upn}/drive`) or a drive by ID (`/drives/{id}`). */
+export type DriveRef = { via: 'user'; key: string } | { via: 'drive'; driveId: string };
 
-const ITEM_DEFAULT_PROPS = [
-  'createdDateTime',
-  'eTag',
-  'id',
-  'lastModifiedDateTime',
-  'name',
-  'webUrl',
-  'cTag',
-  'size',
-  'parentReference',
-  'file',
-  'folder',
-  'package',
-] as const;
-/** driveItem properties Graph knows; those the simulator does not model are simply absent. */
-const ITEM_PROPS = [
-  ...ITEM_DEFAULT_PROPS,
-  'createdBy',
-  'lastModifiedBy',
-  'fileSystemInfo',
-  'shared',
-  'root',
-  'specialFolder',
-  'deleted',
-  'description',
-  'image',
-  'photo',
-  'video',
-  'audio',
-  'remoteItem',
-] as const;
-
-function driveIds(tenant: SeededTenant, user: DirectoryUser): { driveId: string; rootId: string } {
-  const guid = derivedGuid('drive', tenant.tenantId, user.id).replace(/-/g, '');
-  return {
-    driveId: `b!${Buffer.from(guid, 'hex').toString('base64url')}`,
-    rootId: `01${guid.slice(0, 32).toUpperCase()}`,
-  };
-}
-
-function itemJson(
-  item: SimDriveItem,
-  select: readonly string[] | undefined,
-  ids: { driveId: string; rootId: string },
-): Record<string, unknown> {
-  const all: Record<string, unknown> = {
-    createdDateTime: item.lastModifiedDateTime,
-    eTag: item.eTag,
-    id: item.id,
-    lastModifiedDateTime: item.lastModifiedDateTime,
-    name: item.name,
-    webUrl: item.webUrl,
-    // OneDrive for Business gives no cTag for an item with a folder facet (driveItem resource type, Note).
-    cTag: item.folder ? undefined : item.eTag.replace('"{', '"c:{'),
-    size: item.size,
-    parentReference: { driveType: 'business', driveId: ids.driveId, id: ids.rootId, path: '/drive/root:' },
-    file: item.file,
-    folder: item.folder,
-    package: item.package,
-  };
-  return project(all, select ?? ITEM_DEFAULT_PROPS);
+/** A drive found for a request: its owner, its IDs, and how paths and contexts name it. */
+export interface FoundDrive {
+  index: number;
+  user: DirectoryUser;
+  ids: DriveIds;
+  /** `parentReference.path` of the root's children: `/drive/root:` or `/drives/{id}/root:`. */
+  pathBase: string;
+  /** The drive's part of an `@odata.context`: `users('…')/drive` or `drives('…')`. */
+  context: string;
 }
 
 /** SharePoint's answer for a site locked with NoAccess (a OneDrive locked by an administrator). */
@@ -102,54 +49,80 @@ function anomalyAnswer(input: GraphCallInput, anomaly: DriveAnomaly): GraphAnswe
   }
 }
 
-/**
- * Finds the drive owner or answers as Graph does for an unknown user, a user without a OneDrive, or a drive that
- * answers otherwise (`driveAnomaly`).
- */
-function driveOwner(
-  input: GraphCallInput,
-  key: string,
-): { index: number; user: DirectoryUser } | GraphAnswer {
-  const index = input.tenant.findUser(key);
-  if (index === undefined) return userNotFound(input, key);
-  if (!input.tenant.isProvisioned(index))
-    return graphError(input, 404, 'ResourceNotFound', "User's mysite not found.");
-  const anomaly = input.tenant.driveAnomaly(index);
-  if (anomaly) return anomalyAnswer(input, anomaly);
-  return { index, user: input.tenant.user(index) };
+/** Graph's answer for a drive or item it does not know (a replaced drive's old ID among them). */
+export function itemNotFound(input: GraphCallInput): GraphAnswer {
+  return graphError(input, 404, 'itemNotFound', 'Item not found');
 }
 
-/** `GET /users/{id|upn}/drive`: Files.Read.All; 1 drive unit. */
-export function getDrive(input: GraphCallInput, key: string): GraphPlan {
+/**
+ * Finds the drive a request names, or answers as Graph does for an unknown user, a user without a OneDrive, an
+ * unknown drive ID, or a drive that answers otherwise (`driveAnomaly`).
+ */
+export function resolveDrive(input: GraphCallInput, ref: DriveRef): FoundDrive | GraphAnswer {
+  const { tenant } = input;
+  let index: number | undefined;
+  if (ref.via === 'user') {
+    index = tenant.findUser(ref.key);
+    if (index === undefined) return userNotFound(input, ref.key);
+    if (!tenant.isProvisioned(index)) {
+      return graphError(input, 404, 'ResourceNotFound', "User's mysite not found.");
+    }
+  } else {
+    index = tenant.driveStore.findDrive(ref.driveId);
+    if (index === undefined || !tenant.isLive(index) || !tenant.isProvisioned(index))
+      return itemNotFound(input);
+  }
+  const anomaly = tenant.driveAnomaly(index);
+  if (anomaly) return anomalyAnswer(input, anomaly);
+  const ids = tenant.driveStore.ids(index);
+  const byUser = ref.via === 'user';
+  return {
+    index,
+    user: tenant.user(index),
+    ids,
+    pathBase: byUser ? '/drive/root:' : `/drives/${ids.driveId}/root:`,
+    context: byUser ? `users('${encodeURIComponent(ref.key)}')/drive` : `drives('${ids.driveId}')`,
+  };
+}
+
+/** The web address of a user's OneDrive (its document library). */
+export function driveWebUrl(input: GraphCallInput, user: DirectoryUser): string {
+  const host = `${input.tenant.domain.split('.')[0] ?? 'tenant'}-my.sharepoint.test`;
+  return `https://${host}/personal/${user.userPrincipalName.replace(/[@.]/g, '_')}/Documents`;
+}
+
+/** `GET /users/{id|upn}/drive`, `GET /drives/{id}`: Files.Read.All; 1 drive unit. */
+export function getDrive(input: GraphCallInput, ref: DriveRef): GraphPlan {
   const denied = requireRole(input, 'Files.Read.All', 'accessDenied', 'Access denied');
   if (denied) return denied;
   return {
     kind: 'charge',
     bucket: 'drive',
-    units: DRIVE_UNITS,
+    units: RESOURCE_UNITS.drive,
     run: () => {
-      const owner = driveOwner(input, key);
-      if ('status' in owner) return owner;
-      const ids = driveIds(input.tenant, owner.user);
+      const found = resolveDrive(input, ref);
+      if ('status' in found) return found;
+      const { user } = found;
       return ok({
         '@odata.context': `${input.state.url}/v1.0/$metadata#drives/$entity`,
-        id: ids.driveId,
+        id: found.ids.driveId,
         driveType: 'business',
         name: 'OneDrive',
-        owner: { user: { id: owner.user.id, displayName: owner.user.displayName, email: owner.user.mail } },
-        webUrl: `https://${input.tenant.domain.split('.')[0] ?? 'tenant'}-my.sharepoint.test/personal/${owner.user.userPrincipalName.replace(/[@.]/g, '_')}/Documents`,
+        owner: { user: { id: user.id, displayName: user.displayName, email: user.mail } },
+        webUrl: driveWebUrl(input, user),
       });
     },
   };
 }
 
 /**
- * `GET /users/{id|upn}/drive/root/children`: `$select`, `$top` (1..1000, default 200) and paging; Files.Read.All;
- * 2 drive units, charged for a 404 too. The tenant's `childrenPageCap` shortens pages below `$top`; with
+ * `GET .../drive/root/children` and `GET .../drive/items/{id}/children` (by user or by drive ID): `$select`, `$top`
+ * (1..1000, default 200) and paging; Files.Read.All; 2 drive units, charged for a 404 too. An unknown item is a 404
+ * `itemNotFound`; a file has no children. The tenant's `childrenPageCap` shortens pages below `$top`; with
  * `repeatAtPageBoundary` each next page begins with the last item of the page before (then at most size - 1 new
  * items, so pages of 2 or more always move on; pages of 1 never repeat).
  */
-export function listChildren(input: GraphCallInput, key: string): GraphPlan {
+export function listChildren(input: GraphCallInput, ref: DriveRef, parent: string): GraphPlan {
   const denied = requireRole(input, 'Files.Read.All', 'accessDenied', 'Access denied');
   if (denied) return denied;
   const { query } = input;
@@ -173,14 +146,21 @@ export function listChildren(input: GraphCallInput, key: string): GraphPlan {
   return {
     kind: 'charge',
     bucket: 'drive',
-    units: CHILDREN_UNITS,
+    units: RESOURCE_UNITS.children,
     run: () => {
-      const owner = driveOwner(input, key);
-      if ('status' in owner) return owner;
-      const ids = driveIds(input.tenant, owner.user);
+      const found = resolveDrive(input, ref);
+      if ('status' in found) return found;
+      const tree = input.tenant.driveStore.tree(found.index);
+      const folderId = parent === 'root' ? tree.rootId : parent;
+      if (folderId !== tree.rootId && !tree.get(folderId)) return itemNotFound(input);
+      const place = {
+        driveId: found.ids.driveId,
+        parentId: folderId,
+        path: folderPath(found.pathBase, tree.pathNames(folderId)),
+      };
       const { pageCap, repeatAtPageBoundary } = input.tenant.paging;
       const size = Math.min(top, pageCap ?? top);
-      const all = input.tenant.driveEntries(owner.index);
+      const all = tree.children(folderId);
       const entries = all.filter((entry) => after === undefined || entry.ord > after);
       const boundary =
         repeatAtPageBoundary && size > 1 && after !== undefined
@@ -189,12 +169,13 @@ export function listChildren(input: GraphCallInput, key: string): GraphPlan {
       const fresh = entries.slice(0, boundary ? size - 1 : size);
       const last = fresh[fresh.length - 1];
       const page = boundary ? [boundary, ...fresh] : fresh;
+      const listed = parent === 'root' ? 'root' : `items('${encodeURIComponent(parent)}')`;
       return ok({
-        '@odata.context': `${input.state.url}/v1.0/$metadata#users('${encodeURIComponent(key)}')/drive/root/children`,
+        '@odata.context': `${input.state.url}/v1.0/$metadata#${found.context}/${listed}/children`,
         ...(entries.length > fresh.length && last
           ? { '@odata.nextLink': nextLink(input, encodeSkipToken('d', last.ord)) }
           : {}),
-        value: page.map((entry) => itemJson(entry.item, select, ids)),
+        value: page.map((entry) => itemJson(entry.item, select, place)),
       });
     },
   };

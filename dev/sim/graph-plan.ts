@@ -18,6 +18,8 @@ export interface GraphCallInput {
   path: string;
   query: URLSearchParams;
   consistencyLevel: string | undefined;
+  /** A request header (top level, or an inner request's own inside `$batch`). */
+  header(name: string): string | undefined;
   requestId: string;
   clientRequestId: string | undefined;
 }

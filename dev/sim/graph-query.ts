@@ -12,7 +12,8 @@ export function decodeSkipToken(kind: 'u' | 'd', token: string | null): number |
   return match?.[1] ? Number(match[1]) : 'invalid';
 }
 
-function encodeQueryValue(value: string): string {
+/** A query value as Graph writes it in links (`,` and `$` left as they are). */
+export function encodeQueryValue(value: string): string {
   return encodeURIComponent(value).replace(/%2C/gi, ',').replace(/%24/g, '$');
 }
 

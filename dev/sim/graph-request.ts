@@ -301,6 +301,7 @@ export function answerGraphCall(state: CloudState, claims: AccessTokenClaims, ca
           path: call.path,
           query: call.query,
           consistencyLevel: call.header('consistencylevel'),
+          header: (name: string) => call.header(name),
           ...ids,
         };
         ({ answer, units } = chargeAndRun(state, tenant, pair, holds, input, now));

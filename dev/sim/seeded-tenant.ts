@@ -1,9 +1,32 @@
-import { driveItemName, longItemName, mimeTypeOf, personName } from './drive-item-name';
-import type { Random } from './seeded-random';
-import { createRandom, derivedGuid, hashSeed, randomChars, randomGuid, randomInt } from './seeded-random';
-import { SimError } from './sim-error';
-import type { DriveAnomaly, SimDriveItem, SimUser, TenantInfo, TenantSpec, ThrottleRules } from './types';
+import { personName } from './drive-item-name';
+import { driveNesting } from './drive-seeding';
+import {
+  DRIVE_ANOMALIES,
+  DRIVELESS_ANOMALIES,
+  anomalyThresholds,
+  drawItemCount,
+  itemCountRule,
+  parseDriveAnomaly,
+  share,
+} from './drive-shares';
+import type { DriveIds, DriveNode } from './drive-tree';
 import { ResourceUnitWindow } from './resource-unit-window';
+import { createRandom, derivedGuid, hashSeed, randomGuid } from './seeded-random';
+import { SimError } from './sim-error';
+import { TenantDrives } from './tenant-drives';
+import type {
+  DriveAnomaly,
+  SimDriveItem,
+  SimDriveTree,
+  SimNewDriveItem,
+  SimUser,
+  TenantInfo,
+  TenantSpec,
+  ThrottleRules,
+} from './types';
+
+export { assertLegalItemName } from './tenant-drives';
+export { DRIVE_ANOMALIES } from './drive-shares';
 
 /** The throttle and latency settings of a tenant (the part `setThrottle` replaces). */
 export interface TenantThrottle {
@@ -31,40 +54,12 @@ export interface ChildrenPaging {
   repeatAtPageBoundary: boolean;
 }
 
-/** Every drive anomaly, in the order shares are drawn (the stored code is the index + 1; 0 is a normal drive). */
-export const DRIVE_ANOMALIES: readonly DriveAnomaly[] = [
-  'locked',
-  'accessDenied',
-  'mysiteUrl400',
-  'noSpoLicense400',
-  'unknownError404',
-];
-
-/** Anomalies whose drive Graph cannot find: not in `drives()` nor in the drive counts. */
-const DRIVELESS_ANOMALIES: ReadonlySet<DriveAnomaly> = new Set([
-  'mysiteUrl400',
-  'noSpoLicense400',
-  'unknownError404',
-]);
-
 /** Which users a listing returns, by `assignedLicenses/$count`. */
 export type LicenseFilter = 'all' | 'licensed' | 'unlicensed';
 
-/** A drive item with its position in the root's listing order (stable across pages and mutations). */
-export interface DriveEntry {
-  ord: number;
-  item: SimDriveItem;
-}
-
 /** Microsoft 365 E5's public SKU ID, the license every licensed user holds. */
 const LICENSE_SKU = '06ebc4ee-1bb5-47dd-8120-11324bc54e06';
-const ITEM_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const BASE_TIME_MS = Date.UTC(2024, 0, 1);
-const YEAR_SECONDS = 365 * 24 * 3600;
 const MAX_USERS = 2_000_000;
-const GENERATED_DRIVE_CACHE = 64;
-/** Characters OneDrive refuses in a name. */
-const ILLEGAL_NAME = /["*:<>?/\\|]/;
 
 /** Graph's license-tier budget of SharePoint/OneDrive resource units per minute (docs/graph-facts.md, "Throttling"). */
 export function tierBudget(licensedUsers: number): number {
@@ -82,104 +77,17 @@ export function directoryBudget(users: number): number {
   return 8000;
 }
 
-function isoSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-function share(value: number | undefined, fallback: number, field: string): number {
-  const result = value ?? fallback;
-  if (!(result >= 0 && result <= 1)) throw new SimError(400, `${field} must be between 0 and 1`);
-  return result;
-}
-
-/** How many root children a user gets: a fixed count, uniform in [min, max], or long-tailed in [min, max]. */
-interface ItemCountRule {
-  min: number;
-  max: number;
-  longTail: boolean;
-}
-
-function itemCountRule(value: TenantSpec['itemsPerUser']): ItemCountRule {
-  let rule: ItemCountRule;
-  if (value === undefined) rule = { min: 0, max: 12, longTail: false };
-  else if (typeof value === 'number') rule = { min: value, max: value, longTail: false };
-  else if (Array.isArray(value)) rule = { min: value[0], max: value[1], longTail: false };
-  else if (typeof value === 'object' && value !== null && Array.isArray(value.longTail)) {
-    rule = { min: value.longTail[0], max: value.longTail[1], longTail: true };
-  } else {
-    throw new SimError(400, 'itemsPerUser must be a count, [min, max] or { longTail: [min, max] }');
-  }
-  if (!(
-    Number.isSafeInteger(rule.min) &&
-    Number.isSafeInteger(rule.max) &&
-    rule.min >= 0 &&
-    rule.max >= rule.min
-  )) {
-    throw new SimError(
-      400,
-      'itemsPerUser must be a count, [min, max] or { longTail: [min, max] } with 0 <= min <= max',
-    );
-  }
-  return rule;
-}
-
-/** Draws a user's item count from the rule: `min + floor((max - min + 1) * u^4)` for a long tail. */
-function drawItemCount(random: Random, rule: ItemCountRule): number {
-  if (!rule.longTail) return randomInt(random, rule.min, rule.max);
-  return rule.min + Math.floor((rule.max - rule.min + 1) * random() ** 4);
-}
-
-/** Checks the anomaly shares; returns their cumulative sums in `DRIVE_ANOMALIES` order (undefined: none). */
-function anomalyThresholds(shares: TenantSpec['driveAnomalies']): number[] | undefined {
-  if (shares === undefined) return undefined;
-  if (typeof shares !== 'object' || shares === null)
-    throw new SimError(400, 'driveAnomalies must be an object');
-  for (const key of Object.keys(shares)) {
-    if (!DRIVE_ANOMALIES.includes(key as DriveAnomaly))
-      throw new SimError(400, `Unknown drive anomaly ${key}`);
-  }
-  let sum = 0;
-  const thresholds = DRIVE_ANOMALIES.map((anomaly) => {
-    sum += share(shares[anomaly], 0, `driveAnomalies.${anomaly}`);
-    return sum;
-  });
-  if (sum > 1 + 1e-9) throw new SimError(400, 'driveAnomalies must add up to at most 1');
-  return sum > 0 ? thresholds : undefined;
-}
-
-function parseDriveAnomaly(answer: unknown): number {
-  if (answer === 'items') return 0;
-  const index = DRIVE_ANOMALIES.indexOf(answer as DriveAnomaly);
-  if (index < 0) {
-    throw new SimError(400, `answer must be 'items' or one of ${DRIVE_ANOMALIES.join(', ')}`);
-  }
-  return index + 1;
-}
-
 function positive(value: number | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
   if (!(Number.isFinite(value) && value > 0)) throw new SimError(400, `${field} must be a positive number`);
   return value;
 }
 
-/** Checks a name as OneDrive would: no reserved characters, no leading or trailing space, not empty. */
-export function assertLegalItemName(name: string): void {
-  if (name.length === 0 || name.length > 400 || ILLEGAL_NAME.test(name) || name.trim() !== name) {
-    throw new SimError(400, `Illegal drive item name: ${JSON.stringify(name)}`);
-  }
-}
-
-function bumpETag(eTag: string): string {
-  const match = /^"\{([0-9A-F-]+)\},(\d+)"$/.exec(eTag);
-  if (!match?.[1] || !match[2]) return eTag;
-  return `"{${match[1]}},${Number(match[2]) + 1}"`;
-}
-
 /**
- * A directory and its users' OneDrive roots, generated from a seed. Only a few bytes per user are kept (license,
- * drive, drive answer, item count, deleted); users and items are derived on demand from (seed, user index), so a
- * 50,000-user tenant costs a few hundred kilobytes and is made in milliseconds. A user whose drive is changed (add, rename,
- * delete) gets their items materialised once; from then on that copy is the truth.
+ * A directory and its users' OneDrives, generated from a seed. Only a few bytes per user are kept (license,
+ * drive, drive answer, root item count, deleted); users and items are derived on demand from (seed, user index), so a
+ * 50,000-user tenant costs a few hundred kilobytes and is made in milliseconds. The drives themselves live in
+ * `driveStore` (dev/sim/tenant-drives.ts): a drive that is changed is materialised once and is the truth from then on.
  */
 export class SeededTenant {
   readonly tenantId: string;
@@ -206,12 +114,8 @@ export class SeededTenant {
   private readonly itemCounts: Uint32Array;
   /** 0: a normal drive; otherwise the index in `DRIVE_ANOMALIES` + 1. */
   private readonly anomalies: Uint8Array;
-  private readonly folderShare: number;
-  private readonly longNameShare: number;
-  private readonly packageShare: number;
-  private readonly webHost: string;
-  private readonly mutatedDrives = new Map<number, { entries: DriveEntry[]; nextOrd: number }>();
-  private readonly generatedDrives = new Map<number, DriveEntry[]>();
+  /** Every user's OneDrive: seeded on demand, materialised on change, and the tenant's delta tokens. */
+  readonly driveStore: TenantDrives;
   private idIndex: Map<string, number> | undefined;
   private userTotal = 0;
   private licensedTotal = 0;
@@ -241,7 +145,6 @@ export class SeededTenant {
     }
     if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(this.domain))
       throw new SimError(400, 'domain must be a DNS name');
-    this.webHost = `${this.domain.split('.')[0] ?? 'tenant'}-my.sharepoint.test`;
     this.throttle = {
       budgetPerWindow: positive(spec.budgetPerWindow, 'budgetPerWindow'),
       windowSeconds: positive(spec.windowSeconds, 'windowSeconds') ?? 60,
@@ -263,10 +166,25 @@ export class SeededTenant {
 
     const unlicensedShare = share(spec.unlicensedShare, 0.1, 'unlicensedShare');
     const withoutDriveShare = share(spec.withoutDriveShare, 0.05, 'withoutDriveShare');
-    this.folderShare = share(spec.folderShare, 0.3, 'folderShare');
-    this.longNameShare = share(spec.longNameShare, 0, 'longNameShare');
-    this.packageShare = share(spec.packageShare, 0, 'packageShare');
     const itemRule = itemCountRule(spec.itemsPerUser);
+    this.driveStore = new TenantDrives(
+      this.tenantId,
+      {
+        seed: spec.seed,
+        domain: this.domain,
+        folderShare: share(spec.folderShare, 0.3, 'folderShare'),
+        longNameShare: share(spec.longNameShare, 0, 'longNameShare'),
+        packageShare: share(spec.packageShare, 0, 'packageShare'),
+        nesting: driveNesting(spec, itemRule.max),
+      },
+      {
+        size: spec.users,
+        rootCount: (index) => this.itemCounts[index] ?? 0,
+        userId: (index) => randomGuid(createRandom(hashSeed(this.seed, 'user-id', index))),
+        provisioned: (index) => this.baseDrive[index] === 1,
+        rootCountChanged: (index, count) => this.setRootCount(index, count),
+      },
+    );
     const thresholds = anomalyThresholds(spec.driveAnomalies);
     const pageCap = spec.childrenPageCap;
     if (pageCap !== undefined && !(Number.isSafeInteger(pageCap) && pageCap >= 1)) {
@@ -376,6 +294,11 @@ export class SeededTenant {
     return index;
   }
 
+  /** Whether the user at `index` exists (not deleted). */
+  isLive(index: number): boolean {
+    return index >= 0 && index < this.size && this.deleted[index] !== 1;
+  }
+
   isLicensed(index: number): boolean {
     return this.licensed[index] === 1;
   }
@@ -471,22 +394,8 @@ export class SeededTenant {
   }
 
   /** The current root children of the user at `index`, in listing order (their drive must exist). */
-  driveEntries(index: number): readonly DriveEntry[] {
-    const mutated = this.mutatedDrives.get(index);
-    if (mutated) return mutated.entries;
-    const cached = this.generatedDrives.get(index);
-    if (cached) {
-      this.generatedDrives.delete(index);
-      this.generatedDrives.set(index, cached);
-      return cached;
-    }
-    const generated = this.generateDrive(index);
-    this.generatedDrives.set(index, generated);
-    if (this.generatedDrives.size > GENERATED_DRIVE_CACHE) {
-      const oldest = this.generatedDrives.keys().next();
-      if (!oldest.done) this.generatedDrives.delete(oldest.value);
-    }
-    return generated;
+  driveEntries(index: number): readonly DriveNode[] {
+    return this.driveStore.rootEntries(index);
   }
 
   /**
@@ -502,58 +411,34 @@ export class SeededTenant {
     return result;
   }
 
-  /** Adds an item to a user's root (defaults filled in as OneDrive would); the name must be free. */
-  addItem(userKey: string, item: Partial<SimDriveItem> & { name: string }, now: number): SimDriveItem {
-    const index = this.requireDriveUser(userKey);
-    assertLegalItemName(item.name);
-    const drive = this.mutableDrive(index);
-    this.assertNameFree(drive.entries, item.name, undefined);
-    const random = createRandom(hashSeed(this.seed, 'added', index, drive.nextOrd));
-    const created: SimDriveItem = {
-      id: item.id ?? `01${randomChars(random, ITEM_ID_ALPHABET, 32)}`,
-      name: item.name,
-      size: item.size ?? 0,
-      webUrl: item.webUrl ?? this.webUrl(index, item.name),
-      eTag: item.eTag ?? `"{${randomGuid(random).toUpperCase()}},1"`,
-      lastModifiedDateTime: item.lastModifiedDateTime ?? isoSeconds(now),
-      ...(item.folder !== undefined
-        ? { folder: item.folder }
-        : item.package !== undefined
-          ? { package: item.package }
-          : { file: item.file ?? { mimeType: mimeTypeOf(item.name) } }),
-    };
-    if (drive.entries.some((entry) => entry.item.id === created.id)) {
-      throw new SimError(409, `Item ${created.id} already exists`);
-    }
-    drive.entries.push({ ord: drive.nextOrd++, item: created });
-    this.itemCounts[index] = drive.entries.length;
-    if (this.hasDrive(index)) this.itemTotal++;
-    return { ...created };
+  /** Adds an item to a user's root or to `item.parentId` (see `TenantDrives.addItem`). */
+  addItem(userKey: string, item: SimNewDriveItem, now: number): SimDriveItem {
+    return this.driveStore.addItem(this.requireDriveUser(userKey), item, now);
   }
 
-  /** Renames an item; its eTag version and modification time move on, as OneDrive's do. */
   renameItem(userKey: string, itemId: string, name: string, now: number): void {
-    const index = this.requireDriveUser(userKey);
-    assertLegalItemName(name);
-    const drive = this.mutableDrive(index);
-    const entry = this.requireItem(drive.entries, itemId);
-    this.assertNameFree(drive.entries, name, itemId);
-    entry.item = {
-      ...entry.item,
-      name,
-      webUrl: this.webUrl(index, name),
-      eTag: bumpETag(entry.item.eTag),
-      lastModifiedDateTime: isoSeconds(now),
-    };
+    this.driveStore.renameItem(this.requireDriveUser(userKey), itemId, name, now);
+  }
+
+  moveItem(userKey: string, itemId: string, parentId: string, now: number): void {
+    this.driveStore.moveItem(this.requireDriveUser(userKey), itemId, parentId, now);
   }
 
   deleteItem(userKey: string, itemId: string): void {
-    const index = this.requireDriveUser(userKey);
-    const drive = this.mutableDrive(index);
-    const entry = this.requireItem(drive.entries, itemId);
-    drive.entries.splice(drive.entries.indexOf(entry), 1);
-    this.itemCounts[index] = drive.entries.length;
-    if (this.hasDrive(index)) this.itemTotal--;
+    this.driveStore.deleteItem(this.requireDriveUser(userKey), itemId);
+  }
+
+  replaceDrive(userKey: string): DriveIds {
+    return this.driveStore.replaceDrive(this.requireDriveUser(userKey));
+  }
+
+  /** Forgets the delta tokens issued so far for one user's drive, or for every drive without `userKey`. */
+  expireDeltaTokens(userKey: string | undefined): void {
+    this.driveStore.expireTokens(userKey === undefined ? undefined : this.requireDriveUser(userKey));
+  }
+
+  driveTree(userKey: string): SimDriveTree {
+    return this.driveStore.snapshot(this.requireDriveUser(userKey));
   }
 
   /**
@@ -594,6 +479,13 @@ export class SeededTenant {
     }
   }
 
+  /** The user's root now has `count` children (counted in `items` while the drive counts). */
+  private setRootCount(index: number, count: number): void {
+    if (this.isLicensed(index) && this.hasDrive(index))
+      this.itemTotal += count - (this.itemCounts[index] ?? 0);
+    this.itemCounts[index] = count;
+  }
+
   private uncount(index: number): void {
     if (!this.isLicensed(index)) return;
     this.licensedTotal--;
@@ -607,77 +499,6 @@ export class SeededTenant {
     const index = this.requireUser(userKey);
     if (this.baseDrive[index] !== 1) throw new SimError(409, `User ${userKey} has no OneDrive`);
     return index;
-  }
-
-  private requireItem(entries: DriveEntry[], itemId: string): DriveEntry {
-    const entry = entries.find((candidate) => candidate.item.id === itemId);
-    if (!entry) throw new SimError(404, `No item ${itemId} in that drive`);
-    return entry;
-  }
-
-  private assertNameFree(entries: readonly DriveEntry[], name: string, exceptId: string | undefined): void {
-    const lower = name.toLowerCase();
-    if (entries.some((entry) => entry.item.id !== exceptId && entry.item.name.toLowerCase() === lower)) {
-      throw new SimError(409, `An item named ${JSON.stringify(name)} already exists`);
-    }
-  }
-
-  private mutableDrive(index: number): { entries: DriveEntry[]; nextOrd: number } {
-    let drive = this.mutatedDrives.get(index);
-    if (!drive) {
-      const entries = this.driveEntries(index).map((entry) => ({ ord: entry.ord, item: { ...entry.item } }));
-      drive = { entries, nextOrd: entries.length };
-      this.mutatedDrives.set(index, drive);
-      this.generatedDrives.delete(index);
-    }
-    return drive;
-  }
-
-  private webUrl(index: number, name: string): string {
-    const owner = `user${index + 1}@${this.domain}`.replace(/[@.]/g, '_');
-    return `https://${this.webHost}/personal/${owner}/Documents/${encodeURIComponent(name)}`;
-  }
-
-  /**
-   * The generated root of the user at `index`. Long names and notebooks come from a stream of their own, drawn
-   * only when their shares are set, so without them every item is exactly as before they existed.
-   */
-  private generateDrive(index: number): DriveEntry[] {
-    const random: Random = createRandom(hashSeed(this.seed, 'items', index));
-    const extras: Random | undefined =
-      this.longNameShare > 0 || this.packageShare > 0
-        ? createRandom(hashSeed(this.seed, 'item-extras', index))
-        : undefined;
-    const count = this.itemCounts[index] ?? 0;
-    const entries: DriveEntry[] = [];
-    for (let k = 0; k < count; k++) {
-      const isFolder = random() < this.folderShare;
-      const drawn = driveItemName(random, k + 1, isFolder);
-      const id = `01${randomChars(random, ITEM_ID_ALPHABET, 32)}`;
-      const eTag = `"{${randomGuid(random).toUpperCase()}},${randomInt(random, 1, 9)}"`;
-      const modified = BASE_TIME_MS + Math.floor(random() * YEAR_SECONDS) * 1000;
-      const size = isFolder ? Math.floor(random() * 2e9) : Math.floor(random() ** 3 * 50_000_000);
-      const childCount = isFolder ? randomInt(random, 0, 40) : 0;
-      const isPackage = extras !== undefined && extras() < this.packageShare;
-      const long = extras !== undefined && extras() < this.longNameShare ? extras : undefined;
-      const ext = isFolder || isPackage ? undefined : drawn.ext;
-      const name = long ? longItemName(long, k + 1, ext) : isPackage ? drawn.base : drawn.name;
-      const item: SimDriveItem = {
-        id,
-        name,
-        size,
-        webUrl: this.webUrl(index, name),
-        eTag,
-        lastModifiedDateTime: isoSeconds(modified),
-        ...(isPackage
-          ? { package: { type: 'oneNote' } }
-          : isFolder
-            ? { folder: { childCount } }
-            : { file: { mimeType: drawn.mimeType ?? '' } }),
-      };
-      entries.push({ ord: k, item });
-    }
-    return entries;
   }
 
   private buildIdIndex(): Map<string, number> {

@@ -15,7 +15,9 @@ import type {
   RevocationCode,
   SimControl,
   SimDriveItem,
+  SimDriveTree,
   SimEnvironment,
+  SimNewDriveItem,
   SimUser,
   TenantInfo,
   TenantSpec,
@@ -124,12 +126,25 @@ export class SimClient implements SimControl {
     return this.get(`/tenants/${enc(tenantId)}/drives`);
   }
 
-  addItem(
-    tenantId: string,
-    userId: string,
-    item: Partial<SimDriveItem> & { name: string },
-  ): Promise<SimDriveItem> {
+  addItem(tenantId: string, userId: string, item: SimNewDriveItem): Promise<SimDriveItem> {
     return this.post(`/tenants/${enc(tenantId)}/users/${enc(userId)}/items`, item);
+  }
+
+  moveItem(tenantId: string, userId: string, itemId: string, newParentId: string): Promise<void> {
+    const path = `/tenants/${enc(tenantId)}/users/${enc(userId)}/items/${enc(itemId)}/move`;
+    return this.post(path, { parentId: newParentId });
+  }
+
+  replaceDrive(tenantId: string, userId: string): Promise<{ driveId: string; rootId: string }> {
+    return this.post(`/tenants/${enc(tenantId)}/users/${enc(userId)}/drive/replace`, {});
+  }
+
+  expireDeltaTokens(tenantId: string, userId?: string): Promise<void> {
+    return this.post(`/tenants/${enc(tenantId)}/delta-tokens/expire`, userId === undefined ? {} : { userId });
+  }
+
+  driveTree(tenantId: string, userId: string): Promise<SimDriveTree> {
+    return this.get(`/tenants/${enc(tenantId)}/users/${enc(userId)}/drive-tree`);
   }
 
   renameItem(tenantId: string, userId: string, itemId: string, name: string): Promise<void> {

@@ -29,7 +29,9 @@ import type {
   RevocationCode,
   SimControl,
   SimDriveItem,
+  SimDriveTree,
   SimEnvironment,
+  SimNewDriveItem,
   SimUser,
   TenantInfo,
   TenantSpec,
@@ -269,11 +271,7 @@ export class SimulatedCloud implements SimControl {
     return run(() => this.state.requireTenant(tenantId).drives());
   }
 
-  addItem(
-    tenantId: string,
-    userId: string,
-    item: Partial<SimDriveItem> & { name: string },
-  ): Promise<SimDriveItem> {
+  addItem(tenantId: string, userId: string, item: SimNewDriveItem): Promise<SimDriveItem> {
     return run(() => this.state.requireTenant(tenantId).addItem(userId, item, this.state.wall()));
   }
 
@@ -281,8 +279,25 @@ export class SimulatedCloud implements SimControl {
     return run(() => this.state.requireTenant(tenantId).renameItem(userId, itemId, name, this.state.wall()));
   }
 
+  moveItem(tenantId: string, userId: string, itemId: string, newParentId: string): Promise<void> {
+    const now = this.state.wall();
+    return run(() => this.state.requireTenant(tenantId).moveItem(userId, itemId, newParentId, now));
+  }
+
   deleteItem(tenantId: string, userId: string, itemId: string): Promise<void> {
     return run(() => this.state.requireTenant(tenantId).deleteItem(userId, itemId));
+  }
+
+  replaceDrive(tenantId: string, userId: string): Promise<{ driveId: string; rootId: string }> {
+    return run(() => this.state.requireTenant(tenantId).replaceDrive(userId));
+  }
+
+  expireDeltaTokens(tenantId: string, userId?: string): Promise<void> {
+    return run(() => this.state.requireTenant(tenantId).expireDeltaTokens(userId));
+  }
+
+  driveTree(tenantId: string, userId: string): Promise<SimDriveTree> {
+    return run(() => this.state.requireTenant(tenantId).driveTree(userId));
   }
 
   setLicensed(tenantId: string, userId: string, licensed: boolean): Promise<void> {
@@ -330,22 +345,7 @@ export class SimulatedCloud implements SimControl {
 
   /** Exact counters of one app in one tenant, in O(1), however much of the log was dropped. */
   throttleStatsSync(tenantId: string, clientId: string): ThrottleStats {
-    const tenant = this.state.requireTenant(tenantId);
-    const pair = this.state.ledger.peek(tenant.tenantId, clientId.toLowerCase());
-    const budgetPerWindow = tenant.driveBudget();
-    const { windowSeconds, timeScale } = tenant.throttle;
-    return {
-      unitsSpent: pair?.unitsSpent ?? 0,
-      requests: pair?.requests ?? 0,
-      throttled: pair?.throttled ?? 0,
-      violations: pair?.violations ?? 0,
-      ...(pair?.firstRequestAt === undefined ? {} : { firstRequestAt: pair.firstRequestAt }),
-      ...(pair?.lastRequestAt === undefined ? {} : { lastRequestAt: pair.lastRequestAt }),
-      budgetPerWindow,
-      windowSeconds,
-      timeScale,
-      unitsPerRealSecond: budgetPerWindow / (windowSeconds / timeScale),
-    };
+    return this.state.throttleStats(tenantId, clientId);
   }
 
   /** A tenant's current counts (users, licenses, items). */

@@ -16,8 +16,10 @@ import type {
   ManagedIdentitySpec,
   VaultSecretOptions,
 } from './credential-types';
+import type { SimDriveItem, SimDriveTree, SimNewDriveItem } from './drive-types';
 
 export type * from './credential-types';
+export type * from './drive-types';
 
 /** The application permissions the product needs. */
 export type GraphAppRole = 'User.Read.All' | 'Files.Read.All';
@@ -83,6 +85,14 @@ export interface TenantSpec {
   itemsPerUser?: number | [number, number] | { longTail: [number, number] };
   /** Share of items that are folders. Default 0.3. */
   folderShare?: number;
+  /**
+   * Children of each seeded folder (a count or [min, max], drawn from the seed): folders then nest down to
+   * `folderDepth`, and `childCount` is what a folder holds. Default none: only root children, and a folder's
+   * `childCount` is a drawn number with no children behind it. `items` in `TenantInfo` counts root children only.
+   */
+  nestedItemsPerFolder?: number | [number, number];
+  /** The deepest level a nested item sits at, the root's children being level 1. Default 3 (with nesting). */
+  folderDepth?: number;
   /**
    * Shares (0..1, summing to at most 1) of licensed users with a drive whose drive answers so instead of items,
    * drawn from the seed per user (a stream of its own: users, licenses and items stay as without it). Default none.
@@ -152,20 +162,6 @@ export interface SimUser {
   hasDrive: boolean;
   /** How the user's drive answers when not with items (absent for a normal drive). */
   driveAnomaly?: DriveAnomaly;
-}
-
-/** A driveItem as Graph returns it with the product's `$select`. */
-export interface SimDriveItem {
-  id: string;
-  name: string;
-  size: number;
-  webUrl: string;
-  eTag: string;
-  lastModifiedDateTime: string;
-  folder?: { childCount: number };
-  file?: { mimeType: string };
-  /** A OneNote notebook: neither `folder` nor `file`. */
-  package?: { type: string };
 }
 
 /** Faults injected into one tenant's Graph traffic (or `'*'` for every tenant). Probabilities 0..1 per request. */
@@ -331,13 +327,19 @@ export interface SimControl {
   listUsers(tenantId: string): Promise<SimUser[]>;
   /** Current root children of every licensed user with a drive, keyed by user ID. */
   drives(tenantId: string): Promise<Record<string, SimDriveItem[]>>;
-  addItem(
-    tenantId: string,
-    userId: string,
-    item: Partial<SimDriveItem> & { name: string },
-  ): Promise<SimDriveItem>;
+  /** Adds an item to the user's root, or into the folder `item.parentId`. */
+  addItem(tenantId: string, userId: string, item: SimNewDriveItem): Promise<SimDriveItem>;
   renameItem(tenantId: string, userId: string, itemId: string, name: string): Promise<void>;
+  /** Moves an item (a folder with everything under it) into the folder `newParentId` (the root's ID or `root`). */
+  moveItem(tenantId: string, userId: string, itemId: string, newParentId: string): Promise<void>;
+  /** Deletes an item; a folder goes with everything under it (delta reports the folder only). */
   deleteItem(tenantId: string, userId: string, itemId: string): Promise<void>;
+  /** Makes the user's OneDrive anew: new drive, root and item IDs; the old drive ID answers 404 `itemNotFound`. */
+  replaceDrive(tenantId: string, userId: string): Promise<{ driveId: string; rootId: string }>;
+  /** Delta tokens issued until now answer 410: those of one user's drive, or of every drive of the tenant. */
+  expireDeltaTokens(tenantId: string, userId?: string): Promise<void>;
+  /** The user's whole drive: every item with its parent's ID, parents before children. */
+  driveTree(tenantId: string, userId: string): Promise<SimDriveTree>;
   setLicensed(tenantId: string, userId: string, licensed: boolean): Promise<void>;
   /** Makes one user's drive answer as `answer` from now on ('items': normally again). */
   setDriveAnomaly(tenantId: string, userId: string, answer: DriveAnomaly | 'items'): Promise<void>;

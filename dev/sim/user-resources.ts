@@ -1,10 +1,11 @@
 import type { GraphAnswer, GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError, ok, requireRole } from './graph-plan';
 import { nextLink, parseSelect, parseTop, unsupportedOption } from './graph-query';
+import { RESOURCE_UNITS } from './resource-costs';
 import type { DirectoryUser, LicenseFilter } from './seeded-tenant';
 
 /** Units a directory request costs (docs/graph-facts.md, "Throttling": about one a page). */
-const DIRECTORY_UNITS = 1;
+const DIRECTORY_UNITS = RESOURCE_UNITS.directory;
 
 const USER_DEFAULT_PROPS = [
   'businessPhones',

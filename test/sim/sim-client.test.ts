@@ -66,6 +66,48 @@ describe('SimClient', () => {
     expect(version).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it('moves, replaces and reads whole drives and expires delta tokens remotely', async () => {
+    const tenant = await client.createTenant({
+      seed: uniqueSeed(),
+      users: 2,
+      unlicensedShare: 0,
+      withoutDriveShare: 0,
+      itemsPerUser: 2,
+      nestedItemsPerFolder: [1, 2],
+    });
+    const [user] = await client.listUsers(tenant.tenantId);
+    const folder = await client.addItem(tenant.tenantId, user!.id, {
+      name: 'remote folder',
+      folder: { childCount: 0 },
+    });
+    const inside = await client.addItem(tenant.tenantId, user!.id, {
+      name: 'inside.txt',
+      parentId: folder.id,
+    });
+    const loose = await client.addItem(tenant.tenantId, user!.id, { name: 'loose.txt' });
+    await client.moveItem(tenant.tenantId, user!.id, loose.id, folder.id);
+    await client.expireDeltaTokens(tenant.tenantId, user!.id);
+    await client.expireDeltaTokens(tenant.tenantId);
+
+    const tree = await client.driveTree(tenant.tenantId, user!.id);
+    const local = await cloud.driveTree(tenant.tenantId, user!.id);
+    const replaced = await client.replaceDrive(tenant.tenantId, user!.id);
+
+    expect(tree).toEqual(local);
+    expect(tree.items.filter((item) => item.parentId === folder.id).map((item) => item.id)).toEqual([
+      inside.id,
+      loose.id,
+    ]);
+    expect(replaced.driveId).not.toBe(tree.driveId);
+    expect(await client.driveTree(tenant.tenantId, user!.id)).toEqual(
+      await cloud.driveTree(tenant.tenantId, user!.id),
+    );
+    await expect(client.moveItem(tenant.tenantId, user!.id, folder.id, 'root')).rejects.toMatchObject({
+      status: 404,
+    });
+    await expect(client.driveTree(tenant.tenantId, 'nobody')).rejects.toMatchObject({ status: 404 });
+  });
+
   it('manages certificates, federated credentials and managed identities remotely, as in-process', async () => {
     const certificate = createAppCertificate({});
     const { clientId } = await client.createApp({});
