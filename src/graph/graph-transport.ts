@@ -6,7 +6,7 @@ import { graphErrorCode, headerBag } from './graph-error-body';
 import type { BodyChunkListener } from './node-http-handler';
 import { isForeignOrigin, isHeldBack, NodeHttpMessageHandler } from './node-http-handler';
 import type { GraphCounters, RequestPacer } from './graph-types';
-import { UNITS } from './graph-types';
+import { RESOURCE_UNITS } from './resource-costs';
 
 export interface TenantGraphOptions {
   tenantId: string;
@@ -189,7 +189,7 @@ export class GraphTransport {
     });
     try {
       for (; acquired < requests.length; acquired += 1) {
-        await pacer.acquire(UNITS.driveListing, this.#options.signal);
+        await pacer.acquire(RESOURCE_UNITS.driveListing, this.#options.signal);
       }
       outer = await this.send('POST', `${this.origin}/v1.0/$batch`, 0, {}, { requests }, true, watch);
     } catch (error) {
@@ -197,7 +197,7 @@ export class GraphTransport {
       // No answer (no token, an abort): the units granted so far go back, or the tenant's pacer would keep
       // counting them in flight.
       for (let i = 0; i < acquired; i += 1)
-        pacer.settle(UNITS.driveListing, { status: 0, headers: headerBag({}) });
+        pacer.settle(RESOURCE_UNITS.driveListing, { status: 0, headers: headerBag({}) });
       throw error;
     }
     if (outer.sent) this.counters.requests += requests.length;
@@ -215,7 +215,7 @@ export class GraphTransport {
       };
       const status = answer.status;
       if (isThrottle(status)) this.counters.throttled += 1;
-      this.#options.pacer.settle(UNITS.driveListing, { status, headers: headerBag(answer.headers) });
+      this.#options.pacer.settle(RESOURCE_UNITS.driveListing, { status, headers: headerBag(answer.headers) });
       return answer;
     });
   }

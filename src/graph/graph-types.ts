@@ -19,9 +19,6 @@ export interface GraphDriveItem {
 export const USER_FIELDS = 'id,userPrincipalName';
 export const DRIVE_ITEM_FIELDS = 'id,name,size,webUrl,eTag,lastModifiedDateTime,folder,file';
 
-/** Resource units Graph charges (docs/graph-facts.md): a children listing costs 2, a directory page about 1. */
-export const UNITS = { driveListing: 2, directoryPage: 1 } as const;
-
 /** Counters of one unit of work, added to the run's totals when the work is done. */
 export interface GraphCounters {
   /** Requests sent, each inner request of a `$batch` and each retry included. */

@@ -6,7 +6,8 @@ import { graphErrorCode } from './graph-error-body';
 import type { TenantGraphOptions } from './graph-transport';
 import { GraphTransport } from './graph-transport';
 import type { GraphCounters, GraphDriveItem, GraphUser } from './graph-types';
-import { DRIVE_ITEM_FIELDS, UNITS, USER_FIELDS, newGraphCounters } from './graph-types';
+import { DRIVE_ITEM_FIELDS, USER_FIELDS, newGraphCounters } from './graph-types';
+import { RESOURCE_UNITS } from './resource-costs';
 
 export type { TenantGraphOptions } from './graph-transport';
 
@@ -68,9 +69,13 @@ export class TenantGraph {
     });
     let url: string | undefined = `${this.#origin}/v1.0/users?${query.toString()}`;
     while (url) {
-      const page: Page<GraphUser> = await this.#http.getJson<Page<GraphUser>>(url, UNITS.directoryPage, {
-        ConsistencyLevel: 'eventual',
-      });
+      const page: Page<GraphUser> = await this.#http.getJson<Page<GraphUser>>(
+        url,
+        RESOURCE_UNITS.directoryPage,
+        {
+          ConsistencyLevel: 'eventual',
+        },
+      );
       const total = page['@odata.count'];
       yield {
         users: (page.value ?? []).filter((user) => typeof user.id === 'string'),
@@ -89,7 +94,7 @@ export class TenantGraph {
     }
     const page = await this.#http.getJson<Page<GraphUser>>(
       `${this.#origin}/v1.0/users?${query.toString()}`,
-      UNITS.directoryPage,
+      RESOURCE_UNITS.directoryPage,
       licensedOnly ? { ConsistencyLevel: 'eventual' } : {},
     );
     return page.value ?? [];
@@ -169,7 +174,7 @@ export class TenantGraph {
     const { maxAttempts, backoffMs, signal } = this.#http.retries;
     let backoff = backoffMs;
     for (let attempt = 1; ;) {
-      const { status, body } = await this.#http.send('GET', url, UNITS.driveListing, {});
+      const { status, body } = await this.#http.send('GET', url, RESOURCE_UNITS.driveListing, {});
       const outcome = this.#drivePage(status, body);
       if (outcome === 'throttled') continue;
       if (outcome === 'retry') {
@@ -212,7 +217,7 @@ export class TenantGraph {
     while (url) {
       let page: Page<GraphDriveItem>;
       try {
-        page = await this.#http.getJson<Page<GraphDriveItem>>(url, UNITS.driveListing);
+        page = await this.#http.getJson<Page<GraphDriveItem>>(url, RESOURCE_UNITS.driveListing);
       } catch (error) {
         if (error instanceof GraphError && error.status === 404 && items.length === 0)
           return { kind: 'noDrive' };
