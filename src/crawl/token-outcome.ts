@@ -4,9 +4,10 @@ import type { CrawlDeps } from './crawl-deps';
 import { failRun } from './finish-run';
 
 /**
- * Turns a token failure into the tenant's new status (docs/graph-facts.md): a revoked app marks the tenant `revoked`, a
- * tenant-side refusal marks it `error`, a rejected app credential fails the run loudly with the reason in plain words. Returns false for
- * anything it does not handle (transient failures: let the queue retry).
+ * Turns a token failure into the tenant's new status (docs/graph-facts.md): a revoked app marks the tenant
+ * `revoked`, a tenant-side refusal marks it `error`, a rejected app credential fails the run loudly with the reason
+ * in plain words (docs/credentials.md). Returns false for anything it does not handle (transient failures: let the
+ * queue retry).
  */
 export async function settleTokenFailure(
   deps: CrawlDeps,

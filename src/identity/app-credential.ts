@@ -29,7 +29,7 @@ export interface AppCredential {
 export interface AppCredentialVersion {
   /** Changes when the credential is rotated; a per-tenant credential is rebuilt when it does. */
   version: string;
-  /** When it stops working: the secret's end date in the vault, the certificate's `notAfter`; none for a managed identity. */
+  /** When it stops working: the secret's end date in the vault, the certificate's `notAfter`; none for an identity. */
   expiresOn: Date | undefined;
   /** An SDK credential for app-only tokens in one customer tenant (one per tenant: its token cache is the tenant's). */
   forTenant(tenantId: string): TokenCredential;
