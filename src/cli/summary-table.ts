@@ -12,6 +12,7 @@ const COLUMNS = [
   'itemsDeleted',
   'requests',
   'throttled',
+  'unitsSpent',
   'seconds',
 ] as const;
 
@@ -38,6 +39,7 @@ export function formatSummaryTable(
       String(run?.itemsDeleted ?? 0),
       String(run?.requests ?? 0),
       String(run?.throttled ?? 0),
+      String(run?.unitsSpent ?? 0),
       seconds,
     ];
   });

@@ -15,6 +15,8 @@ export interface RunCounters {
   itemsDeleted: number;
   requests: number;
   throttled: number;
+  /** Resource units the run's Graph requests cost, throttled answers included (docs/graph-facts.md). */
+  unitsSpent: number;
 }
 
 export const ZERO_COUNTERS: Readonly<RunCounters> = {
@@ -26,6 +28,7 @@ export const ZERO_COUNTERS: Readonly<RunCounters> = {
   itemsDeleted: 0,
   requests: 0,
   throttled: 0,
+  unitsSpent: 0,
 };
 
 const COUNTER_KEYS = Object.keys(ZERO_COUNTERS) as (keyof RunCounters)[];
@@ -74,6 +77,7 @@ function toRun(entity: RunEntity): CrawlRun {
     itemsDeleted: entity.itemsDeleted ?? 0,
     requests: entity.requests ?? 0,
     throttled: entity.throttled ?? 0,
+    unitsSpent: entity.unitsSpent ?? 0,
   };
 }
 

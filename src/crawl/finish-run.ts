@@ -12,6 +12,7 @@ function countersOf(summary: RunSummary): RunCounters {
     itemsDeleted: summary.itemsDeleted,
     requests: summary.requests,
     throttled: summary.throttled,
+    unitsSpent: summary.unitsSpent,
   };
 }
 

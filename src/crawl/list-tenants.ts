@@ -30,6 +30,7 @@ export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlR
               itemsDeleted: lastRun.itemsDeleted,
               requests: lastRun.requests,
               throttled: lastRun.throttled,
+              unitsSpent: lastRun.unitsSpent,
             }
           : null,
       };

@@ -17,7 +17,7 @@ export interface RunSummary extends RunCounters {
   listingDone: boolean;
 }
 
-type AttemptRow = { partitionKey: string; rowKey: string; requests: number; throttled: number };
+type AttemptRow = { partitionKey: string; rowKey: string } & GraphCounters & Record<string, unknown>;
 const COUNT = 'summary';
 const ATTEMPT = 'attempt_';
 
@@ -34,9 +34,9 @@ function toSummary(row: Partial<RunSummary>): RunSummary {
 /**
  * A run's bookkeeping in `CrawlProgress` (partition `<tenantId>_<runId>`; README, "Crawl bookkeeping"): a
  * row per attempt (`attempt_<id>`, its Graph requests, a plain upsert) and a marker per piece (`piece_<name>`,
- * its counters) created in one transaction with the ETag-guarded count row (`summary`). `requests` and
- * `throttled` are final when summed from the attempt rows (`summary`, `recordFinish`); until then the count
- * row has those of the attempts that recorded their pieces.
+ * its counters) created in one transaction with the ETag-guarded count row (`summary`). The Graph counters
+ * (`requests`, `throttled`, `unitsSpent`) are final when summed from the attempt rows (`summary`,
+ * `recordFinish`); until then the count row has those of the attempts that recorded their pieces.
  */
 export class RunProgress extends TableStore {
   static partition(tenantId: string, runId: string): string {
@@ -50,13 +50,13 @@ export class RunProgress extends TableStore {
     });
   }
 
-  /** The run's counters, with `requests` and `throttled` summed from every attempt's row. */
+  /** The run's counters, with the Graph counters summed from every attempt's row. */
   async summary(tenantId: string, runId: string): Promise<RunSummary | undefined> {
     const partitionKey = await this.#partition(tenantId, runId);
     const count = await this.#read(partitionKey, COUNT);
     if (!count) return undefined;
-    const total = { ...toSummary(count), requests: 0, throttled: 0 };
-    for await (const row of this.#attempts(partitionKey, '', ['requests', 'throttled']))
+    const total = { ...toSummary(count), requests: 0, throttled: 0, unitsSpent: 0 };
+    for await (const row of this.#attempts(partitionKey, '', ['requests', 'throttled', 'unitsSpent']))
       addCounters(total, row);
     return total;
   }
@@ -115,8 +115,8 @@ export class RunProgress extends TableStore {
   }
 
   #attemptRow(partitionKey: string, id: string, sent: Partial<GraphCounters>): AttemptRow {
-    const { requests = 0, throttled = 0 } = sent;
-    return { partitionKey, rowKey: `${ATTEMPT}${id}`, requests, throttled };
+    const { requests = 0, throttled = 0, unitsSpent = 0 } = sent;
+    return { partitionKey, rowKey: `${ATTEMPT}${id}`, requests, throttled, unitsSpent };
   }
 
   async #partition(tenantId: string, runId: string): Promise<string> {
@@ -136,7 +136,7 @@ export class RunProgress extends TableStore {
     attemptRow: AttemptRow | undefined,
     change?: (summary: RunSummary) => void,
   ): Promise<RunSummary> {
-    const { requests: _requests, throttled: _throttled, ...counted } = work;
+    const { requests: _requests, throttled: _throttled, unitsSpent: _unitsSpent, ...counted } = work;
     const piece = `piece_${name}`;
     for (let round = 0; ; round += 1) {
       const entity = await this.table.getEntity<Partial<RunSummary>>(partitionKey, COUNT);

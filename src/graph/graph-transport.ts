@@ -215,6 +215,8 @@ export class GraphTransport {
       };
       const status = answer.status;
       if (isThrottle(status)) this.counters.throttled += 1;
+      // Only an inner answer proves Graph took the request (and charged it).
+      if (byId.has(request.id)) this.counters.unitsSpent += RESOURCE_UNITS.driveListing;
       this.#options.pacer.settle(RESOURCE_UNITS.driveListing, { status, headers: headerBag(answer.headers) });
       return answer;
     });
@@ -255,6 +257,7 @@ export class GraphTransport {
       if (settled) return;
       settled = true;
       if (isThrottle(answerStatus)) this.counters.throttled += 1;
+      if (answerStatus > 0) this.counters.unitsSpent += units;
       this.#options.pacer.settle(units, { status: answerStatus, headers: head });
     };
     try {

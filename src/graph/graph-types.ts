@@ -25,10 +25,15 @@ export interface GraphCounters {
   requests: number;
   /** Answers 429 or 503. */
   throttled: number;
+  /**
+   * Resource units spent, by Graph's documented price of each call (`resource-costs.ts`), for every request that
+   * got an answer, `429` and `503` included: Graph charges throttled requests too.
+   */
+  unitsSpent: number;
 }
 
 export function newGraphCounters(): GraphCounters {
-  return { requests: 0, throttled: 0 };
+  return { requests: 0, throttled: 0, unitsSpent: 0 };
 }
 
 /** What a pacer must offer the Graph layer: wait for budget before a request, learn from every answer. */

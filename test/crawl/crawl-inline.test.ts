@@ -44,6 +44,8 @@ describe('inline crawl', () => {
       itemsDeleted: 0,
     });
     const log = await cloud.requestLog({ tenantId: tenant.tenantId, service: 'graph', since });
+    // Every unit Graph charged is in the run's own accounting, by the documented price of each call.
+    expect(result?.run?.unitsSpent).toBe(log.reduce((sum, entry) => sum + entry.units, 0));
     // Several pages of users (7 a page) and of children (4 a page).
     expect(
       log.filter((entry) => entry.url.includes('/users?') || entry.url.includes('/users%3F')).length,

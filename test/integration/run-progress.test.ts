@@ -57,7 +57,7 @@ describe('RunProgress through a storage outage', () => {
       tenantId,
       'run1',
       { batch: 1 },
-      { requests, throttled: 0, usersCrawled: 4 },
+      { requests, throttled: 0, unitsSpent: 2 * requests, usersCrawled: 4 },
       attempt,
     );
   }
@@ -68,13 +68,14 @@ describe('RunProgress through a storage outage', () => {
       tenantId,
       'run1',
       'b1_a1',
-      { requests: 7, throttled: 1 },
+      { requests: 7, throttled: 1, unitsSpent: 14 },
       'Batch 1 failed: x',
     );
     await batchOne(tenantId, 'b1_a2', 5);
     expect(await progress.summary(tenantId, 'run1')).toMatchObject({
       requests: 12,
       throttled: 1,
+      unitsSpent: 24,
       usersCrawled: 4,
       batchesDone: 1,
     });
@@ -85,7 +86,13 @@ describe('RunProgress through a storage outage', () => {
   it('loses only the attempt whose own write failed in the outage (the documented bound), and counts the rest', async () => {
     const tenantId = await newRun();
     await inOutage(() =>
-      progress.recordFailedAttempt(tenantId, 'run1', 'b1_a1', { requests: 7, throttled: 1 }, 'lost'),
+      progress.recordFailedAttempt(
+        tenantId,
+        'run1',
+        'b1_a1',
+        { requests: 7, throttled: 1, unitsSpent: 14 },
+        'lost',
+      ),
     );
     await inOutage(() => batchOne(tenantId, 'b1_a2', 6));
     const summary = await batchOne(tenantId, 'b1_a3', 5);
@@ -145,11 +152,13 @@ describe('RunProgress through a storage outage', () => {
   it("finishes a run with its own attempts' requests and the sweep's deletions, once", async () => {
     const tenantId = await newRun();
     await progress.start(tenantId, 'run2');
-    await progress.recordFailedAttempt(tenantId, 'run1', 'b1_a1', { requests: 7, throttled: 2 }, 'x');
+    const sent = { requests: 7, throttled: 2, unitsSpent: 14 };
+    await progress.recordFailedAttempt(tenantId, 'run1', 'b1_a1', sent, 'x');
     await progress.recordPiece(tenantId, 'run2', { batch: 1 }, { requests: 1, throttled: 0 }, 'b1_a1');
     expect(await progress.recordFinish(tenantId, 'run1', { itemsDeleted: 3 })).toMatchObject({
       requests: 7,
       throttled: 2,
+      unitsSpent: 14,
       itemsDeleted: 3,
     });
     expect((await progress.recordFinish(tenantId, 'run1', { itemsDeleted: 3 })).itemsDeleted).toBe(3);

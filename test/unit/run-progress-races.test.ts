@@ -136,7 +136,7 @@ describe('RunProgress under concurrent attempts and storage outages', () => {
               for (let turn = 0; turn < attempt.startTurn; turn += 1) await Promise.resolve();
               if (attempt.storageDown !== undefined) table.down = attempt.storageDown;
               const id = `${String(attempt.batch).padStart(6, '0')}_${index}`;
-              const sent = { requests: attempt.requests, throttled: 1 };
+              const sent = { requests: attempt.requests, throttled: 1, unitsSpent: 2 * attempt.requests };
               return (
                 attempt.fails
                   ? progress.recordFailedAttempt('tenant', 'run', id, sent, 'failed')
