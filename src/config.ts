@@ -1,7 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import type { AppCredentialSettings } from './credential-config';
-import { parseCredentialSettings } from './credential-config';
+import { optionalText, parseCredentialSettings } from './credential-config';
 import { ConfigError } from './errors';
 
 export type { AppCredentialSettings, VaultSettings } from './credential-config';
@@ -107,21 +107,15 @@ const hostRoot = (what: string) =>
     )
     .transform((value) => new URL(value).origin);
 
-const optionalNonEmpty = z
-  .string()
-  .trim()
-  .optional()
-  .transform((value) => (value === '' ? undefined : value));
-
 const schema = z.object({
   APP_CLIENT_ID: z
     .string({ error: 'APP_CLIENT_ID is required (the application ID of the app registration)' })
     .trim()
     .regex(GUID, 'APP_CLIENT_ID must be a GUID'),
-  CRAWL_LOG_LEVEL: optionalNonEmpty.pipe(
+  CRAWL_LOG_LEVEL: optionalText.pipe(
     z.enum(['info', 'warn'], { error: 'CRAWL_LOG_LEVEL must be info or warn' }).default('warn'),
   ),
-  CONSENT_REDIRECT_URI: optionalNonEmpty.pipe(
+  CONSENT_REDIRECT_URI: optionalText.pipe(
     z
       .string()
       .refine((value) => URL.canParse(value), { message: 'CONSENT_REDIRECT_URI must be an absolute URL' })
@@ -135,33 +129,33 @@ const schema = z.object({
       )
       .optional(),
   ),
-  ONBOARDING: optionalNonEmpty.pipe(
+  ONBOARDING: optionalText.pipe(
     z.enum(['invite', 'open'], { error: 'ONBOARDING must be invite or open' }).default('invite'),
   ),
-  HOME_TENANT_ID: optionalNonEmpty.pipe(
+  HOME_TENANT_ID: optionalText.pipe(
     z
       .string()
       .regex(GUID, "HOME_TENANT_ID must be a GUID (the tenant ID of the ISV's own organization)")
       .optional(),
   ),
-  AUTHORITY_HOST: optionalNonEmpty.pipe(hostRoot('AUTHORITY_HOST').default(PUBLIC_CLOUD_AUTHORITY)),
-  GRAPH_ENDPOINT: optionalNonEmpty.pipe(hostRoot('GRAPH_ENDPOINT').default('https://graph.microsoft.com')),
-  AzureWebJobsStorage: optionalNonEmpty,
-  AzureWebJobsStorage__accountName: optionalNonEmpty.pipe(
+  AUTHORITY_HOST: optionalText.pipe(hostRoot('AUTHORITY_HOST').default(PUBLIC_CLOUD_AUTHORITY)),
+  GRAPH_ENDPOINT: optionalText.pipe(hostRoot('GRAPH_ENDPOINT').default('https://graph.microsoft.com')),
+  AzureWebJobsStorage: optionalText,
+  AzureWebJobsStorage__accountName: optionalText.pipe(
     z
       .string()
       .regex(/^[a-z0-9]{3,24}$/, 'AzureWebJobsStorage__accountName must be 3-24 lower-case letters or digits')
       .optional(),
   ),
-  AzureWebJobsStorage__tableServiceUri: optionalNonEmpty.pipe(
+  AzureWebJobsStorage__tableServiceUri: optionalText.pipe(
     httpsUrl('AzureWebJobsStorage__tableServiceUri').optional(),
   ),
-  AzureWebJobsStorage__queueServiceUri: optionalNonEmpty.pipe(
+  AzureWebJobsStorage__queueServiceUri: optionalText.pipe(
     httpsUrl('AzureWebJobsStorage__queueServiceUri').optional(),
   ),
-  AzureWebJobsStorage__credential: optionalNonEmpty,
-  AzureWebJobsStorage__clientId: optionalNonEmpty,
-  CRAWL_SCHEDULE: optionalNonEmpty.pipe(
+  AzureWebJobsStorage__credential: optionalText,
+  AzureWebJobsStorage__clientId: optionalText,
+  CRAWL_SCHEDULE: optionalText.pipe(
     z
       .string()
       .refine((value) => isNcrontab(value), {
@@ -170,7 +164,7 @@ const schema = z.object({
       })
       .default('0 0 */6 * * *'),
   ),
-  ISV_NAME: optionalNonEmpty.pipe(
+  ISV_NAME: optionalText.pipe(
     z
       .string()
       .regex(
@@ -179,7 +173,7 @@ const schema = z.object({
       )
       .default('DriveCrawler'),
   ),
-  PORT: optionalNonEmpty.pipe(
+  PORT: optionalText.pipe(
     z
       .string()
       .regex(/^\d{1,5}$/, 'PORT must be a whole number from 1 to 65535')

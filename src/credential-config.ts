@@ -29,7 +29,8 @@ export type AppCredentialKind = AppCredentialSettings['kind'];
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VAULT_NAME = /^[0-9A-Za-z-]{1,127}$/;
 
-const optionalText = z
+/** A setting that may be absent: trimmed, and an empty value counts as unset (config.ts uses it too). */
+export const optionalText = z
   .string()
   .trim()
   .optional()
