@@ -5,7 +5,7 @@ import { driveWebUrl, resolveDrive } from './drive-resources';
 import type { DriveTree } from './drive-tree';
 import type { GraphAnswer, GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError, ok, requireRole } from './graph-plan';
-import { encodeQueryValue, unsupportedOption } from './graph-query';
+import { encodeQueryValue, parseSelect, unsupportedOption } from './graph-query';
 import { DELTA_ENUMERATION_PAGE_UNITS, RESOURCE_UNITS } from './resource-costs';
 
 /** Items a delta page holds without `$top`, and the most it holds whatever `$top` asks. */
@@ -26,14 +26,8 @@ interface DeltaAsk {
 
 /** `$select` of delta: known properties kept in the order given, unknown ones ignored; undefined when absent. */
 function deltaSelect(value: string | null): string[] | undefined {
-  if (value === null) return undefined;
-  const known = new Map<string, string>(ITEM_PROPS.map((prop) => [prop.toLowerCase(), prop]));
-  const props: string[] = [];
-  for (const raw of value.split(',')) {
-    const prop = known.get(raw.trim().toLowerCase());
-    if (prop && !props.includes(prop)) props.push(prop);
-  }
-  return props;
+  const select = parseSelect(value, ITEM_PROPS, { ignoreUnknown: true });
+  return Array.isArray(select) ? select : undefined;
 }
 
 /** Whether a comma-separated header value holds `token` (case-insensitive). */

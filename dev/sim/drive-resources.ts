@@ -1,5 +1,6 @@
 import type { DriveIds } from './drive-tree';
 import { ITEM_PROPS, folderPath, itemJson } from './drive-item-json';
+import { documentsWebUrl } from './drive-seeding';
 import type { GraphAnswer, GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError, ok, requireRole } from './graph-plan';
 import {
@@ -87,8 +88,7 @@ export function resolveDrive(input: GraphCallInput, ref: DriveRef): FoundDrive |
 
 /** The web address of a user's OneDrive (its document library). */
 export function driveWebUrl(input: GraphCallInput, user: DirectoryUser): string {
-  const host = `${input.tenant.domain.split('.')[0] ?? 'tenant'}-my.sharepoint.test`;
-  return `https://${host}/personal/${user.userPrincipalName.replace(/[@.]/g, '_')}/Documents`;
+  return documentsWebUrl(input.tenant.domain, user.userPrincipalName);
 }
 
 /** `GET /users/{id|upn}/drive`, `GET /drives/{id}`: Files.Read.All; 1 drive unit. */

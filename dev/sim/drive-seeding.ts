@@ -70,11 +70,15 @@ export function driveNesting(spec: TenantSpec, rootMax: number): DriveNesting | 
   return { perFolder: [min, max], depth };
 }
 
-/** The web address of an item at `path` (names from the root down) in the user's OneDrive. */
-export function itemWebUrl(domain: string, index: number, path: readonly string[]): string {
+/** The web address of a user's OneDrive document library (the drive's own `webUrl`). */
+export function documentsWebUrl(domain: string, userPrincipalName: string): string {
   const host = `${domain.split('.')[0] ?? 'tenant'}-my.sharepoint.test`;
-  const owner = `user${index + 1}@${domain}`.replace(/[@.]/g, '_');
-  return `https://${host}/personal/${owner}/Documents/${path.map(encodeURIComponent).join('/')}`;
+  return `https://${host}/personal/${userPrincipalName.replace(/[@.]/g, '_')}/Documents`;
+}
+
+/** The web address of an item at `path` (names from the root down) in the OneDrive of user `index`. */
+export function itemWebUrl(domain: string, index: number, path: readonly string[]): string {
+  return `${documentsWebUrl(domain, `user${index + 1}@${domain}`)}/${path.map(encodeURIComponent).join('/')}`;
 }
 
 /**

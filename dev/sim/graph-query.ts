@@ -27,10 +27,14 @@ export function nextLink(input: GraphCallInput, token: string): string {
   return `${input.state.url}/v1.0${input.path}?${parts.join('&')}`;
 }
 
-/** Parses `$select` against the known properties (case-insensitive); undefined means "not given". */
+/**
+ * Parses `$select` against the known properties (case-insensitive); undefined means "not given". An unknown
+ * property is refused, or skipped with `ignoreUnknown` (delta ignores what it does not know).
+ */
 export function parseSelect(
   value: string | null,
   known: readonly string[],
+  options: { ignoreUnknown?: boolean } = {},
 ): string[] | undefined | { unknown: string } {
   if (value === null) return undefined;
   const byLower = new Map(known.map((prop) => [prop.toLowerCase(), prop]));
@@ -39,7 +43,10 @@ export function parseSelect(
     const name = raw.trim();
     if (!name) continue;
     const prop = byLower.get(name.toLowerCase());
-    if (!prop) return { unknown: name };
+    if (!prop) {
+      if (options.ignoreUnknown) continue;
+      return { unknown: name };
+    }
     if (!props.includes(prop)) props.push(prop);
   }
   return props;

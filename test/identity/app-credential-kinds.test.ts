@@ -35,6 +35,13 @@ const crawlTenant = async (app: TestApp, tenantId: string, options: { onProgress
   return result;
 };
 
+/** What a promise was rejected with (undefined when it resolved). */
+const failureOf = (work: Promise<unknown>): Promise<unknown> =>
+  work.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+
 describe.each(KINDS)('APP_CREDENTIAL=%s', (kind) => {
   let cloud: SimClient;
   let app: TestApp;
@@ -140,10 +147,7 @@ describe('APP_CREDENTIAL=certificate', () => {
     await cloud.setVaultSecret(app.certificateName ?? '', ended.pem, {
       contentType: 'application/x-pem-file',
     });
-    const failure = await crawlTenant(app, tenant.tenantId).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const failure = await failureOf(crawlTenant(app, tenant.tenantId));
     expect(failure).toBeInstanceOf(CredentialError);
     expect(failure).toMatchObject({ code: 'credential_expired' });
     expect((failure as Error).message).toMatch(/^The app's certificate "app-cert-[0-9a-f]{8}": expired on /);
@@ -235,10 +239,7 @@ describe('APP_CREDENTIAL=managed-identity', () => {
     const tenant = await onboardTenant(cloud, app.context, app.clientId, { users: 4 });
     await cloud.setManagedIdentityEndpoint('down', app.identity!.clientId);
     try {
-      const failure = await crawlTenant(app, tenant.tenantId).then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+      const failure = await failureOf(crawlTenant(app, tenant.tenantId));
       expect(failure).toBeInstanceOf(CredentialError);
       expect(failure).toMatchObject({ code: 'credential_unavailable' });
       expect((failure as Error).message).toMatch(
