@@ -29,7 +29,7 @@ function countingWriter(): DriveItemWriter & { rows: number } {
     reconcileUsers(_tenantId: string, users: ReadonlyArray<{ rows: readonly unknown[] }>) {
       const rows = users.reduce((sum, user) => sum + user.rows.length, 0);
       writer.rows += rows;
-      return Promise.resolve({ ...ZERO_RECONCILE, itemsStored: rows });
+      return Promise.resolve({ ...ZERO_RECONCILE, itemsStored: rows, rowsOf: new Map<string, number>() });
     },
     beginUser(): Promise<UserRewrite> {
       let stored = 0;
@@ -43,6 +43,7 @@ function countingWriter(): DriveItemWriter & { rows: number } {
       });
     },
     sweepUsersNotSeen: () => Promise.resolve(0),
+    descendantsOf: () => Promise.resolve([]),
   };
   return writer;
 }

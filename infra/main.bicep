@@ -32,6 +32,10 @@ param appCertificateName string = 'app-certificate'
 @description('NCRONTAB (6 fields, UTC) of the crawl timer.')
 param crawlSchedule string = '0 0 */6 * * *'
 
+@allowed(['root', 'drive'])
+@description('CRAWL_SCOPE: root (the children of each drive root) or drive (every item of each OneDrive); docs/delta.md.')
+param crawlScope string = 'root'
+
 @maxLength(64)
 @description('The operator\'s company name, sent in every Graph request as User-Agent: ISV|<ISV_NAME>|DriveCrawler/<version>.')
 param isvName string = 'DriveCrawler'
@@ -186,6 +190,7 @@ module functionApp 'modules/function-app.bicep' = {
     appCertificateName: certificateNameSetting
     federatedIdentityName: usesFederatedIdentity ? federatedIdentity.name : ''
     crawlSchedule: crawlScheduleSetting
+    crawlScope: crawlScope
     isvName: isvNameSetting
     graphEndpoint: graphEndpoint
     onboarding: onboarding

@@ -22,6 +22,7 @@ import type { Logger } from './logging/logger';
 import { consoleSink, createLogger } from './logging/logger';
 import { VaultSecretReader } from './secrets/vault-secret';
 import { StorageClients, TABLES } from './storage/storage-clients';
+import { DriveCursorStore } from './crawl/drive-cursors';
 import { TenantRegistry } from './tenants/tenant-registry';
 import { VERSION } from './version';
 import type { CrawlDeps, CrawlSettings, GraphBudget } from './crawl/crawl-deps';
@@ -163,7 +164,12 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   const plans = new RunPlans(storage.table(TABLES.runProgress));
   const items = new DriveItemStore(storage.table(TABLES.driveItems), storage.table(TABLES.userIndex));
   const skips = new CrawlSkipStore(storage.table(TABLES.crawlSkips));
-  const crawlSettings = { ...DEFAULT_CRAWL_SETTINGS, ...overrides.crawlSettings };
+  const cursors = new DriveCursorStore(storage.table(TABLES.driveCursors));
+  const crawlSettings = {
+    ...DEFAULT_CRAWL_SETTINGS,
+    crawlScope: config.crawlScope,
+    ...overrides.crawlSettings,
+  };
   const sendTenant = queueSender(storage.queue(QUEUES.tenantCrawl));
   const sendBatch = queueSender(storage.queue(QUEUES.userBatch));
 
@@ -181,6 +187,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
       progress,
       plans,
       items,
+      cursors,
       skips,
       appCredential,
       graphFor: (tenantId, budget, signal) =>

@@ -1,4 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
+import type { CrawlScope } from './crawl/drive-cursors';
+import { CRAWL_SCOPES } from './crawl/drive-cursors';
 import { z } from 'zod';
 import type { AppCredentialSettings } from './credential-config';
 import { optionalText, parseCredentialSettings } from './credential-config';
@@ -62,6 +64,8 @@ export interface AppConfig {
   appCredential: AppCredentialSettings;
   /** `CRAWL_LOG_LEVEL`: how much `npm run crawl` logs (warnings by default). */
   crawlLogLevel: 'info' | 'warn';
+  /** `CRAWL_SCOPE`: `root` (default), the root's children; `drive`, every item of each OneDrive (docs/delta.md). */
+  crawlScope: CrawlScope;
   /** Absent where only the crawl runs; the consent routes refuse to start without it. */
   consentRedirectUri?: string;
   /** `invite` (default): onboarding needs an operator's invitation; `open`: any admin who signs in may onboard. */
@@ -114,6 +118,9 @@ const schema = z.object({
     .regex(GUID, 'APP_CLIENT_ID must be a GUID'),
   CRAWL_LOG_LEVEL: optionalText.pipe(
     z.enum(['info', 'warn'], { error: 'CRAWL_LOG_LEVEL must be info or warn' }).default('warn'),
+  ),
+  CRAWL_SCOPE: optionalText.pipe(
+    z.enum(CRAWL_SCOPES, { error: 'CRAWL_SCOPE must be root or drive' }).default('root'),
   ),
   CONSENT_REDIRECT_URI: optionalText.pipe(
     z
@@ -298,6 +305,7 @@ export function loadConfig(
     appClientId: data.APP_CLIENT_ID.toLowerCase(),
     appCredential: credential.settings,
     crawlLogLevel: data.CRAWL_LOG_LEVEL,
+    crawlScope: data.CRAWL_SCOPE,
     consentRedirectUri: data.CONSENT_REDIRECT_URI,
     onboarding: data.ONBOARDING,
     homeTenantId: data.HOME_TENANT_ID?.toLowerCase(),

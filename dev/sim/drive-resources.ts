@@ -1,5 +1,5 @@
 import type { DriveIds } from './drive-tree';
-import { ITEM_PROPS, folderPath, itemJson } from './drive-item-json';
+import { ITEM_PROPS, folderPath, itemJson, rootJson } from './drive-item-json';
 import { documentsWebUrl } from './drive-seeding';
 import type { GraphAnswer, GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError, ok, requireRole } from './graph-plan';
@@ -115,6 +115,48 @@ export function getDrive(input: GraphCallInput, ref: DriveRef): GraphPlan {
   };
 }
 
+/** The `400` Graph answers for a `$select` naming a property driveItem does not have. */
+function unknownProperty(input: GraphCallInput, name: string): GraphPlan {
+  return badRequest(
+    input,
+    'invalidRequest',
+    `Could not find a property named '${name}' on type 'microsoft.graph.driveItem'.`,
+  );
+}
+
+/**
+ * `GET /users/{id}/drive/root` and `GET /drives/{id}/root`: the drive's root item (`$select` honoured), whose
+ * `parentReference.driveId` names the drive; Files.Read.All; 1 unit, like any single item.
+ */
+export function getDriveRoot(input: GraphCallInput, ref: DriveRef): GraphPlan {
+  const denied = requireRole(input, 'Files.Read.All', 'accessDenied', 'Access denied');
+  if (denied) return denied;
+  const unsupported = unsupportedOption(input.query, ['$select']);
+  if (unsupported)
+    return badRequest(input, 'invalidRequest', `Query option '${unsupported}' is not supported.`);
+  const select = parseSelect(input.query.get('$select'), ITEM_PROPS);
+  if (select && !Array.isArray(select)) return unknownProperty(input, select.unknown);
+  return {
+    kind: 'charge',
+    bucket: 'drive',
+    units: RESOURCE_UNITS.drive,
+    run: () => {
+      const found = resolveDrive(input, ref);
+      if ('status' in found) return found;
+      const tree = input.tenant.driveStore.tree(found.index);
+      return ok({
+        '@odata.context': `${input.state.url}/v1.0/$metadata#driveItem/$entity`,
+        ...rootJson(
+          tree.ids,
+          tree.children(tree.rootId).length,
+          driveWebUrl(input, found.user),
+          select ?? ITEM_PROPS.filter((prop) => prop !== 'deleted'),
+        ),
+      });
+    },
+  };
+}
+
 /**
  * `GET .../drive/root/children` and `GET .../drive/items/{id}/children` (by user or by drive ID): `$select`, `$top`
  * (1..1000, default 200) and paging; Files.Read.All; 2 drive units, charged for a 404 too. An unknown item is a 404
@@ -130,13 +172,7 @@ export function listChildren(input: GraphCallInput, ref: DriveRef, parent: strin
   if (unsupported)
     return badRequest(input, 'invalidRequest', `Query option '${unsupported}' is not supported.`);
   const select = parseSelect(query.get('$select'), ITEM_PROPS);
-  if (select && !Array.isArray(select)) {
-    return badRequest(
-      input,
-      'invalidRequest',
-      `Could not find a property named '${select.unknown}' on type 'microsoft.graph.driveItem'.`,
-    );
-  }
+  if (select && !Array.isArray(select)) return unknownProperty(input, select.unknown);
   const top = parseTop(query.get('$top'), 1000, 200);
   if (top === 'invalid')
     return badRequest(input, 'invalidRequest', 'Invalid page size: $top must be between 1 and 1000.');

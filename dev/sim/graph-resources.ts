@@ -1,6 +1,6 @@
 import { driveDelta } from './drive-delta';
 import type { DriveRef } from './drive-resources';
-import { getDrive, listChildren } from './drive-resources';
+import { getDrive, getDriveRoot, listChildren } from './drive-resources';
 import type { GraphCallInput, GraphPlan } from './graph-plan';
 import { badRequest, graphError } from './graph-plan';
 import { getUser, listUsers } from './user-resources';
@@ -10,6 +10,7 @@ const ROUTES: ReadonlyArray<[string, (input: GraphCallInput, values: string[]) =
   ['users', (input) => listUsers(input)],
   ['users/{user}', (input, [user]) => getUser(input, user ?? '')],
   ['users/{user}/drive', (input, [user]) => getDrive(input, byUser(user))],
+  ['users/{user}/drive/root', (input, [user]) => getDriveRoot(input, byUser(user))],
   ['users/{user}/drive/root/children', (input, [user]) => listChildren(input, byUser(user), 'root')],
   [
     'users/{user}/drive/items/{item}/children',
@@ -17,6 +18,7 @@ const ROUTES: ReadonlyArray<[string, (input: GraphCallInput, values: string[]) =
   ],
   ['users/{user}/drive/root/delta', (input, [user]) => driveDelta(input, byUser(user))],
   ['drives/{drive}', (input, [drive]) => getDrive(input, byDrive(drive))],
+  ['drives/{drive}/root', (input, [drive]) => getDriveRoot(input, byDrive(drive))],
   ['drives/{drive}/root/children', (input, [drive]) => listChildren(input, byDrive(drive), 'root')],
   ['drives/{drive}/items/{item}/children', (input, [d, item]) => listChildren(input, byDrive(d), item ?? '')],
   ['drives/{drive}/root/delta', (input, [drive]) => driveDelta(input, byDrive(drive))],

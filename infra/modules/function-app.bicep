@@ -26,6 +26,8 @@ param appCertificateName string
 @description('The identity the app registration trusts as its federated credential (managed-identity); empty for the other kinds.')
 param federatedIdentityName string
 param crawlSchedule string
+@allowed(['root', 'drive'])
+param crawlScope string
 param isvName string
 param graphEndpoint string
 @allowed(['invite', 'open'])
@@ -153,6 +155,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
     AUTHORITY_HOST: environment().authentication.loginEndpoint
     GRAPH_ENDPOINT: graphEndpoint
     CRAWL_SCHEDULE: crawlSchedule
+    CRAWL_SCOPE: crawlScope
     ISV_NAME: isvName
     // @azure/identity: the app's own credential is the user-assigned identity, and nothing else is tried.
     AZURE_TOKEN_CREDENTIALS: 'ManagedIdentityCredential'

@@ -1,5 +1,6 @@
 /**
- * `npm run crawl [-- --tenant <tenant-id>]`: one crawl now, inline. Progress on stderr, the summary table on
+ * `npm run crawl [-- --tenant <tenant-id>] [--full]`: one crawl now, inline (`--full`: every drive read from scratch,
+ * no delta cursor followed). Progress on stderr, the summary table on
  * stdout. Exit codes (docs/contract.md): 0 every tenant crawled, found revoked or still waiting for its permissions
  * (`consent_incomplete`, checked again first); 1 a tenant failed, or the app's credential is missing, expired or
  * rejected; 2 a configuration error or an unknown --tenant.
@@ -17,11 +18,19 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function main(argv: string[]): Promise<number> {
   let tenantArg: string | undefined;
+  let full = false;
   try {
-    const { values } = parseArgs({ args: argv, options: { tenant: { type: 'string' } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: { tenant: { type: 'string' }, full: { type: 'boolean' } },
+      strict: true,
+    });
     tenantArg = values.tenant?.toLowerCase();
+    full = values.full === true;
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\nusage: npm run crawl [-- --tenant <tenant-id>]\n`);
+    process.stderr.write(
+      `${(error as Error).message}\nusage: npm run crawl [-- --tenant <tenant-id>] [--full]\n`,
+    );
     return 2;
   }
   if (tenantArg !== undefined && !GUID.test(tenantArg)) {
@@ -72,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     results = await crawlInline(deps, {
       tenants,
+      full,
       onProgress: (p) => {
         const seconds = p.elapsedMs / 1000;
         process.stderr.write(

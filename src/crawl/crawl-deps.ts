@@ -4,6 +4,7 @@ import type { AppCredential } from '../identity/app-credential';
 import type { TenantRegistry } from '../tenants/tenant-registry';
 import type { CrawlRunStore } from './crawl-runs';
 import type { CrawlSkipStore } from './crawl-skips';
+import type { CrawlScope, DriveCursorStore } from './drive-cursors';
 import type { DriveItemWriter } from './drive-item-store';
 import type { TenantCrawlMessage, UserBatchMessage } from './messages';
 import type { RunPlans } from './run-plans';
@@ -17,6 +18,8 @@ export interface CrawlDeps {
   /** The batches each run's users listing planned. */
   plans: RunPlans;
   items: DriveItemWriter;
+  /** Each user's delta cursor (docs/delta.md). */
+  cursors: DriveCursorStore;
   skips: CrawlSkipStore;
   /** The app registration's credential (its end date is checked before each crawl). */
   appCredential: AppCredential;
@@ -37,6 +40,8 @@ export interface CrawlDeps {
 export type GraphBudget = { kind: 'directory' } | { kind: 'drives'; licensedUsers: number };
 
 export interface CrawlSettings {
+  /** What is kept of each OneDrive: the root's children, or every item (`CRAWL_SCOPE`, docs/delta.md). */
+  crawlScope: CrawlScope;
   /** Users per queued batch: small enough that a batch ends well inside the Functions timeout. */
   usersPerBatch: number;
   /** Users reconciled at once inside a batch. */
@@ -65,6 +70,7 @@ export interface CrawlSettings {
 }
 
 export const DEFAULT_CRAWL_SETTINGS: CrawlSettings = {
+  crawlScope: 'root',
   usersPerBatch: 100,
   reconcileConcurrency: 8,
   runTimeLimitMs: 12 * 3600_000,

@@ -13,6 +13,8 @@ export interface RunCounters {
   usersSkipped: number;
   itemsStored: number;
   itemsDeleted: number;
+  /** driveItems Graph returned this run (listings and deltas): what the run read, against `itemsStored`. */
+  itemsRead: number;
   requests: number;
   throttled: number;
   /** Resource units the run's Graph requests cost, throttled answers included (docs/graph-facts.md). */
@@ -26,6 +28,7 @@ export const ZERO_COUNTERS: Readonly<RunCounters> = {
   usersSkipped: 0,
   itemsStored: 0,
   itemsDeleted: 0,
+  itemsRead: 0,
   requests: 0,
   throttled: 0,
   unitsSpent: 0,
@@ -49,6 +52,8 @@ export interface CrawlRun extends RunCounters {
   error: string | undefined;
   startedAt: string;
   finishedAt: string | undefined;
+  /** Delta cursors saved before this time are not followed (the tenant's consent, or a full crawl asked for). */
+  cursorsFrom: string | undefined;
 }
 
 interface RunEntity extends RunCounters {
@@ -58,6 +63,7 @@ interface RunEntity extends RunCounters {
   error?: string;
   startedAt: string;
   finishedAt?: string;
+  cursorsFrom?: string;
   etag?: string;
 }
 
@@ -69,12 +75,14 @@ function toRun(entity: RunEntity): CrawlRun {
     error: entity.error || undefined,
     startedAt: entity.startedAt,
     finishedAt: entity.finishedAt || undefined,
+    cursorsFrom: entity.cursorsFrom || undefined,
     usersSeen: entity.usersSeen ?? 0,
     usersCrawled: entity.usersCrawled ?? 0,
     usersWithoutDrive: entity.usersWithoutDrive ?? 0,
     usersSkipped: entity.usersSkipped ?? 0,
     itemsStored: entity.itemsStored ?? 0,
     itemsDeleted: entity.itemsDeleted ?? 0,
+    itemsRead: entity.itemsRead ?? 0,
     requests: entity.requests ?? 0,
     throttled: entity.throttled ?? 0,
     unitsSpent: entity.unitsSpent ?? 0,
@@ -83,13 +91,14 @@ function toRun(entity: RunEntity): CrawlRun {
 
 /** The contract's `CrawlRuns` table: one row per run, newest first in each tenant's partition. */
 export class CrawlRunStore extends TableStore {
-  async open(tenantId: string, runId: string, startedAt: Date): Promise<void> {
+  async open(tenantId: string, runId: string, startedAt: Date, cursorsFrom?: Date): Promise<void> {
     await this.ensure();
     await this.table.createEntity<RunEntity>({
       partitionKey: tenantId,
       rowKey: runId,
       status: 'running',
       startedAt: startedAt.toISOString(),
+      ...(cursorsFrom ? { cursorsFrom: cursorsFrom.toISOString() } : {}),
       ...ZERO_COUNTERS,
     });
   }

@@ -9,7 +9,10 @@ import { newAttemptId } from './run-id';
 import { GraphError } from '../errors';
 import type { DriveSkip } from '../graph/drive-answer';
 import type { GraphCounters } from '../graph/graph-types';
+import type { GraphDriveItem } from '../graph/graph-types';
+import { RESOURCE_UNITS } from '../graph/resource-costs';
 import type { DrivePage, TenantGraph } from '../graph/tenant-graph';
+import type { CrawlScope, DriveCursor } from './drive-cursors';
 import type { DriveOwner, PreparedRow, PreparedUser, UserRewrite } from './drive-item-store';
 import { prepareRows } from './drive-item-store';
 import { FORBIDDEN_USERS_FOR_PROOF, provePermissions } from '../tenants/prove-permissions';
@@ -27,6 +30,9 @@ const RECONCILE_USERS = 20;
  * the root holds.
  */
 const ROWS_BEFORE_WRITING = 5_000;
+
+/** Cursors gathered before they are saved: one transaction's worth (Table Storage's 100 entities). */
+const CURSORS_PER_SAVE = 100;
 
 /** The role both probes need: the crawl concludes a permission is missing only on proof, never on a hint. */
 const NO_HINT_AGAINST: ReadonlySet<string> = new Set(['User.Read.All', 'Files.Read.All']);
@@ -59,7 +65,7 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   const attempt = newAttemptId(String(message.batch).padStart(6, '0'), deps.now());
   const deadline = AbortSignal.timeout(deps.settings.batchDeadlineMs);
   const graph = deps.graphFor(tenantId, { kind: 'drives', licensedUsers: message.licensedUsers }, deadline);
-  const crawl = new BatchCrawl(deps, message, graph);
+  const crawl = new BatchCrawl(deps, message, graph, run.cursorsFrom);
   const yieldAt = Date.now() + deps.settings.batchYieldMs;
 
   let remaining: User[];
@@ -103,24 +109,60 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   }
 }
 
+/** A drive as a cursor pins it: its ID and its root's (docs/delta.md). */
+interface DriveIds {
+  driveId: string;
+  rootId: string;
+}
+
+/** A user whose drive is read from scratch this round, with its drive once known. */
+interface FreshUser {
+  user: User;
+  drive: DriveIds | undefined;
+}
+
+/** A user whose changes wait to be reconciled with others', and the cursor to save once they are stored. */
+interface PendingUser {
+  prepared: PreparedUser;
+  cursor: DriveCursor;
+}
+
+/** What a page of a listing or delta holds for the store: rows to upsert and, for a delta, IDs to remove. */
+type PageRows = { rows: PreparedRow[]; removed: string[] | undefined } | { problem: string };
+
+/** Any drive request's outcome: only its skip, if it is one, matters to the round's checks. */
+type RoundAnswer = { kind: string; skip?: DriveSkip };
+
 /** One attempt at a batch: what it has settled so far. */
 class BatchCrawl {
   readonly work: RunCounters = { ...ZERO_COUNTERS };
   readonly #deps: CrawlDeps;
   readonly #message: UserBatchMessage;
   readonly #graph: TenantGraph;
-  /** Users with whole listings waiting to be reconciled together. */
-  #pending: PreparedUser[] = [];
+  readonly #scope: CrawlScope;
+  /** Cursors saved before this moment are not followed (a new consent, or a full crawl asked for). */
+  readonly #cursorsFrom: string | undefined;
+  /** Users with changes waiting to be reconciled together. */
+  #pending: PendingUser[] = [];
+  /** Cursors whose changes are stored, waiting to be saved together. */
+  #cursors: DriveCursor[] = [];
   readonly #skipped: Array<{ user: DriveOwner; skip: DriveSkip }> = [];
   /** Users crawled or found without a drive: their skip rows, if any, go. */
   readonly #settled: string[] = [];
   /** Whether this attempt proved the tenant's permissions already (once is enough). */
   #permissionsProven = false;
 
-  constructor(deps: CrawlDeps, message: UserBatchMessage, graph: TenantGraph) {
+  constructor(
+    deps: CrawlDeps,
+    message: UserBatchMessage,
+    graph: TenantGraph,
+    cursorsFrom: string | undefined,
+  ) {
     this.#deps = deps;
     this.#message = message;
     this.#graph = graph;
+    this.#scope = deps.settings.crawlScope;
+    this.#cursorsFrom = cursorsFrom;
   }
 
   get #tenantId(): string {
@@ -129,6 +171,10 @@ class BatchCrawl {
 
   get #runId(): string {
     return this.#message.runId;
+  }
+
+  get #top(): number {
+    return this.#deps.settings.childrenPageSize;
   }
 
   /**
@@ -143,19 +189,11 @@ class BatchCrawl {
         remaining = users.slice(start);
         break;
       }
-      const round = users.slice(start, start + GRAPH_BATCH);
-      const pages = await this.#graph.firstDrivePages(
-        round.map((user) => user.id),
-        this.#deps.settings.childrenPageSize,
-      );
-      this.#checkFailingRound(round, pages);
-      await this.#checkForbiddenRound(round, pages);
-      for (const user of round) {
-        await this.#settleUser(user, pages.get(user.id) ?? { kind: 'noDrive' });
-      }
+      await this.#crawlRound(users.slice(start, start + GRAPH_BATCH));
       if (this.#pending.length >= RECONCILE_USERS) await this.#reconcilePending();
     }
     await this.#reconcilePending();
+    await this.#saveCursors();
     await this.#deps.skips.recordBatch(
       this.#tenantId,
       this.#runId,
@@ -167,15 +205,311 @@ class BatchCrawl {
   }
 
   /**
+   * One round of users (docs/delta.md): those with a cursor follow it (one `$batch` of deltas); the others, and
+   * those whose cursor Graph no longer knows, find their drive (one `$batch` of root items) and are read whole.
+   */
+  async #crawlRound(round: readonly User[]): Promise<void> {
+    const stored = await this.#deps.cursors.read(
+      this.#tenantId,
+      round.map((user) => user.id),
+    );
+    const fresh: FreshUser[] = [];
+    const following: Array<{ user: User; cursor: DriveCursor; path: string }> = [];
+    for (const user of round) {
+      const cursor = stored.get(user.id);
+      const path = cursor && this.#usable(cursor) ? this.#graph.batchPath(cursor.deltaLink) : undefined;
+      if (cursor && path) following.push({ user, cursor, path });
+      else fresh.push({ user, drive: undefined });
+    }
+
+    if (following.length > 0) {
+      const pages = await this.#graph.drivePages(
+        following.map(({ user, path }) => ({ key: user.id, path, units: RESOURCE_UNITS.deltaWithToken })),
+      );
+      await this.#checkRound(
+        following.map(({ user }) => user),
+        pages,
+      );
+      for (const { user, cursor } of following) {
+        const outcome = await this.#followDelta(user, cursor, pages.get(user.id) ?? { kind: 'noDrive' });
+        if (outcome === 'resync') fresh.push({ user, drive: cursor });
+        if (outcome === 'driveGone') fresh.push({ user, drive: undefined });
+      }
+    }
+
+    const unknown = fresh.filter((entry) => entry.drive === undefined);
+    if (unknown.length > 0) {
+      const roots = await this.#graph.driveRoots(unknown.map(({ user }) => user.id));
+      await this.#checkRound(
+        unknown.map(({ user }) => user),
+        roots,
+      );
+      for (const entry of unknown) {
+        const root = roots.get(entry.user.id) ?? { kind: 'noDrive' };
+        if (root.kind === 'drive') entry.drive = { driveId: root.driveId, rootId: root.rootId };
+        else if (root.kind === 'noDrive') this.#noDrive(entry.user);
+        else this.#skip(entry.user, root.skip);
+      }
+    }
+
+    const ready = fresh.filter(
+      (entry): entry is { user: User; drive: DriveIds } => entry.drive !== undefined,
+    );
+    if (ready.length === 0) return;
+    if (this.#scope === 'root') await this.#listRoots(ready);
+    else await this.#enumerateDrives(ready);
+  }
+
+  /** Whether a stored cursor may be followed: kept in this scope, and saved since the tenant's last reset. */
+  #usable(cursor: DriveCursor): boolean {
+    return (
+      cursor.scope === this.#scope && (this.#cursorsFrom === undefined || cursor.savedAt >= this.#cursorsFrom)
+    );
+  }
+
+  /** Both rules of a round's answers: a failing tenant fails the attempt, a round all `403` proves permissions. */
+  async #checkRound(users: readonly User[], answers: ReadonlyMap<string, RoundAnswer>): Promise<void> {
+    this.#checkFailingRound(users, answers);
+    await this.#checkForbiddenRound(users, answers);
+  }
+
+  /**
+   * Root scope, read whole: a cursor at now first (`token=latest`, 1 unit), then the root's children, so that a
+   * change made while they are listed is replayed by the next run rather than missed (docs/delta.md).
+   */
+  async #listRoots(ready: ReadonlyArray<{ user: User; drive: DriveIds }>): Promise<void> {
+    const latest = await this.#graph.drivePages(
+      ready.map(({ user, drive }) => this.#graph.deltaGet(user.id, drive.driveId, this.#top, 'latest')),
+    );
+    const listed: Array<{ user: User; cursor: DriveCursor }> = [];
+    for (const { user, drive } of ready) {
+      const page = latest.get(user.id) ?? { kind: 'noDrive' };
+      if (page.kind === 'page' && page.deltaLink !== undefined) {
+        listed.push({ user, cursor: this.#cursor(user, drive, page.deltaLink) });
+      } else this.#unread(user, page);
+    }
+    if (listed.length === 0) return;
+    const pages = await this.#graph.drivePages(
+      listed.map(({ user, cursor }) => this.#graph.childrenGet(user.id, cursor.driveId, this.#top)),
+    );
+    for (const { user, cursor } of listed) {
+      await this.#readWhole(
+        user,
+        cursor,
+        pages.get(user.id) ?? { kind: 'noDrive' },
+        RESOURCE_UNITS.driveListing,
+      );
+    }
+  }
+
+  /** Drive scope, read whole: a delta without a token enumerates the drive and ends with the cursor. */
+  async #enumerateDrives(ready: ReadonlyArray<{ user: User; drive: DriveIds }>): Promise<void> {
+    const pages = await this.#graph.drivePages(
+      ready.map(({ user, drive }) => this.#graph.deltaGet(user.id, drive.driveId, this.#top, 'start')),
+    );
+    for (const { user, drive } of ready) {
+      const cursor = this.#cursor(user, drive, '');
+      await this.#readWhole(
+        user,
+        cursor,
+        pages.get(user.id) ?? { kind: 'noDrive' },
+        RESOURCE_UNITS.deltaWithoutToken,
+      );
+    }
+  }
+
+  #cursor(user: User, drive: DriveIds, deltaLink: string): DriveCursor {
+    return {
+      userId: user.id,
+      driveId: drive.driveId,
+      rootId: drive.rootId,
+      scope: this.#scope,
+      deltaLink,
+      items: 0,
+      runId: this.#runId,
+      savedAt: '',
+    };
+  }
+
+  /** A drive that answered something other than a page where one was due: no drive, or a skip. */
+  #unread(user: User, page: DrivePage): void {
+    if (page.kind === 'noDrive') this.#noDrive(user);
+    else if (page.kind === 'skip') this.#skip(user, page.skip);
+    else
+      this.#skip(user, unstorable(page.kind === 'resync' ? 'the drive asked for a resync' : 'no deltaLink'));
+  }
+
+  /**
+   * Follows a user's cursor: each page's changes are stored before the next is read, and the new cursor is saved
+   * once all are. A `410` (`resync`) and a drive that answers `404` (re-created: `driveGone`) start the user
+   * again from scratch; changes already stored stay, being real.
+   */
+  async #followDelta(
+    user: User,
+    cursor: DriveCursor,
+    first: DrivePage,
+  ): Promise<'done' | 'resync' | 'driveGone'> {
+    let page = first;
+    let rowsNow = cursor.items;
+    for (let pages = 1; ; pages += 1) {
+      if (page.kind === 'noDrive' || page.kind === 'resync') {
+        this.#deps.logger.info(
+          page.kind === 'resync'
+            ? 'delta cursor refused; reading the drive again'
+            : 'drive gone; looking it up again',
+          { tenantId: this.#tenantId, runId: this.#runId, userId: user.id },
+        );
+        return page.kind === 'resync' ? 'resync' : 'driveGone';
+      }
+      if (page.kind === 'skip') {
+        this.#skip(user, page.skip);
+        return 'done';
+      }
+      addCounters(this.work, { itemsRead: page.items.length });
+      const changes = await this.#deltaRows(user, cursor.rootId, page.items);
+      if ('problem' in changes) {
+        this.#skip(user, unstorable(changes.problem));
+        return 'done';
+      }
+      const prepared: PreparedUser = { user, rows: changes.rows, removed: changes.removed ?? [] };
+      if (page.nextLink === undefined && page.deltaLink === undefined) {
+        this.#skip(user, unstorable('the delta ended without a deltaLink'));
+        return 'done';
+      }
+      const next = { ...cursor, deltaLink: page.deltaLink ?? '', runId: this.#runId, items: rowsNow };
+      if (page.nextLink === undefined && pages === 1) {
+        // The common case, one page of changes (often none): reconciled with other users'.
+        this.#crawled(user);
+        this.#pending.push({ prepared, cursor: next });
+        return 'done';
+      }
+      const result = await this.#deps.items.reconcileUsers(this.#tenantId, [prepared], this.#runId);
+      addCounters(this.work, { itemsDeleted: result.itemsDeleted });
+      rowsNow = result.rowsOf.get(user.id) ?? rowsNow;
+      if (page.nextLink === undefined) {
+        this.#crawled(user, rowsNow);
+        this.#cursors.push({ ...next, items: rowsNow });
+        return 'done';
+      }
+      page = await this.#graph.nextDrivePage(page.nextLink, RESOURCE_UNITS.deltaWithToken);
+    }
+  }
+
+  /**
+   * A delta page's changes in this scope (docs/delta.md): each item once, in its latest state; deleted items go
+   * with, in drive scope, the stored descendants of a deleted folder; in root scope only the root's children are
+   * kept, so an item moved out of the root goes too. The root item itself is never a row.
+   */
+  async #deltaRows(
+    user: User,
+    rootId: string,
+    items: readonly GraphDriveItem[],
+    whole = false,
+  ): Promise<PageRows> {
+    const latest = new Map<string, GraphDriveItem>();
+    for (const item of items) latest.set(item.id, item);
+    const live: GraphDriveItem[] = [];
+    const removed: string[] = [];
+    const deleted: string[] = [];
+    for (const item of latest.values()) {
+      if (item.root !== undefined || item.id === rootId) continue;
+      if (item.deleted !== undefined) deleted.push(item.id);
+      else if (this.#scope === 'root' && item.parentReference?.id !== rootId) removed.push(item.id);
+      else live.push(item);
+    }
+    removed.push(...deleted);
+    // Read whole, nothing stored survives that the reading does not hold: no descendants to look up.
+    if (this.#scope === 'drive' && deleted.length > 0 && !whole) {
+      removed.push(...(await this.#deps.items.descendantsOf(this.#tenantId, user.id, deleted)));
+    }
+    const prepared = prepareRows(this.#tenantId, user, live, this.#runId, new Set());
+    return 'problem' in prepared ? prepared : { rows: prepared.rows, removed };
+  }
+
+  /**
+   * Reads a user's drive whole (the root's children, or a drive's enumeration) and makes the user's rows exactly
+   * what it holds. Rows are held until `ROWS_BEFORE_WRITING`, then written as pages arrive, so a batch never holds
+   * more than one large drive's page and its IDs. The cursor is saved once every row is stored.
+   */
+  async #readWhole(user: User, cursor: DriveCursor, first: DrivePage, pageUnits: number): Promise<void> {
+    const enumerating = this.#scope === 'drive';
+    // A listing's item repeated across a page boundary is stored once; in an enumeration a later copy is newer.
+    const seen = new Set<string>();
+    let held = new Map<string, PreparedRow>();
+    let rewrite: UserRewrite | undefined;
+    let page = first;
+    let deltaLink = cursor.deltaLink;
+    for (;;) {
+      // `nextDrivePage` turns a drive that vanished mid-listing into a skip: a listing cut short proves nothing.
+      if (page.kind !== 'page') {
+        if (page === first) this.#unread(user, page);
+        else this.#skip(user, page.kind === 'skip' ? page.skip : unstorable('the listing ended early'));
+        return;
+      }
+      addCounters(this.work, { itemsRead: page.items.length });
+      const prepared: PageRows = enumerating
+        ? await this.#deltaRows(user, cursor.rootId, page.items, true)
+        : this.#listingRows(user, page.items, seen);
+      if ('problem' in prepared) {
+        this.#skip(user, unstorable(prepared.problem));
+        return;
+      }
+      for (const row of prepared.rows) held.set(row.rowKey, row);
+      for (const id of prepared.removed ?? []) held.delete(id);
+      if (held.size >= ROWS_BEFORE_WRITING) {
+        rewrite ??= await this.#deps.items.beginUser(this.#tenantId, user, this.#runId);
+        await rewrite.write([...held.values()]);
+        held = new Map();
+      }
+      if (enumerating && page.deltaLink !== undefined) deltaLink = page.deltaLink;
+      if (page.nextLink === undefined) break;
+      page = await this.#graph.nextDrivePage(page.nextLink, pageUnits);
+    }
+    if (deltaLink === '') {
+      this.#skip(user, unstorable('the delta ended without a deltaLink'));
+      return;
+    }
+    const next = { ...cursor, deltaLink };
+    if (rewrite === undefined) {
+      // Whole in hand: reconciled with other users' (a user with no items loses any rows they had).
+      this.#crawled(user);
+      this.#pending.push({ prepared: { user, rows: [...held.values()] }, cursor: next });
+      return;
+    }
+    await rewrite.write([...held.values()]);
+    const result = await rewrite.finish();
+    addCounters(this.work, { itemsDeleted: result.itemsDeleted });
+    this.#crawled(user, result.itemsStored);
+    this.#cursors.push({ ...next, items: result.itemsStored });
+  }
+
+  /** A listing page's rows: every item is a row, each ID once (`seen` holds the IDs of the pages before). */
+  #listingRows(user: User, items: readonly GraphDriveItem[], seen: Set<string>): PageRows {
+    const prepared = prepareRows(this.#tenantId, user, items, this.#runId, seen);
+    return 'problem' in prepared ? prepared : { rows: prepared.rows, removed: undefined };
+  }
+
+  /** A user read this run: counted, skip row cleared; `rows` once known (pending users count theirs later). */
+  #crawled(user: User, rows?: number): void {
+    addCounters(this.work, { usersCrawled: 1, itemsStored: rows ?? 0 });
+    this.#settled.push(user.id);
+  }
+
+  #noDrive(user: User): void {
+    addCounters(this.work, { usersWithoutDrive: 1 });
+    this.#settled.push(user.id);
+  }
+
+  /**
    * The one rule for `403` (docs/permissions.md): when every user of a round of three or more answers `403`, the
    * app may have lost `Files.Read.All`; prove it again with a fresh token before skipping anyone.
    */
-  async #checkForbiddenRound(round: readonly User[], pages: ReadonlyMap<string, DrivePage>): Promise<void> {
-    if (this.#permissionsProven || round.length < FORBIDDEN_USERS_FOR_PROOF) return;
-    const allForbidden = round.every((user) => {
-      const page = pages.get(user.id);
-      return page?.kind === 'skip' && page.skip.reason === 'accessDenied';
-    });
+  async #checkForbiddenRound(
+    users: readonly User[],
+    answers: ReadonlyMap<string, RoundAnswer>,
+  ): Promise<void> {
+    if (this.#permissionsProven || users.length < FORBIDDEN_USERS_FOR_PROOF) return;
+    const allForbidden = users.every((user) => answers.get(user.id)?.skip?.reason === 'accessDenied');
     if (!allForbidden) return;
     this.#deps.logger.warn('every drive of a round answered 403; proving permissions again', {
       tenantId: this.#tenantId,
@@ -193,81 +527,15 @@ class BatchCrawl {
    * A transient failure that outlasts its retries skips one user; when it struck every user of a round of three or
    * more, Graph is failing for the tenant, not for them: the attempt fails and the queue retries the batch.
    */
-  #checkFailingRound(round: readonly User[], pages: ReadonlyMap<string, DrivePage>): void {
-    if (round.length < FORBIDDEN_USERS_FOR_PROOF) return;
+  #checkFailingRound(users: readonly User[], answers: ReadonlyMap<string, RoundAnswer>): void {
+    if (users.length < FORBIDDEN_USERS_FOR_PROOF) return;
     let last: DriveSkip | undefined;
-    for (const user of round) {
-      const page = pages.get(user.id);
-      if (page?.kind !== 'skip' || page.skip.reason !== 'failing' || !isTransient(page.skip.status)) return;
-      last = page.skip;
+    for (const user of users) {
+      const skip = answers.get(user.id)?.skip;
+      if (skip?.reason !== 'failing' || !isTransient(skip.status)) return;
+      last = skip;
     }
     if (last) throw new GraphError('graph_failed', this.#tenantId, last.status, last.graphCode);
-  }
-
-  async #settleUser(user: User, first: DrivePage): Promise<void> {
-    if (first.kind === 'noDrive') {
-      addCounters(this.work, { usersWithoutDrive: 1 });
-      this.#settled.push(user.id);
-      return;
-    }
-    if (first.kind === 'skip') {
-      this.#skip(user, first.skip);
-      return;
-    }
-    const seen = new Set<string>();
-    const prepared = prepareRows(this.#tenantId, user, first.items, this.#runId, seen);
-    if ('problem' in prepared) {
-      this.#skip(user, unstorable(prepared.problem));
-      return;
-    }
-    if (first.nextLink === undefined) {
-      // The whole listing in one page: reconciled with others. A user with no items has nothing to write (the
-      // run's sweep takes any rows they had).
-      addCounters(this.work, { usersCrawled: 1 });
-      this.#settled.push(user.id);
-      if (prepared.rows.length > 0) this.#pending.push({ user, rows: prepared.rows });
-      return;
-    }
-    await this.#crawlPaged(user, prepared.rows, first.nextLink, seen);
-  }
-
-  /**
-   * A user whose root spans pages: rows are held until `ROWS_BEFORE_WRITING`, then written as pages arrive, one
-   * paged user at a time, so a batch never holds more than one large root's page and its IDs.
-   */
-  async #crawlPaged(
-    user: User,
-    firstRows: PreparedRow[],
-    firstLink: string,
-    seen: Set<string>,
-  ): Promise<void> {
-    let held = firstRows;
-    let rewrite: UserRewrite | undefined;
-    let next: string | undefined = firstLink;
-    while (next !== undefined) {
-      const page = await this.#graph.nextDrivePage(next);
-      // `nextDrivePage` turns a drive that vanished mid-listing into a skip: a listing cut short proves nothing.
-      if (page.kind !== 'page') {
-        this.#skip(user, page.kind === 'skip' ? page.skip : unstorable('the listing ended early'));
-        return;
-      }
-      const prepared = prepareRows(this.#tenantId, user, page.items, this.#runId, seen);
-      if ('problem' in prepared) {
-        this.#skip(user, unstorable(prepared.problem));
-        return;
-      }
-      held = held.concat(prepared.rows);
-      next = page.nextLink;
-      if (held.length >= ROWS_BEFORE_WRITING) {
-        rewrite ??= await this.#deps.items.beginUser(this.#tenantId, user, this.#runId);
-        await rewrite.write(held);
-        held = [];
-      }
-    }
-    rewrite ??= await this.#deps.items.beginUser(this.#tenantId, user, this.#runId);
-    await rewrite.write(held);
-    addCounters(this.work, { usersCrawled: 1, ...(await rewrite.finish()) });
-    this.#settled.push(user.id);
   }
 
   #skip(user: User, skip: DriveSkip): void {
@@ -282,17 +550,35 @@ class BatchCrawl {
     });
   }
 
+  /** Reconciles the waiting users together, then queues their cursors (their changes are stored now). */
   async #reconcilePending(): Promise<void> {
-    const users = this.#pending;
+    const pending = this.#pending;
     this.#pending = [];
-    if (users.length === 0) return;
+    if (pending.length === 0) return;
     const result = await this.#deps.items.reconcileUsers(
       this.#tenantId,
-      users,
+      pending.map(({ prepared }) => prepared),
       this.#runId,
       this.#deps.settings.reconcileConcurrency,
     );
-    addCounters(this.work, result);
+    addCounters(this.work, { itemsDeleted: result.itemsDeleted });
+    for (const { prepared, cursor } of pending) {
+      // A delta without changes read nothing: the user still has the rows its cursor counted.
+      const rows = result.rowsOf.get(prepared.user.id) ?? cursor.items;
+      addCounters(this.work, { itemsStored: rows });
+      this.#cursors.push({ ...cursor, items: rows });
+    }
+    if (this.#cursors.length >= CURSORS_PER_SAVE) await this.#saveCursors();
+  }
+
+  async #saveCursors(): Promise<void> {
+    const cursors = this.#cursors;
+    this.#cursors = [];
+    const savedAt = this.#deps.now().toISOString();
+    await this.#deps.cursors.save(
+      this.#tenantId,
+      cursors.map((cursor) => ({ ...cursor, savedAt })),
+    );
   }
 }
 

@@ -18,6 +18,11 @@ export interface PreparedRow extends PreparedEntity {
 export interface PreparedUser {
   user: DriveOwner;
   rows: PreparedRow[];
+  /**
+   * A delta's changes: the IDs to remove, the user's other rows kept. Absent, `rows` is the whole listing and
+   * every other row of the user goes.
+   */
+  removed?: readonly string[];
 }
 
 /** The partition of a user's rows in `DriveItems` (contract). */
@@ -42,6 +47,7 @@ function rowProblem(partitionKey: string, upn: string, item: GraphDriveItem): st
     ['eTag', item.eTag ?? ''],
     ['lastModifiedDateTime', item.lastModifiedDateTime ?? ''],
     ['mimeType', item.file?.mimeType ?? ''],
+    ['parentId', item.parentReference?.id ?? ''],
   ];
   let bytes = 4 + 2 * (partitionKey.length + item.id.length) + 200;
   for (const [name, value] of strings) {
@@ -73,6 +79,7 @@ function driveItemJson(partitionKey: string, user: DriveOwner, runId: string, it
     eTag: item.eTag ?? '',
     lastModifiedDateTime: item.lastModifiedDateTime ?? '',
     runId,
+    parentId: item.parentReference?.id ?? '',
     childCount: item.folder ? (item.folder.childCount ?? 0) : undefined,
     mimeType: item.file?.mimeType || undefined,
   });

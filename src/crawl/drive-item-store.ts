@@ -20,10 +20,17 @@ const INDEX_CHUNK_CHARS = 32_000;
  */
 const INDEX_CAPACITY_CHARS = Math.floor((TABLE_BUDGET.entityBytes - 4_096) / 2);
 
-/** What a rewrite of a user's rows changed. */
+/** What a rewrite of users' rows left and changed. */
 export interface ReconcileResult {
+  /** Rows the users have once the rewrite is done. */
   itemsStored: number;
   itemsDeleted: number;
+}
+
+/** A reconcile of several users: the totals, and the rows each user planned has after it. */
+export interface UsersReconciled extends ReconcileResult {
+  /** Rows per user, for the users whose rows were read (a delta with no changes is not). */
+  rowsOf: Map<string, number>;
 }
 
 export const ZERO_RECONCILE: Readonly<ReconcileResult> = { itemsStored: 0, itemsDeleted: 0 };
@@ -55,17 +62,28 @@ export interface UserRewrite {
 
 /** What the crawl needs from the item store (an interface, so the inline crawl can count what passes through). */
 export interface DriveItemWriter {
-  /** Makes each user's rows exactly `rows` (users whose whole listing is in hand). */
+  /**
+   * Makes each user's rows exactly `rows` (a whole listing in hand), or, for a user with `removed` (a delta's
+   * changes), upserts `rows` and removes `removed`, keeping the rest.
+   */
   reconcileUsers(
     tenantId: string,
     users: readonly PreparedUser[],
     runId: string,
     concurrency?: number,
-  ): Promise<ReconcileResult>;
+  ): Promise<UsersReconciled>;
   /** Starts rewriting one user whose listing arrives page by page. */
   beginUser(tenantId: string, user: DriveOwner, runId: string): Promise<UserRewrite>;
-  /** Removes the rows of users the run did not see, except `keep` (users skipped this run). */
+  /**
+   * Removes the rows of users the run did not see, except `keep` (users skipped this run, and users whose delta
+   * cursor the run saved).
+   */
   sweepUsersNotSeen(tenantId: string, runId: string, keep: ReadonlySet<string>): Promise<number>;
+  /**
+   * The stored descendants of the folders among `ids` (the rows whose `parentId` leads to one of them), for a
+   * delta that reports only a deleted folder (docs/delta.md).
+   */
+  descendantsOf(tenantId: string, userId: string, ids: readonly string[]): Promise<string[]>;
 }
 
 /** The index properties of a set of IDs: chunks of whole IDs, or `overflow` when they do not fit one entity. */
@@ -149,28 +167,38 @@ export class DriveItemStore implements DriveItemWriter {
     users: readonly PreparedUser[],
     runId: string,
     concurrency = 8,
-  ): Promise<ReconcileResult> {
+  ): Promise<UsersReconciled> {
     await this.#ensure();
-    const total = { ...ZERO_RECONCILE };
-    // A user with no items now (no OneDrive, or an empty root) has nothing to write: whatever rows they had go in
-    // the end-of-run sweep (their index row keeps an older run ID), which saves a point read per such user.
-    const plans = await Promise.all(
-      users
-        .filter(({ rows }) => rows.length > 0)
-        .map(async ({ user, rows }) => {
+    const total: UsersReconciled = { ...ZERO_RECONCILE, rowsOf: new Map() };
+    const plans = (
+      await Promise.all(
+        users.map(async ({ user, rows, removed }) => {
+          const written = new Set(rows.map((row) => row.rowKey));
+          // A delta with nothing in it changes nothing: no read, no write.
+          if (removed !== undefined && written.size === 0 && removed.length === 0) return undefined;
           const previous = await this.#storedIds(tenantId, user.id);
-          const current = new Set(rows.map((row) => row.rowKey));
+          let current = written;
+          if (removed !== undefined) {
+            current = new Set([...previous, ...written]);
+            for (const id of removed) if (!written.has(id)) current.delete(id);
+          }
+          const widens = [...written].some((id) => !previous.has(id));
+          const gone = [...previous].filter((id) => !current.has(id));
+          total.itemsStored += current.size;
+          total.rowsOf.set(user.id, current.size);
           return {
             user,
             rows,
             current,
-            gone: [...previous].filter((id) => !current.has(id)),
-            widened: [...current].some((id) => !previous.has(id))
-              ? new Set([...previous, ...current])
-              : undefined,
+            gone,
+            widened: widens ? new Set([...previous, ...written]) : undefined,
+            // A whole listing stamps the index with the run; a delta that adds and removes nothing leaves it be.
+            indexed:
+              removed === undefined ? current.size > 0 || previous.size > 0 : widens || gone.length > 0,
           };
         }),
-    );
+      )
+    ).filter((plan) => plan !== undefined);
 
     // 1. Widen the index to old ∪ new before any row changes, so a crash leaves no stored row untracked. A user
     //    with nothing to delete gets the final row at once (old ⊆ new), stamped with the run: its retry or the
@@ -178,11 +206,13 @@ export class DriveItemStore implements DriveItemWriter {
     await this.#writeIndexes(
       tenantId,
       plans.flatMap((plan): IndexWrite[] =>
-        plan.gone.length === 0
-          ? [{ user: plan.user, ids: plan.current, runId }]
-          : plan.widened
-            ? [{ user: plan.user, ids: plan.widened, runId: undefined }]
-            : [],
+        !plan.indexed
+          ? []
+          : plan.gone.length === 0
+            ? [{ user: plan.user, ids: plan.current, runId }]
+            : plan.widened
+              ? [{ user: plan.user, ids: plan.widened, runId: undefined }]
+              : [],
       ),
     );
 
@@ -191,7 +221,7 @@ export class DriveItemStore implements DriveItemWriter {
     const worker = async (): Promise<void> => {
       while (next < plans.length) {
         const plan = plans[next++]!;
-        addReconcile(total, await this.#writeRows(plan.rows));
+        await this.#writeRows(plan.rows);
         addReconcile(total, await this.#deleteRows(tenantId, plan.user.id, plan.gone));
       }
     };
@@ -246,11 +276,39 @@ export class DriveItemStore implements DriveItemWriter {
   }
 
   /** Upserts rows of one partition in transactions within Table Storage's count and size limits. */
-  async #writeRows(rows: readonly PreparedRow[]): Promise<ReconcileResult> {
+  async #writeRows(rows: readonly PreparedRow[]): Promise<void> {
     for (const chunk of transactionChunks(rows, (row) => row.bytes)) {
       await upsertPrepared(this.#items, chunk, 'Replace');
     }
-    return { ...ZERO_RECONCILE, itemsStored: rows.length };
+  }
+
+  async descendantsOf(tenantId: string, userId: string, ids: readonly string[]): Promise<string[]> {
+    await this.#ensure();
+    const partitionKey = driveItemPartition(tenantId, userId);
+    const found: string[] = [];
+    // Only a stored folder can have stored descendants: a point read tells, before any query.
+    let folders: string[] = [];
+    for (const id of ids) {
+      const row = await readEntity(this.#items, partitionKey, id);
+      if (row?.isFolder === true) folders.push(id);
+    }
+    while (folders.length > 0) {
+      const next: string[] = [];
+      for (const folder of folders) {
+        for await (const child of this.#items.listEntities<{ isFolder?: boolean }>({
+          queryOptions: {
+            filter: odata`PartitionKey eq ${partitionKey} and parentId eq ${folder}`,
+            select: ['RowKey', 'isFolder'],
+          },
+        })) {
+          if (!child.rowKey) continue;
+          found.push(child.rowKey);
+          if (child.isFolder === true) next.push(child.rowKey);
+        }
+      }
+      folders = next;
+    }
+    return found;
   }
 
   /** Deletes rows one by one: in a transaction, one row already deleted by a crashed attempt would fail them all. */
@@ -329,7 +387,7 @@ export class DriveItemStore implements DriveItemWriter {
 
 interface UserRewriteParts {
   previous: ReadonlySet<string>;
-  writeRows(rows: readonly PreparedRow[]): Promise<ReconcileResult>;
+  writeRows(rows: readonly PreparedRow[]): Promise<void>;
   deleteRows(ids: readonly string[]): Promise<ReconcileResult>;
   writeIndex(ids: Iterable<string>, runId: string | undefined): Promise<void>;
   runId: string;
@@ -361,7 +419,7 @@ class PagedRewrite implements UserRewrite {
       await this.#parts.writeIndex(widened, undefined);
       this.#widened = widened;
     }
-    addReconcile(this.#result, await this.#parts.writeRows(rows));
+    await this.#parts.writeRows(rows);
   }
 
   /** Deletes what the listing no longer has and narrows the index to what it has, stamped with the run. */
@@ -369,6 +427,6 @@ class PagedRewrite implements UserRewrite {
     const gone = [...this.#parts.previous].filter((id) => !this.#written.has(id));
     addReconcile(this.#result, await this.#parts.deleteRows(gone));
     await this.#parts.writeIndex(this.#written, this.#parts.runId);
-    return { ...this.#result };
+    return { ...this.#result, itemsStored: this.#written.size };
   }
 }

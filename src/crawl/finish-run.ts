@@ -10,6 +10,7 @@ function countersOf(summary: RunSummary): RunCounters {
     usersSkipped: summary.usersSkipped,
     itemsStored: summary.itemsStored,
     itemsDeleted: summary.itemsDeleted,
+    itemsRead: summary.itemsRead,
     requests: summary.requests,
     throttled: summary.throttled,
     unitsSpent: summary.unitsSpent,
@@ -32,7 +33,16 @@ export async function finishRunIfComplete(
   if (!run || run.status !== 'running') return false;
   // Users skipped this run keep their rows (and their skip rows); everyone else the run did not see loses both.
   const skipped = await deps.skips.settleRun(tenantId, runId);
-  const itemsDeleted = await deps.items.sweepUsersNotSeen(tenantId, runId, skipped);
+  // A user whose cursor this run saved was seen, even when its delta changed nothing (its index row keeps an older
+  // run ID); a cursor no one saved belongs to a user the run did not see, or found without a drive.
+  const seen = new Set(skipped);
+  const stale: string[] = [];
+  for (const [userId, savedBy] of await deps.cursors.runs(tenantId)) {
+    if (savedBy === runId) seen.add(userId);
+    else if (!skipped.has(userId)) stale.push(userId);
+  }
+  const itemsDeleted = await deps.items.sweepUsersNotSeen(tenantId, runId, seen);
+  await deps.cursors.remove(tenantId, stale);
   const final = await deps.progress.recordFinish(tenantId, runId, { itemsDeleted });
   const finishedAt = deps.now();
   const ended = await deps.runs.finish(tenantId, runId, {

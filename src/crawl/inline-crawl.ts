@@ -8,9 +8,8 @@ import type { DriveItemWriter } from './drive-item-store';
 import { failRun } from './finish-run';
 import { listTenantUsers } from './list-tenant-users';
 import type { UserBatchMessage } from './messages';
-import { checkAppCredential, failStaleRuns } from './plan-crawl';
+import { checkAppCredential, failStaleRuns, openRun } from './plan-crawl';
 import { failPoisonedWork } from './poisoned-message';
-import { newRunId } from './run-id';
 
 /** User batches of one tenant that may wait for a slot before its user listing pauses. */
 const BATCH_BACKLOG = 2;
@@ -18,6 +17,8 @@ const BATCH_BACKLOG = 2;
 export interface InlineCrawlOptions {
   /** Only these tenants (already checked to exist); default every crawlable tenant. */
   tenants: TenantRecord[];
+  /** Read every drive from scratch, following no delta cursor (`--full`). */
+  full?: boolean;
   /**
    * Batches worked on at once per tenant (default 8; its pacer keeps it under its budget). Per tenant, so that
    * the batches of a tenant with a small budget, waiting on its pacer, never hold the slots of a tenant with a
@@ -92,6 +93,7 @@ export async function crawlInline(
       };
     },
     sweepUsersNotSeen: (tenantId, runId, keep) => deps.items.sweepUsersNotSeen(tenantId, runId, keep),
+    descendantsOf: (tenantId, userId, ids) => deps.items.descendantsOf(tenantId, userId, ids),
   };
   const report = (): void => {
     progress.requests = graphCounters.reduce((sum, c) => sum + c.requests, 0);
@@ -161,10 +163,7 @@ export async function crawlInline(
               'unchanged',
             );
           }
-          const runId = newRunId(deps.now());
-          await deps.runs.open(tenantId, runId, deps.now());
-          await deps.progress.start(tenantId, runId);
-          await deps.registry.recordRunStarted(tenantId, runId);
+          const runId = await openRun(deps, tenant, { full: options.full });
           const message = { kind: 'tenant' as const, tenantId, runId };
           await withRetries(
             () => listTenantUsers(tenantDeps, message),

@@ -28,6 +28,7 @@ export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlR
               usersSkipped: lastRun.usersSkipped,
               itemsStored: lastRun.itemsStored,
               itemsDeleted: lastRun.itemsDeleted,
+              itemsRead: lastRun.itemsRead,
               requests: lastRun.requests,
               throttled: lastRun.throttled,
               unitsSpent: lastRun.unitsSpent,

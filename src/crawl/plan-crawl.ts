@@ -1,6 +1,7 @@
 import { CredentialError, RegistryError } from '../errors';
 import { provePermissions } from '../tenants/prove-permissions';
 import { CRAWLABLE } from '../tenants/tenant-registry';
+import type { TenantRecord } from '../tenants/tenant-registry';
 import type { CrawlDeps } from './crawl-deps';
 import { describeFailure } from './describe-failure';
 import { failRun } from './finish-run';
@@ -77,9 +78,19 @@ export async function recheckIncompleteConsent(
   return { granted, waiting };
 }
 
-async function openRun(deps: CrawlDeps, tenantId: string): Promise<string> {
-  const runId = newRunId(deps.now());
-  await deps.runs.open(tenantId, runId, deps.now());
+/**
+ * Opens a run of the tenant. Delta cursors saved before the tenant's latest consent are not followed (a new
+ * consent starts from scratch), nor, when `full` is asked for, any saved before the run (docs/delta.md).
+ */
+export async function openRun(
+  deps: CrawlDeps,
+  tenant: Pick<TenantRecord, 'tenantId' | 'consentedAt'>,
+  options: { full?: boolean } = {},
+): Promise<string> {
+  const tenantId = tenant.tenantId;
+  const now = deps.now();
+  const runId = newRunId(now);
+  await deps.runs.open(tenantId, runId, now, options.full ? now : tenant.consentedAt);
   await deps.progress.start(tenantId, runId);
   await deps.registry.recordRunStarted(tenantId, runId);
   return runId;
@@ -106,7 +117,7 @@ export async function planCrawl(deps: CrawlDeps): Promise<{ planned: PlannedRun[
       busy.push(tenant.tenantId);
       continue;
     }
-    const runId = await openRun(deps, tenant.tenantId);
+    const runId = await openRun(deps, tenant);
     await deps.enqueueTenant({ kind: 'tenant', tenantId: tenant.tenantId, runId });
     planned.push({ tenantId: tenant.tenantId, runId });
   }
@@ -114,8 +125,15 @@ export async function planCrawl(deps: CrawlDeps): Promise<{ planned: PlannedRun[
   return { planned, busy };
 }
 
-/** `POST /api/tenants/{id}/crawl`: one tenant, now. Throws `RegistryError` for the 404 and 409 answers. */
-export async function queueTenantCrawl(deps: CrawlDeps, tenantId: string): Promise<PlannedRun> {
+/**
+ * `POST /api/tenants/{id}/crawl[?full=true]`: one tenant, now; `full` reads every drive from scratch. Throws
+ * `RegistryError` for the 404 and 409 answers.
+ */
+export async function queueTenantCrawl(
+  deps: CrawlDeps,
+  tenantId: string,
+  options: { full?: boolean } = {},
+): Promise<PlannedRun> {
   const tenant = await deps.registry.get(tenantId);
   if (!tenant) throw new RegistryError('tenant_not_found', tenantId, 'No such tenant');
   if (!CRAWLABLE.has(tenant.status)) {
@@ -126,7 +144,7 @@ export async function queueTenantCrawl(deps: CrawlDeps, tenantId: string): Promi
   if (latest?.status === 'running') {
     throw new RegistryError('run_in_progress', tenantId, 'A run of this tenant is still running');
   }
-  const runId = await openRun(deps, tenantId);
+  const runId = await openRun(deps, tenant, options);
   await deps.enqueueTenant({ kind: 'tenant', tenantId, runId });
   return { tenantId, runId };
 }

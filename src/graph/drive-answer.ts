@@ -21,7 +21,8 @@ export interface DriveSkip {
  *   (access denied), another `4xx`;
  * - `throttled`: `429`/`503`, waited out (never a reason to skip);
  * - `retry`: a `5xx` or no answer, retried a bounded number of times before the user is skipped as `failing`;
- * - `tenant`: a `401`, which no single user causes: the tenant's token is refused.
+ * - `tenant`: a `401`, which no single user causes: the tenant's token is refused;
+ * - `resync`: a `410` from a delta: the cursor is no longer known, and the drive must be enumerated again.
  */
 export type DriveAnswerKind =
   | { kind: 'page' }
@@ -29,7 +30,8 @@ export type DriveAnswerKind =
   | { kind: 'skip'; skip: DriveSkip }
   | { kind: 'throttled' }
   | { kind: 'retry' }
-  | { kind: 'tenant' };
+  | { kind: 'tenant' }
+  | { kind: 'resync' };
 
 /** Graph's words for a user without a personal site, on a `400` (docs/drive-answers.md). */
 const NO_MYSITE = /mysite|\bSPO licen[cs]e|SharePoint (Online )?licen[cs]e/i;
@@ -40,6 +42,7 @@ export function classifyDriveAnswer(status: number, body: unknown): DriveAnswerK
   if (status === 0 || status >= 500) return { kind: 'retry' };
   if (status === 401) return { kind: 'tenant' };
   if (status === 404) return { kind: 'noDrive' };
+  if (status === 410) return { kind: 'resync' };
   const message = graphErrorMessage(body);
   if (status === 400 && message !== undefined && NO_MYSITE.test(message)) return { kind: 'noDrive' };
   const reason: SkipReason = status === 423 ? 'locked' : status === 403 ? 'accessDenied' : 'failing';

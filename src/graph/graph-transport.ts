@@ -6,7 +6,6 @@ import { graphErrorCode, headerBag } from './graph-error-body';
 import type { BodyChunkListener } from './node-http-handler';
 import { isForeignOrigin, isHeldBack, NodeHttpMessageHandler } from './node-http-handler';
 import type { GraphCounters, RequestPacer } from './graph-types';
-import { RESOURCE_UNITS } from './resource-costs';
 
 export interface TenantGraphOptions {
   tenantId: string;
@@ -175,9 +174,12 @@ export class GraphTransport {
     }
   }
 
-  /** Sends `$batch` rounds of GETs; answers come back in the order of `paths`. */
-  async batch(paths: string[]): Promise<BatchAnswer[]> {
-    const requests = paths.map((url, index) => ({ id: String(index + 1), method: 'GET', url }));
+  /**
+   * Sends one `$batch` of GETs, each paced and charged at its own price in units; answers come back in the order
+   * of `gets`.
+   */
+  async batch(gets: ReadonlyArray<{ path: string; units: number }>): Promise<BatchAnswer[]> {
+    const requests = gets.map(({ path }, index) => ({ id: String(index + 1), method: 'GET', url: path }));
     const pacer = this.#options.pacer;
     let acquired = 0;
     let outer: SendResult;
@@ -189,7 +191,7 @@ export class GraphTransport {
     });
     try {
       for (; acquired < requests.length; acquired += 1) {
-        await pacer.acquire(RESOURCE_UNITS.driveListing, this.#options.signal);
+        await pacer.acquire(gets[acquired]!.units, this.#options.signal);
       }
       outer = await this.send('POST', `${this.origin}/v1.0/$batch`, 0, {}, { requests }, true, watch);
     } catch (error) {
@@ -197,7 +199,7 @@ export class GraphTransport {
       // No answer (no token, an abort): the units granted so far go back, or the tenant's pacer would keep
       // counting them in flight.
       for (let i = 0; i < acquired; i += 1)
-        pacer.settle(RESOURCE_UNITS.driveListing, { status: 0, headers: headerBag({}) });
+        pacer.settle(gets[i]!.units, { status: 0, headers: headerBag({}) });
       throw error;
     }
     if (outer.sent) this.counters.requests += requests.length;
@@ -208,7 +210,8 @@ export class GraphTransport {
     }
     // Released in the same tick as the settling below, which declares the real holds.
     unpin?.();
-    return requests.map((request) => {
+    return requests.map((request, index) => {
+      const { units } = gets[index]!;
       const answer = byId.get(request.id) ?? {
         id: request.id,
         status: outer.status === 200 ? 0 : outer.status,
@@ -216,8 +219,8 @@ export class GraphTransport {
       const status = answer.status;
       if (isThrottle(status)) this.counters.throttled += 1;
       // Only an inner answer proves Graph took the request (and charged it).
-      if (byId.has(request.id)) this.counters.unitsSpent += RESOURCE_UNITS.driveListing;
-      this.#options.pacer.settle(RESOURCE_UNITS.driveListing, { status, headers: headerBag(answer.headers) });
+      if (byId.has(request.id)) this.counters.unitsSpent += units;
+      this.#options.pacer.settle(units, { status, headers: headerBag(answer.headers) });
       return answer;
     });
   }

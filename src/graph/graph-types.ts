@@ -4,9 +4,15 @@ export interface GraphUser {
   userPrincipalName: string;
 }
 
-/** The driveItem fields the product selects (`$select` of DRIVE_ITEM_FIELDS). */
+/** The driveItem fields the product selects (`$select` of DRIVE_ITEM_FIELDS, and of DELTA_FIELDS in a delta). */
 export interface GraphDriveItem {
   id: string;
+  /** The folder the item sits in (`id`) and its drive (`driveId`); a drive's root has no parent `id`. */
+  parentReference?: { id?: string; driveId?: string };
+  /** Delta only: the item was deleted (it may carry nothing else but its `id`). */
+  deleted?: { state?: string };
+  /** Delta only: the drive's root item. */
+  root?: object;
   name?: string;
   size?: number;
   webUrl?: string;
@@ -17,7 +23,9 @@ export interface GraphDriveItem {
 }
 
 export const USER_FIELDS = 'id,userPrincipalName';
-export const DRIVE_ITEM_FIELDS = 'id,name,size,webUrl,eTag,lastModifiedDateTime,folder,file';
+export const DRIVE_ITEM_FIELDS = 'id,name,size,webUrl,eTag,lastModifiedDateTime,folder,file,parentReference';
+/** A delta's `$select`: the stored fields, and the facets that mark deletions and the root (docs/delta.md). */
+export const DELTA_FIELDS = `${DRIVE_ITEM_FIELDS},deleted,root`;
 
 /** Counters of one unit of work, added to the run's totals when the work is done. */
 export interface GraphCounters {

@@ -14,6 +14,7 @@ export const TABLES = {
   runProgress: 'CrawlProgress',
   userIndex: 'CrawlUserIndex',
   crawlSkips: 'CrawlSkips',
+  driveCursors: 'DriveCursors',
 } as const;
 
 /** Queues between the timer and the workers (see host.json for dequeue and poison rules). */

@@ -76,6 +76,17 @@ describe('npm run crawl', () => {
     // Neither the client secret nor a token reaches the output.
     expect(result.stdout + result.stderr).not.toContain(app.clientSecret);
     expect(result.stdout + result.stderr).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+
+    // Again: each drive follows its delta cursor and reads nothing new; with --full every drive is read whole.
+    expect(run?.itemsRead).toBeGreaterThan(0);
+    const again = await runCrawl(app.env, ['--tenant', tenant.tenantId]);
+    expect(again.code).toBe(0);
+    expect((await app.context.runs.latest(tenant.tenantId))?.itemsRead).toBe(0);
+    const full = await runCrawl(app.env, ['--tenant', tenant.tenantId, '--full']);
+    expect(full.code).toBe(0);
+    expect(await app.context.runs.latest(tenant.tenantId)).toMatchObject({ itemsRead: run?.itemsRead });
+    const bad = await runCrawl(app.env, ['--tenant', tenant.tenantId, '--full=yes']);
+    expect(bad.code).toBe(2);
   });
 
   it('exits 0 when a tenant turns out revoked (a status change, not a failure)', async () => {

@@ -28,6 +28,7 @@ export interface StoredRow {
   userPrincipalName: string;
   childCount?: number;
   mimeType?: string;
+  parentId?: string;
 }
 
 /** Every `DriveItems` row of the tenant (the test's own storage account holds only its tenants). */

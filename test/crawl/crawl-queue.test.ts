@@ -186,11 +186,11 @@ describe('crawl through the queues', () => {
   it('queues one tenant on POST /api/tenants/{id}/crawl with the contract answers', async () => {
     const tenant = await onboardTenant(cloud, app.context, app.clientId, { users: 5 });
     const routes = tenantHandlers(() => app.context);
-    const post = (id: string) =>
+    const post = (id: string, query = '') =>
       routes.crawl(
         new HttpRequest({
           method: 'POST',
-          url: `http://127.0.0.1/api/tenants/${id}/crawl`,
+          url: `http://127.0.0.1/api/tenants/${id}/crawl${query}`,
           params: { tenantId: id },
         }),
         new InvocationContext({ functionName: 'tenantCrawl' }),
@@ -213,6 +213,22 @@ describe('crawl through the queues', () => {
     expect(row).toMatchObject({ status: 'active', lastRunId: runId });
     expect((row?.lastRun as { status: string }).status).toBe('succeeded');
     expect(typeof row?.consentedAt).toBe('string');
+
+    // `?full=true` opens a run that follows no cursor saved before it; another value is refused, nothing queued.
+    const refused = await post(tenant.tenantId, '?full=yes');
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(refused.body as string)).toMatchObject({ error: 'invalid_request' });
+    const full = await post(tenant.tenantId, '?full=true');
+    expect(full.status).toBe(202);
+    const fullRun = await app.context.runs.get(
+      tenant.tenantId,
+      (JSON.parse(full.body as string) as { runId: string }).runId,
+    );
+    expect(fullRun?.cursorsFrom).toBe(fullRun?.startedAt);
+    await drain([one]);
+    expect((await app.context.runs.get(tenant.tenantId, fullRun!.runId))?.itemsRead).toBe(
+      (await app.context.runs.get(tenant.tenantId, runId))?.itemsRead,
+    );
 
     await cloud.revoke(tenant.tenantId, app.clientId);
     await app.context.registry.recordCrawlOutcome(tenant.tenantId, { status: 'revoked', at: new Date() });

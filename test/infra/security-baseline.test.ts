@@ -115,6 +115,7 @@ const CONTRACT_SETTINGS = [
   'AUTHORITY_HOST',
   'GRAPH_ENDPOINT',
   'CRAWL_SCHEDULE',
+  'CRAWL_SCOPE',
   'ISV_NAME',
   'AZURE_TOKEN_CREDENTIALS',
   'AZURE_CLIENT_ID',
@@ -715,6 +716,7 @@ describe.each(CREDENTIAL_KINDS)('infra/%s.bicepparam, evaluated with bicep snaps
         expect(setting('APP_CLIENT_ID')).toBe(TEST_ENVIRONMENT.APP_CLIENT_ID);
         expect(setting('ISV_NAME')).toBe('DriveCrawler');
         expect(setting('CRAWL_SCHEDULE')).toBe('0 0 */6 * * *');
+        expect(setting('CRAWL_SCOPE')).toBe('root');
         expect(setting('APP_CREDENTIAL')).toBe(kind);
       });
     });

@@ -89,6 +89,12 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads CRAWL_SCOPE (root by default) and refuses other values', () => {
+    expect(loadConfig(base).crawlScope).toBe('root');
+    expect(loadConfig({ ...base, CRAWL_SCOPE: 'drive' }).crawlScope).toBe('drive');
+    expect(problemsOf({ ...base, CRAWL_SCOPE: 'folder' })).toEqual(['CRAWL_SCOPE must be root or drive']);
+  });
+
   it('refuses a secret name Key Vault would not accept', () => {
     expect(problemsOf({ ...base, APP_CLIENT_SECRET_NAME: 'bad_name!' })[0]).toMatch(/APP_CLIENT_SECRET_NAME/);
     expect(loadConfig({ ...base, APP_CLIENT_SECRET_NAME: 'other-secret' }).appCredential).toMatchObject({

@@ -39,10 +39,15 @@ export function tenantHandlers(getContext: ContextProvider) {
         async () => {
           const tenantId = (request.params.tenantId ?? '').toLowerCase();
           if (!GUID.test(tenantId)) return json(404, { error: 'tenant_not_found' });
+          const full = request.query.get('full');
+          if (full !== null && full !== 'true' && full !== 'false') {
+            return json(400, { error: 'invalid_request', message: 'full must be true or false' });
+          }
           try {
             const run = await queueTenantCrawl(
               getContext().crawlDeps({ logger: invocationLogger(context) }),
               tenantId,
+              { full: full === 'true' },
             );
             return json(202, { runId: run.runId });
           } catch (error) {
