@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createAppContext } from '../src/app-context';
 import type { AppCredentialKind } from './app-credential-setup';
+import type { TenantInfo } from './sim/types';
 import { setUpAppCredential } from './app-credential-setup';
 import { formatSummaryTable } from '../src/cli/summary-table';
 import { loadConfig } from '../src/config';
@@ -86,7 +87,7 @@ async function main(): Promise<number> {
     const credential = await setUpAppCredential(cloud, clientId, kind);
     say(`The app's credential: ${kind} (APP_CREDENTIAL).`);
 
-    const tenants = [];
+    const tenants: Array<(typeof DEMO_TENANTS)[number] & TenantInfo & { locked: Set<string> }> = [];
     for (const spec of DEMO_TENANTS) {
       const info = await cloud.createTenant({
         seed: spec.seed,
@@ -171,49 +172,89 @@ async function main(): Promise<number> {
 
       // Check the table against the simulator's seeds: every drive's items, except the locked users' (skipped, and
       // recorded in CrawlSkips with the reason).
-      let exact = true;
-      let largestRoot = 0;
+      const checkExact = async (crawled: typeof results, showSkips: boolean) => {
+        let exact = true;
+        let largestRoot = 0;
+        for (const result of crawled) {
+          const tenant = tenants.find((t) => t.tenantId === result.tenantId);
+          const drives = await cloud.drives(result.tenantId);
+          const skips = await context.skips.list(result.tenantId);
+          for (const skip of showSkips ? skips.values() : []) {
+            say(
+              `  skipped ${skip.userPrincipalName}: ${skip.reason} (${skip.httpStatus} ${skip.graphCode ?? ''})`,
+            );
+          }
+          if (
+            skips.size !== (tenant?.locked.size ?? 0) ||
+            [...skips.keys()].some((id) => !tenant?.locked.has(id))
+          ) {
+            exact = false;
+          }
+          let expectedItems = 0;
+          for (const [userId, drive] of Object.entries(drives)) {
+            const items = tenant?.locked.has(userId) ? [] : drive;
+            expectedItems += items.length;
+            largestRoot = Math.max(largestRoot, items.length);
+            const table = context.storage.table(TABLES.driveItems);
+            const stored = new Map<string, string>();
+            for await (const row of table.listEntities<{ name?: string }>({
+              queryOptions: { filter: `PartitionKey eq '${driveItemPartition(result.tenantId, userId)}'` },
+            })) {
+              stored.set(row.rowKey ?? '', row.name ?? '');
+            }
+            if (stored.size !== items.length || items.some((item) => stored.get(item.id) !== item.name)) {
+              exact = false;
+            }
+          }
+          const run = result.run;
+          if (
+            !run ||
+            run.status !== 'succeeded' ||
+            run.usersSeen !== tenant?.licensedUsers ||
+            run.usersCrawled !== tenant.licensedWithDrive - tenant.locked.size ||
+            run.usersSkipped !== tenant.locked.size ||
+            run.itemsStored !== expectedItems
+          ) {
+            exact = false;
+          }
+        }
+        return { exact, largestRoot };
+      };
+      const first = await checkExact(results, true);
+
+      // The drives move on: in each tenant a few users add, rename and delete files. The second crawl follows each
+      // drive's delta cursor and reads only what changed (docs/delta.md).
+      let changes = 0;
       for (const result of results) {
         const tenant = tenants.find((t) => t.tenantId === result.tenantId);
-        const drives = await cloud.drives(result.tenantId);
-        const skips = await context.skips.list(result.tenantId);
-        for (const skip of skips.values()) {
-          say(
-            `  skipped ${skip.userPrincipalName}: ${skip.reason} (${skip.httpStatus} ${skip.graphCode ?? ''})`,
-          );
-        }
-        if (
-          skips.size !== (tenant?.locked.size ?? 0) ||
-          [...skips.keys()].some((id) => !tenant?.locked.has(id))
-        ) {
-          exact = false;
-        }
-        let expectedItems = 0;
-        for (const [userId, drive] of Object.entries(drives)) {
-          const items = tenant?.locked.has(userId) ? [] : drive;
-          expectedItems += items.length;
-          largestRoot = Math.max(largestRoot, items.length);
-          const table = context.storage.table(TABLES.driveItems);
-          const stored = new Set<string>();
-          for await (const row of table.listEntities({
-            queryOptions: { filter: `PartitionKey eq '${driveItemPartition(result.tenantId, userId)}'` },
-          })) {
-            stored.add(row.rowKey ?? '');
-          }
-          if (stored.size !== items.length || items.some((item) => !stored.has(item.id))) exact = false;
-        }
-        const run = result.run;
-        if (
-          !run ||
-          run.status !== 'succeeded' ||
-          run.usersSeen !== tenant?.licensedUsers ||
-          run.usersCrawled !== tenant.licensedWithDrive - tenant.locked.size ||
-          run.usersSkipped !== tenant.locked.size ||
-          run.itemsStored !== expectedItems
-        ) {
-          exact = false;
+        const drives = Object.entries(await cloud.drives(result.tenantId)).filter(
+          ([userId, items]) => items.length >= 2 && !tenant?.locked.has(userId),
+        );
+        for (const [userId, items] of drives.slice(0, 5)) {
+          await cloud.addItem(result.tenantId, userId, {
+            name: `Added after the first crawl ${changes}.docx`,
+          });
+          await cloud.renameItem(result.tenantId, userId, items[0]!.id, `Renamed – ${items[0]!.name}`);
+          await cloud.deleteItem(result.tenantId, userId, items[1]!.id);
+          changes += 3;
         }
       }
+      say(`Changed ${changes} items; crawling again...`);
+      const again = await crawlInline(context.crawlDeps(), { tenants: crawlable });
+      process.stdout.write('\n' + formatSummaryTable(again, names));
+      process.stdout.write('\nSecond crawl against the first (each drive follows its delta cursor):\n');
+      for (const result of again) {
+        const before = results.find((r) => r.tenantId === result.tenantId)?.run;
+        const after = result.run;
+        process.stdout.write(
+          `  ${(names.get(result.tenantId) ?? result.tenantId).padEnd(10)} items read ${before?.itemsRead ?? 0} -> ` +
+            `${after?.itemsRead ?? 0}, Graph units ${before?.unitsSpent ?? 0} -> ${after?.unitsSpent ?? 0}, ` +
+            `requests ${before?.requests ?? 0} -> ${after?.requests ?? 0}, rows deleted ${after?.itemsDeleted ?? 0}\n`,
+        );
+      }
+      const second = await checkExact(again, false);
+      const exact = first.exact && second.exact;
+      const largestRoot = Math.max(first.largestRoot, second.largestRoot);
       const skipped = tenants.filter((tenant) => tenant.consent !== 'accept').map((tenant) => tenant.name);
       process.stdout.write(
         `\n${exact ? 'OK' : 'MISMATCH'}: DriveItems ${exact ? 'matches' : 'does not match'} the simulated drives` +

@@ -157,6 +157,8 @@ async function main(): Promise<void> {
     }
   } else {
     for (const tenant of job.tenants) {
+      // Once: consent again would reset the tenant's delta cursors, and a job may crawl a tenant a second time.
+      if (await context.registry.get(tenant.tenantId)) continue;
       await context.registry.recordConsent(tenant.tenantId, 'active', new Date(), tenant.domain);
     }
     const records = [];

@@ -28,7 +28,17 @@ import type { LatencyFigure } from './latency-probe';
 import { LatencyProbe } from './latency-probe';
 import type { CpuFigure } from './proc-stat';
 import { CpuSampler, peakRssKb } from './proc-stat';
-import type { BenchTenant, CrawlerEnv, CrawlerJob, CrawlerResult, CrawlerStart, SimReady } from './protocol';
+import type {
+  BenchTenant,
+  CrawlRunFigures,
+  CrawlerEnv,
+  CrawlerJob,
+  CrawlerResult,
+  CrawlerStart,
+  SimReady,
+} from './protocol';
+import type { SteadyFigures } from './steady-state';
+import { scenarioSteady } from './steady-state';
 import type { BenchFigures, MachineInfo } from './report';
 import { formatTable, targetsMet } from './report';
 import type { ItemsCheck } from './verify';
@@ -86,14 +96,6 @@ interface Services {
   clientId: string;
   clientSecret: string;
   baseEnv: Omit<CrawlerEnv, 'AzureWebJobsStorage'>;
-}
-
-interface CrawlRunFigures {
-  result: CrawlerResult;
-  cpu: Record<'crawler' | 'simulator' | 'azurite', CpuFigure>;
-  azuritePeakRssKb: number | undefined;
-  /** Latency of a tiny Azurite request during the crawl. */
-  azuriteLatency: LatencyFigure;
 }
 
 interface MachineAtStart {
@@ -210,8 +212,9 @@ function ourJob(
   services: Services,
   azurite: RunningAzurite,
   tenants: BenchTenant[],
+  more: Partial<CrawlSettings> = {},
 ): CrawlerJob {
-  const crawlSettings: Partial<CrawlSettings> = { usersPerBatch: USERS_PER_BATCH };
+  const crawlSettings: Partial<CrawlSettings> = { usersPerBatch: USERS_PER_BATCH, ...more };
   return {
     mode: 'ours',
     label,
@@ -379,6 +382,29 @@ async function scenarioC(services: Services) {
   return runs;
 }
 
+/** The steady-state scenario (`steady-state.ts`) on this harness: nested drives, every user with one, no throttling. */
+function steady(services: Services): Promise<SteadyFigures> {
+  return scenarioSteady({
+    sim: services.sim,
+    clientId: services.clientId,
+    createTenant: (spec) => createTenant(services, spec),
+    tenantSpec: (seed, users, tenantId) => ({
+      ...tenantSpec(seed, users, HUGE_BUDGET, 0, 0, tenantId),
+      unlicensedShare: 0,
+      itemsPerUser: [5, 40],
+      folderShare: 0.3,
+      nestedItemsPerFolder: [0, 5],
+      folderDepth: 3,
+    }),
+    job: (label, azurite, tenants, scope) => ourJob(label, services, azurite, tenants, { crawlScope: scope }),
+    runCrawler: (job, azurite) => runCrawler(job, services, azurite),
+    withAzurite,
+    table: (azurite, name) =>
+      TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+    say,
+  });
+}
+
 async function startServices(scale: number): Promise<{ services: Services; stop: () => Promise<void> }> {
   const child = startTsChild('sim-process.ts', [String(scale)], { stdin: 'pipe' });
   const ready = await child.next(isEvent<SimReady>('ready'), 60_000);
@@ -479,7 +505,7 @@ async function main(): Promise<number> {
     `Throttling: ${throttleRules ? 'every rule Microsoft documents (MICROSOFT_THROTTLING)' : 'the per-app minute budget only'}`,
   );
   const scale = values.scale === undefined ? DEFAULT_TIME_SCALE : Number(values.scale);
-  const only = new Set((values.only ?? 'A,B,C').split(',').map((name) => name.trim().toUpperCase()));
+  const only = new Set((values.only ?? 'A,B,C,steady').split(',').map((name) => name.trim().toUpperCase()));
   const started = Date.now();
   const atStart = machineAtStart();
   say(`Drive Crawler benchmark: time scale ${scale} (a budget minute lasts ${(60 / scale).toFixed(1)} s)`);
@@ -491,6 +517,7 @@ async function main(): Promise<number> {
     : undefined;
   const b = only.has('B') ? await withServices(scale, scenarioB) : undefined;
   const c = only.has('C') ? await withServices(scale, scenarioC) : undefined;
+  const steadyFigures = only.has('STEADY') ? await withServices(scale, steady) : undefined;
 
   const zeroCpu: CpuFigure = { seconds: 0, mean: 0, peak: 0 };
   const budgetUtilisation: Record<string, number> = {};
@@ -515,6 +542,7 @@ async function main(): Promise<number> {
     ...(b ? [b.check] : []),
     ...(c ?? []).flatMap((run) => (run.check ? [run.check] : [])),
   ];
+  const steadyExact = Object.values(steadyFigures?.scopes ?? {}).every((scope) => scope.exact);
 
   const partial: Omit<BenchFigures, 'targetsMet'> = {
     budgetUtilisation,
@@ -524,7 +552,10 @@ async function main(): Promise<number> {
       limited.reduce((sum, s) => sum + s.requests, 0),
     ),
     retryAfterViolations: ourStats.reduce((sum, s) => sum + s.violations, 0),
-    itemsExact: checks.length > 0 && checks.every((check) => check.exact),
+    itemsExact:
+      (checks.length > 0 || steadyFigures !== undefined) &&
+      checks.every((check) => check.exact) &&
+      steadyExact,
     speedupVsNaive: b ? ratio(b.naiveFigures.result.wallMs, b.oursFigures.result.wallMs) : 0,
     rssRatio: large && small ? ratio(large.figures.result.maxRssKb, small.figures.result.maxRssKb) : 0,
     cpuMicrosPerItem: large ? ratio(large.figures.result.crawlCpuMicros, largeItems) : 0,
@@ -535,6 +566,7 @@ async function main(): Promise<number> {
       largePeakHeapUsed: large?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
       largeLiveHeapAfterFullGc: large?.figures.result.liveHeapPeakMiB ?? 0,
     },
+    ...(steadyFigures ? { steadyStateUnitsPerDrive: steadyFigures.steadyStateUnitsPerDrive } : {}),
     requestsPerRoundTrip: ratio(requestsA, roundTripsA),
     entitiesPerTransaction: ratio(entitiesA, transactionsA),
     cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
@@ -581,6 +613,7 @@ async function main(): Promise<number> {
             },
           }
         : {}),
+      ...(steadyFigures ? { steady: steadyFigures.scopes } : {}),
       ...(c
         ? {
             C: c.map((run) => ({

@@ -6,6 +6,8 @@
 import type { CrawlSettings } from '../../src/crawl/crawl-deps';
 import type { CrawlRun } from '../../src/crawl/crawl-runs';
 import type { RunSummary } from '../../src/crawl/run-progress';
+import type { LatencyFigure } from './latency-probe';
+import type { CpuFigure } from './proc-stat';
 
 /** The environment a crawler process configures the product with (the same names as `npm run crawl` reads). */
 export type CrawlerEnv = Record<string, string>;
@@ -85,6 +87,15 @@ export interface CrawlerResult {
   graphRoundTrips: number;
   tenants: TenantOutcome[];
   naive?: NaiveOutcome[];
+}
+
+/** One crawler process's result with what the benchmark sampled around it. */
+export interface CrawlRunFigures {
+  result: CrawlerResult;
+  cpu: Record<'crawler' | 'simulator' | 'azurite', CpuFigure>;
+  azuritePeakRssKb: number | undefined;
+  /** Latency of a tiny Azurite request during the crawl. */
+  azuriteLatency: LatencyFigure;
 }
 
 export interface CrawlerStart {

@@ -45,6 +45,8 @@ export interface BenchFigures {
   };
   requestsPerRoundTrip: number;
   entitiesPerTransaction: number;
+  /** The steady scenario's second crawl: Graph units per drive, per `CRAWL_SCOPE` (docs/delta.md). */
+  steadyStateUnitsPerDrive?: Record<string, number>;
   /** CPU of each part during the budget scenario (A), in cores. */
   cpu: { crawler: CpuFigure; simulator: CpuFigure; azurite: CpuFigure };
   machine: MachineInfo;
@@ -68,6 +70,13 @@ export function targetsMet(figures: Omit<BenchFigures, 'targetsMet'>): Record<st
     rssRatio: figures.rssRatio > 0 && figures.rssRatio <= 1.5,
     cpuMicrosPerItem: figures.cpuMicrosPerItem > 0 && figures.cpuMicrosPerItem <= 100,
     entitiesPerTransaction: figures.entitiesPerTransaction >= 50,
+    ...(figures.steadyStateUnitsPerDrive
+      ? {
+          steadyStateUnitsPerDrive: Object.values(figures.steadyStateUnitsPerDrive).every(
+            (value) => value > 0 && value <= 1.1,
+          ),
+        }
+      : {}),
   };
 }
 
@@ -119,6 +128,14 @@ export function formatTable(figures: BenchFigures): string {
     '>= 50',
     mark('entitiesPerTransaction'),
   ]);
+  for (const [scope, value] of Object.entries(figures.steadyStateUnitsPerDrive ?? {})) {
+    rows.push([
+      `steadyStateUnitsPerDrive (${scope})`,
+      fixed(value, 3),
+      '<= 1.1',
+      value > 0 && value <= 1.1 ? 'yes' : 'NO',
+    ]);
+  }
   const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
   const line = (row: string[]): string =>
     row
