@@ -7,13 +7,14 @@ import tseslint from 'typescript-eslint';
  * composition root, app-context.ts. Rooms of one layer do not import each other.
  */
 const LAYERS = [
-  ['logging'],
+  ['logging', 'telemetry'],
   ['storage', 'secrets'],
   ['identity'],
   ['graph'],
   ['tenants'],
   ['crawl'],
   ['consent'],
+  ['status'],
   ['functions', 'cli'],
 ];
 const layering = LAYERS.flatMap((layer, index) =>

@@ -261,6 +261,10 @@ async function main(): Promise<number> {
           ` (largest root ${largestRoot} items; ${skipped.join(', ')} declined consent and was not onboarded).` +
           ` ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
       );
+      process.stdout.write(
+        'The status page (every tenant, its runs and skips, "crawl now" and "check permissions again"): run ' +
+          '`npm run serve` and open http://127.0.0.1:7071/api/status (docs/status-page.md).\n',
+      );
       return exact ? 0 : 1;
     } finally {
       await served.stop();

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import type { TokenCredential } from '@azure/identity';
+import type { Meter } from '@opentelemetry/api';
 import type { AppConfig } from './config';
 import { consentSettings, isKeyVaultHost } from './config';
 import { AdminSignIn } from './consent/admin-sign-in';
@@ -36,12 +37,19 @@ import { RunPlans } from './crawl/run-plans';
 import { RunProgress } from './crawl/run-progress';
 import { queueSender } from './storage/queue-sender';
 import { QUEUES } from './storage/storage-clients';
+import { CrawlMetrics } from './telemetry/crawl-metrics';
+import type { Telemetry } from './telemetry/telemetry-setup';
+import { startTelemetry } from './telemetry/telemetry-setup';
 
 /** Everything the capabilities need, built once per process (the composition root). */
 export interface AppContext {
   config: AppConfig;
   logger: Logger;
   now: () => Date;
+  /** The product's metrics (docs/telemetry.md); no-ops unless `APPLICATIONINSIGHTS_CONNECTION_STRING` is set. */
+  metrics: CrawlMetrics;
+  /** Where the metrics go; `shutdown()` flushes the last of them before the process ends. */
+  telemetry: Telemetry;
   storage: StorageClients;
   registry: TenantRegistry;
   consentStates: ConsentStateStore;
@@ -97,6 +105,11 @@ export interface AppContextOverrides {
   /** This process's name among the instances that share a tenant's budget. */
   instanceId?: string;
   crawlSettings?: Partial<CrawlSettings>;
+  /**
+   * Records metrics through this meter instead of the environment's telemetry (tests: an SDK meter provider with
+   * an in-memory exporter, so the Azure Monitor exporter is never started).
+   */
+  meter?: Meter;
 }
 
 /** Builds the app's dependencies from its configuration. Makes no network call. */
@@ -104,6 +117,11 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   const logger = overrides.logger ?? createLogger(consoleSink());
   const now = overrides.now ?? (() => new Date());
   const hostIdentity = overrides.hostIdentity ?? createHostIdentity(config);
+  // The Application Insights settings are the platform's, read by the Functions host as well (docs/telemetry.md).
+  const telemetry: Telemetry = overrides.meter
+    ? { exporting: false, meter: overrides.meter, shutdown: () => Promise.resolve() }
+    : startTelemetry(config.telemetry);
+  const metrics = new CrawlMetrics(telemetry.meter);
   const storage = new StorageClients(config.storage, createStorageCredential(config, hostIdentity));
   const settings = config.appCredential;
   const appCredential = createAppCredential(
@@ -176,6 +194,8 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
   return {
     config,
     logger,
+    metrics,
+    telemetry,
     runs,
     progress,
     items,
@@ -202,6 +222,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
       enqueueTenant: options.enqueueTenant ?? ((message) => sendTenant(encodeMessage(message))),
       enqueueBatch: options.enqueueBatch ?? ((message) => sendBatch(encodeMessage(message))),
       logger: options.logger ?? logger,
+      metrics,
       now,
       settings: crawlSettings,
     }),
@@ -239,6 +260,7 @@ export function createAppContext(config: AppConfig, overrides: AppContextOverrid
         states: consentStates,
         registry,
         logger,
+        metrics,
         now,
         tenantOfDomain: (domain: string) =>
           credentials.tenantIdOf(domain, `${new URL(config.graphEndpoint).origin}/.default`),

@@ -1,10 +1,16 @@
 import { CronExpressionParser } from 'cron-parser';
-import type { CrawlScope } from './crawl/drive-cursors';
-import { CRAWL_SCOPES } from './crawl/drive-cursors';
 import { z } from 'zod';
 import type { AppCredentialSettings } from './credential-config';
 import { optionalText, parseCredentialSettings } from './credential-config';
 import { ConfigError } from './errors';
+import { Secret } from './secret';
+import type { TelemetrySettings } from './telemetry-config';
+import { readTelemetrySettings } from './telemetry-config';
+
+/** What a crawl keeps of each user's OneDrive (`CRAWL_SCOPE`, docs/delta.md). */
+export type CrawlScope = 'root' | 'drive';
+
+export const CRAWL_SCOPES: readonly CrawlScope[] = ['root', 'drive'];
 
 export type { AppCredentialSettings, VaultSettings } from './credential-config';
 export { isKeyVaultHost } from './credential-config';
@@ -38,25 +44,7 @@ export type StorageSettings =
       clientId?: string;
     };
 
-/** A value that must never reach a log: it prints as `[redacted]`, and only `reveal()` gives it back. */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '[redacted]';
-  }
-  toJSON(): string {
-    return '[redacted]';
-  }
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return '[redacted]';
-  }
-}
+export { Secret } from './secret';
 
 export interface AppConfig {
   appClientId: string;
@@ -66,6 +54,11 @@ export interface AppConfig {
   crawlLogLevel: 'info' | 'warn';
   /** `CRAWL_SCOPE`: `root` (default), the root's children; `drive`, every item of each OneDrive (docs/delta.md). */
   crawlScope: CrawlScope;
+  /**
+   * `APPLICATIONINSIGHTS_CONNECTION_STRING` and `..._AUTHENTICATION_STRING` (docs/telemetry.md): metrics exported to
+   * Application Insights; undefined (metrics off) without a connection string.
+   */
+  telemetry: TelemetrySettings | undefined;
   /** Absent where only the crawl runs; the consent routes refuse to start without it. */
   consentRedirectUri?: string;
   /** `invite` (default): onboarding needs an operator's invitation; `open`: any admin who signs in may onboard. */
@@ -297,6 +290,13 @@ export function loadConfig(
     parsed.success ? parsed.data.AUTHORITY_HOST : PUBLIC_CLOUD_AUTHORITY,
   );
   if ('problems' in credential) problems.splice(1, 0, ...credential.problems);
+  let telemetry: TelemetrySettings | undefined;
+  try {
+    telemetry = readTelemetrySettings(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
   if (!parsed.success || problems.length > 0 || 'problems' in credential) {
     throw new ConfigError(problems);
   }
@@ -306,6 +306,7 @@ export function loadConfig(
     appCredential: credential.settings,
     crawlLogLevel: data.CRAWL_LOG_LEVEL,
     crawlScope: data.CRAWL_SCOPE,
+    telemetry,
     consentRedirectUri: data.CONSENT_REDIRECT_URI,
     onboarding: data.ONBOARDING,
     homeTenantId: data.HOME_TENANT_ID?.toLowerCase(),

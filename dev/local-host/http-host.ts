@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Route template as in `app.http`, e.g. `tenants/{tenantId}/crawl` (under `/api`). */
   route: string;
   name: string;

@@ -33,8 +33,11 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
-// Monitoring Metrics Publisher on the component only: lets the identity send telemetry with
-// APPLICATIONINSIGHTS_AUTHENTICATION_STRING, and read nothing.
+// Monitoring Metrics Publisher on the component only: lets the identity send telemetry, and read nothing. Local
+// authentication is off, so both senders need it: the Functions host (invocations and logs, with
+// APPLICATIONINSIGHTS_AUTHENTICATION_STRING) and the worker's Azure Monitor exporter (the crawl's metrics, with a
+// ManagedIdentityCredential for the client ID that string names; docs/telemetry.md). Despite its name, the role
+// publishes every kind of telemetry.
 resource identityMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(appInsights.id, identityPrincipalId, '3913510d-42f4-4e42-8a64-420c390055eb')
   scope: appInsights

@@ -98,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
   process.stdout.write(formatSummaryTable(results));
+  // The command ends with process.exit, which skips `beforeExit`: metrics go out now (docs/telemetry.md).
+  await context.telemetry.shutdown();
   // A revoked tenant, or one whose permissions proved missing, is a status change, reported but not a failure; a
   // rejected app credential fails the runs, so exit 1.
   const failed = results.filter(

@@ -15,6 +15,7 @@ const COLUMNS = [
   'throttled',
   'unitsSpent',
   'seconds',
+  'overIdeal',
 ] as const;
 
 /** The per-tenant summary table `npm run crawl` and the demo print on stdout. */
@@ -43,6 +44,7 @@ export function formatSummaryTable(
       String(run?.throttled ?? 0),
       String(run?.unitsSpent ?? 0),
       seconds,
+      run?.timeOverIdeal ? run.timeOverIdeal.toFixed(2) : '',
     ];
   });
   const widths = COLUMNS.map((column, index) =>

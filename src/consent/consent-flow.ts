@@ -4,6 +4,7 @@
  */
 import type { Logger } from '../logging/logger';
 import type { TenantRegistry } from '../tenants/tenant-registry';
+import type { CrawlMetrics } from '../telemetry/crawl-metrics';
 import { AdminSignIn } from './admin-sign-in';
 import type { ConsentStateStore, FlowStep } from './consent-state-store';
 import { newRandomToken } from './consent-state-store';
@@ -42,6 +43,8 @@ export interface ConsentFlowDeps {
   /** The tenant ID a domain signs in to (an app-only token's `tid`), to show the domain only when it is proven. */
   tenantOfDomain: (domain: string) => Promise<string | undefined>;
   logger: Logger;
+  /** How each callback ended (docs/telemetry.md). */
+  metrics: CrawlMetrics;
   now?: () => Date;
 }
 

@@ -2,6 +2,7 @@ import type { TenantGraph } from '../graph/tenant-graph';
 import type { Logger } from '../logging/logger';
 import type { AppCredential } from '../identity/app-credential';
 import type { TenantRegistry } from '../tenants/tenant-registry';
+import type { CrawlMetrics } from '../telemetry/crawl-metrics';
 import type { CrawlRunStore } from './crawl-runs';
 import type { CrawlSkipStore } from './crawl-skips';
 import type { CrawlScope, DriveCursorStore } from './drive-cursors';
@@ -33,6 +34,8 @@ export interface CrawlDeps {
   enqueueTenant(message: TenantCrawlMessage): Promise<void>;
   enqueueBatch(message: UserBatchMessage): Promise<void>;
   logger: Logger;
+  /** Each run's counters and duration when it ends (docs/telemetry.md). */
+  metrics: CrawlMetrics;
   now: () => Date;
   settings: CrawlSettings;
 }

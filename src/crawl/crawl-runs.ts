@@ -54,6 +54,16 @@ export interface CrawlRun extends RunCounters {
   finishedAt: string | undefined;
   /** Delta cursors saved before this time are not followed (the tenant's consent, or a full crawl asked for). */
   cursorsFrom: string | undefined;
+  /** The documented drive budget of the tenant's licence tier, units a minute (set when the run ends). */
+  budgetPerMinute: number | undefined;
+  /** The run's duration over the ideal one, `unitsSpent` at `budgetPerMinute` (set when the run ends; 1 is ideal). */
+  timeOverIdeal: number | undefined;
+}
+
+/** How a finished run's duration compares with the ideal: its units spent at its tier's documented budget. */
+export interface RunTiming {
+  budgetPerMinute: number;
+  timeOverIdeal: number;
 }
 
 interface RunEntity extends RunCounters {
@@ -64,6 +74,8 @@ interface RunEntity extends RunCounters {
   startedAt: string;
   finishedAt?: string;
   cursorsFrom?: string;
+  budgetPerMinute?: number;
+  timeOverIdeal?: number;
   etag?: string;
 }
 
@@ -76,6 +88,8 @@ function toRun(entity: RunEntity): CrawlRun {
     startedAt: entity.startedAt,
     finishedAt: entity.finishedAt || undefined,
     cursorsFrom: entity.cursorsFrom || undefined,
+    budgetPerMinute: entity.budgetPerMinute || undefined,
+    timeOverIdeal: entity.timeOverIdeal || undefined,
     usersSeen: entity.usersSeen ?? 0,
     usersCrawled: entity.usersCrawled ?? 0,
     usersWithoutDrive: entity.usersWithoutDrive ?? 0,
@@ -126,6 +140,20 @@ export class CrawlRunStore extends TableStore {
     return undefined;
   }
 
+  /** The tenant's newest `count` runs, newest first (RowKeys sort newest first). */
+  async recent(tenantId: string, count: number): Promise<CrawlRun[]> {
+    await this.ensure();
+    const runs: CrawlRun[] = [];
+    const pages = this.table
+      .listEntities<RunEntity>({ queryOptions: { filter: odata`PartitionKey eq ${tenantId}` } })
+      .byPage({ maxPageSize: count });
+    for await (const page of pages) {
+      for (const entity of page.slice(0, count)) runs.push(toRun(entity));
+      break;
+    }
+    return runs;
+  }
+
   /** Every run still marked `running`, any tenant. */
   async listRunning(): Promise<CrawlRun[]> {
     await this.ensure();
@@ -166,7 +194,13 @@ export class CrawlRunStore extends TableStore {
   async finish(
     tenantId: string,
     runId: string,
-    outcome: { status: 'succeeded' | 'failed'; finishedAt: Date; error?: string; counters?: RunCounters },
+    outcome: {
+      status: 'succeeded' | 'failed';
+      finishedAt: Date;
+      error?: string;
+      counters?: RunCounters;
+      timing?: RunTiming;
+    },
   ): Promise<boolean> {
     await this.ensure();
     for (let attempt = 0; attempt < 5; attempt += 1) {
@@ -187,6 +221,7 @@ export class CrawlRunStore extends TableStore {
             finishedAt: outcome.finishedAt.toISOString(),
             error: outcome.error ?? '',
             ...(outcome.counters ?? {}),
+            ...(outcome.timing ?? {}),
           },
           'Merge',
           { etag: entity.etag ?? '*' },

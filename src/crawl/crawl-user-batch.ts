@@ -25,6 +25,11 @@ const GRAPH_BATCH = 20;
  */
 const RECONCILE_USERS = 20;
 /**
+ * Rows of waiting users past which they are reconciled at once, whatever their number: a drive read whole over
+ * several pages may wait with up to `ROWS_BEFORE_WRITING` rows, and memory stays bounded.
+ */
+const RECONCILE_ROWS = 20_000;
+/**
  * Rows of one paged user held before the first is written: a user whose listing fails before this many were read
  * keeps every row exactly as it was; past it, rows are written as pages arrive, so memory stays bounded whatever
  * the root holds.
@@ -38,6 +43,21 @@ const CURSORS_PER_SAVE = 100;
 const NO_HINT_AGAINST: ReadonlySet<string> = new Set(['User.Read.All', 'Files.Read.All']);
 
 type User = UserBatchMessage['users'][number];
+
+/** Raised before a write when the tenant was offboarded meanwhile: the batch stops and writes nothing more. */
+export class TenantOffboarded extends Error {
+  override readonly name = 'TenantOffboarded';
+}
+
+/**
+ * Checked before each write (docs/offboarding.md): once the operator offboarded the tenant, a batch already under
+ * way writes nothing more, so the deletion is not undone behind its back.
+ */
+export async function assertStillOnboarded(deps: CrawlDeps, tenantId: string): Promise<void> {
+  const tenant = await deps.registry.get(tenantId);
+  if (!tenant || tenant.status === 'offboarded')
+    throw new TenantOffboarded(`Tenant ${tenantId} was offboarded`);
+}
 
 /** Raised when every user of a round answered `403` and the tenant's permission then proved missing. */
 class PermissionMissing extends Error {
@@ -75,6 +95,7 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
       // Queued before this piece is recorded: a crash in between redoes this piece (idempotent), never loses the
       // remaining users. A duplicate continuation is recorded once (its piece marker).
       const part = (message.part ?? 0) + 1;
+      await assertStillOnboarded(deps, tenantId);
       await deps.enqueueBatch({ ...message, part, users: remaining });
       deps.logger.info('batch continues in a new message', {
         tenantId,
@@ -85,6 +106,10 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
       });
     }
   } catch (error) {
+    if (error instanceof TenantOffboarded) {
+      deps.logger.info('batch stopped: the tenant was offboarded', { tenantId, runId, batch: message.batch });
+      return;
+    }
     if (error instanceof PermissionMissing) {
       await failRun(
         deps,
@@ -103,6 +128,13 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   const work = crawl.work;
   addCounters(work, graph.counters);
   const piece = { batch: message.batch, part: message.part, continued: remaining.length > 0 };
+  try {
+    await assertStillOnboarded(deps, tenantId);
+  } catch (error) {
+    if (!(error instanceof TenantOffboarded)) throw error;
+    deps.logger.info('batch stopped: the tenant was offboarded', { tenantId, runId, batch: message.batch });
+    return;
+  }
   const summary = await deps.progress.recordPiece(tenantId, runId, piece, work, attempt);
   if (!(await finishRunIfComplete(deps, tenantId, runId, summary))) {
     await publishProgress(deps, tenantId, runId, summary);
@@ -144,6 +176,7 @@ class BatchCrawl {
   readonly #cursorsFrom: string | undefined;
   /** Users with changes waiting to be reconciled together. */
   #pending: PendingUser[] = [];
+  #pendingRows = 0;
   /** Cursors whose changes are stored, waiting to be saved together. */
   #cursors: DriveCursor[] = [];
   readonly #skipped: Array<{ user: DriveOwner; skip: DriveSkip }> = [];
@@ -173,6 +206,11 @@ class BatchCrawl {
     return this.#message.runId;
   }
 
+  /** Stops the batch before a write once the tenant is offboarded. */
+  #guard(): Promise<void> {
+    return assertStillOnboarded(this.#deps, this.#tenantId);
+  }
+
   get #top(): number {
     return this.#deps.settings.childrenPageSize;
   }
@@ -194,6 +232,7 @@ class BatchCrawl {
     }
     await this.#reconcilePending();
     await this.#saveCursors();
+    await this.#guard();
     await this.#deps.skips.recordBatch(
       this.#tenantId,
       this.#runId,
@@ -220,6 +259,14 @@ class BatchCrawl {
       const path = cursor && this.#usable(cursor) ? this.#graph.batchPath(cursor.deltaLink) : undefined;
       if (cursor && path) following.push({ user, cursor, path });
       else fresh.push({ user, drive: undefined });
+      if (cursor && this.#usable(cursor) && !path) {
+        // Never sent: a link off the Graph origin would carry the token elsewhere. The drive is read whole.
+        this.#deps.logger.warn('delta cursor not on the Graph origin; reading the drive whole', {
+          tenantId: this.#tenantId,
+          runId: this.#runId,
+          userId: user.id,
+        });
+      }
     }
 
     if (following.length > 0) {
@@ -380,9 +427,10 @@ class BatchCrawl {
       if (page.nextLink === undefined && pages === 1) {
         // The common case, one page of changes (often none): reconciled with other users'.
         this.#crawled(user);
-        this.#pending.push({ prepared, cursor: next });
+        await this.#wait({ prepared, cursor: next });
         return 'done';
       }
+      await this.#guard();
       const result = await this.#deps.items.reconcileUsers(this.#tenantId, [prepared], this.#runId);
       addCounters(this.work, { itemsDeleted: result.itemsDeleted });
       rowsNow = result.rowsOf.get(user.id) ?? rowsNow;
@@ -457,6 +505,7 @@ class BatchCrawl {
       for (const row of prepared.rows) held.set(row.rowKey, row);
       for (const id of prepared.removed ?? []) held.delete(id);
       if (held.size >= ROWS_BEFORE_WRITING) {
+        await this.#guard();
         rewrite ??= await this.#deps.items.beginUser(this.#tenantId, user, this.#runId);
         await rewrite.write([...held.values()]);
         held = new Map();
@@ -473,9 +522,10 @@ class BatchCrawl {
     if (rewrite === undefined) {
       // Whole in hand: reconciled with other users' (a user with no items loses any rows they had).
       this.#crawled(user);
-      this.#pending.push({ prepared: { user, rows: [...held.values()] }, cursor: next });
+      await this.#wait({ prepared: { user, rows: [...held.values()] }, cursor: next });
       return;
     }
+    await this.#guard();
     await rewrite.write([...held.values()]);
     const result = await rewrite.finish();
     addCounters(this.work, { itemsDeleted: result.itemsDeleted });
@@ -521,6 +571,7 @@ class BatchCrawl {
     const missing = await provePermissions(this.#graph, NO_HINT_AGAINST);
     if (missing.length > 0) throw new PermissionMissing(missing);
     this.#permissionsProven = true;
+    await this.#deps.registry.recordPermissionsProven(this.#tenantId, this.#deps.now());
   }
 
   /**
@@ -550,11 +601,20 @@ class BatchCrawl {
     });
   }
 
+  /** Queues a user's changes to be reconciled with others'; past `RECONCILE_ROWS` waiting rows, reconciles now. */
+  async #wait(user: PendingUser): Promise<void> {
+    this.#pending.push(user);
+    this.#pendingRows += user.prepared.rows.length;
+    if (this.#pendingRows >= RECONCILE_ROWS) await this.#reconcilePending();
+  }
+
   /** Reconciles the waiting users together, then queues their cursors (their changes are stored now). */
   async #reconcilePending(): Promise<void> {
     const pending = this.#pending;
     this.#pending = [];
+    this.#pendingRows = 0;
     if (pending.length === 0) return;
+    await this.#guard();
     const result = await this.#deps.items.reconcileUsers(
       this.#tenantId,
       pending.map(({ prepared }) => prepared),
@@ -575,6 +635,8 @@ class BatchCrawl {
     const cursors = this.#cursors;
     this.#cursors = [];
     const savedAt = this.#deps.now().toISOString();
+    if (cursors.length === 0) return;
+    await this.#guard();
     await this.#deps.cursors.save(
       this.#tenantId,
       cursors.map((cursor) => ({ ...cursor, savedAt })),

@@ -4,10 +4,11 @@ import { readEntity, upsertTransaction } from '../storage/table-batch';
 import { transactionChunks } from '../storage/table-limits';
 import { TableStore } from '../storage/table-store';
 
-/** What a crawl keeps of each user's OneDrive (`CRAWL_SCOPE`, docs/delta.md). */
-export type CrawlScope = 'root' | 'drive';
+import type { CrawlScope } from '../config';
+import { CRAWL_SCOPES } from '../config';
 
-export const CRAWL_SCOPES: readonly CrawlScope[] = ['root', 'drive'];
+export type { CrawlScope } from '../config';
+export { CRAWL_SCOPES } from '../config';
 
 /**
  * Where a user's drive stands (a row of `DriveCursors`, docs/delta.md): the drive and root it was read from, the

@@ -1,5 +1,6 @@
+import { tierForLicensedUsers } from '../graph/budget-tiers';
 import type { CrawlDeps } from './crawl-deps';
-import type { RunCounters } from './crawl-runs';
+import type { RunCounters, RunTiming } from './crawl-runs';
 import type { RunSummary } from './run-progress';
 
 function countersOf(summary: RunSummary): RunCounters {
@@ -15,6 +16,18 @@ function countersOf(summary: RunSummary): RunCounters {
     throttled: summary.throttled,
     unitsSpent: summary.unitsSpent,
   };
+}
+
+/**
+ * The run's time over the ideal (docs/graph-facts.md, "Resource units"): the ideal duration is its units spent at
+ * the documented drive budget of the tenant's tier (by the licensed users it listed); a run that spent nothing
+ * has none (0).
+ */
+export function runTiming(counters: RunCounters, startedAt: string, finishedAt: Date): RunTiming {
+  const budgetPerMinute = tierForLicensedUsers(counters.usersSeen);
+  const idealSeconds = counters.unitsSpent / (budgetPerMinute / 60);
+  const seconds = (finishedAt.getTime() - Date.parse(startedAt)) / 1000;
+  return { budgetPerMinute, timeOverIdeal: idealSeconds > 0 && seconds > 0 ? seconds / idealSeconds : 0 };
 }
 
 /**
@@ -45,14 +58,19 @@ export async function finishRunIfComplete(
   await deps.cursors.remove(tenantId, stale);
   const final = await deps.progress.recordFinish(tenantId, runId, { itemsDeleted });
   const finishedAt = deps.now();
+  const counters = countersOf(final);
   const ended = await deps.runs.finish(tenantId, runId, {
     status: 'succeeded',
     finishedAt,
-    counters: countersOf(final),
+    counters,
+    timing: runTiming(counters, run.startedAt, finishedAt),
   });
   if (ended) {
     await deps.registry.recordCrawlOutcome(tenantId, { status: 'active', at: finishedAt, runId });
-    deps.logger.info('crawl run succeeded', { tenantId, runId, ...countersOf(final) });
+    // Listing users proved User.Read.All, and a drive read proved Files.Read.All (docs/permissions.md).
+    if (final.usersCrawled > 0) await deps.registry.recordPermissionsProven(tenantId, finishedAt);
+    deps.logger.info('crawl run succeeded', { tenantId, runId, ...counters });
+    recordRunEnded(deps, tenantId, 'succeeded', counters, run.startedAt, finishedAt);
   }
   return ended;
 }
@@ -66,12 +84,15 @@ export async function failRun(
   tenantStatus: 'error' | 'revoked' | 'consent_incomplete' | 'unchanged' = 'error',
 ): Promise<void> {
   const summary = await deps.progress.summary(tenantId, runId);
+  const run = await deps.runs.get(tenantId, runId);
   const finishedAt = deps.now();
+  const counters = summary ? countersOf(summary) : undefined;
   const ended = await deps.runs.finish(tenantId, runId, {
     status: 'failed',
     finishedAt,
     error: reason,
-    counters: summary ? countersOf(summary) : undefined,
+    counters,
+    timing: counters && run ? runTiming(counters, run.startedAt, finishedAt) : undefined,
   });
   await deps.registry.recordCrawlOutcome(tenantId, {
     status: tenantStatus === 'unchanged' ? undefined : tenantStatus,
@@ -80,6 +101,31 @@ export async function failRun(
     runId,
   });
   if (ended) deps.logger.warn('crawl run failed', { tenantId, runId, reason });
+  // Without a summary the run keeps the counters it last published, which `run` holds.
+  if (ended && run) recordRunEnded(deps, tenantId, 'failed', counters ?? run, run.startedAt, finishedAt);
+}
+
+/**
+ * The ended run's final counters and duration as metrics (docs/telemetry.md), once: only the call that ended it
+ * records them. Its tenant is the registry's, so its ID may be a dimension.
+ */
+function recordRunEnded(
+  deps: CrawlDeps,
+  tenantId: string,
+  status: 'succeeded' | 'failed',
+  counters: RunCounters,
+  startedAt: string,
+  finishedAt: Date,
+): void {
+  deps.metrics.recordRunEnded({
+    tenantId,
+    status,
+    unitsSpent: counters.unitsSpent,
+    throttled: counters.throttled,
+    usersCrawled: counters.usersCrawled,
+    usersSkipped: counters.usersSkipped,
+    durationSeconds: (finishedAt.getTime() - Date.parse(startedAt)) / 1000,
+  });
 }
 
 /** Publishes a running run's counters so far (for `GET /api/tenants` and progress). */

@@ -5,6 +5,7 @@ import type { TenantCrawlMessage, UserBatchMessage } from './messages';
 import { describeFailure } from './describe-failure';
 import { settleTokenFailure } from './token-outcome';
 import { newAttemptId } from './run-id';
+import { TenantOffboarded, assertStillOnboarded } from './crawl-user-batch';
 
 /** Times a listing starts over after its page token expired, before the attempt fails (and the queue retries). */
 const MAX_LISTING_RESTARTS = 5;
@@ -42,6 +43,7 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
   const send = async (): Promise<void> => {
     if (pending.length === 0) return;
     const next = { batch, licensedUsers, users: pending };
+    await assertStillOnboarded(deps, tenantId);
     await deps.plans.planBatch(tenantId, runId, next);
     await deps.enqueueBatch({ kind: 'batch', tenantId, runId, ...next });
     batch += 1;
@@ -75,6 +77,10 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
     }
     await send();
   } catch (error) {
+    if (error instanceof TenantOffboarded) {
+      deps.logger.info('users listing stopped: the tenant was offboarded', { tenantId, runId });
+      return;
+    }
     if (await settleTokenFailure(deps, error, tenantId, runId)) return;
     const reason = `The user listing failed: ${describeFailure(error)}`;
     await deps.progress

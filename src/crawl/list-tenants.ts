@@ -14,6 +14,7 @@ export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlR
         lastRunId: tenant.lastRunId ?? null,
         lastCrawlAt: tenant.lastCrawlAt?.toISOString() ?? null,
         lastError: tenant.lastError ?? null,
+        permissionsProvenAt: tenant.permissionsProvenAt?.toISOString() ?? null,
         invitationId: tenant.invitationId ?? null,
         lastRun: lastRun
           ? {
@@ -32,6 +33,8 @@ export async function listTenantsWithRuns(registry: TenantRegistry, runs: CrawlR
               requests: lastRun.requests,
               throttled: lastRun.throttled,
               unitsSpent: lastRun.unitsSpent,
+              budgetPerMinute: lastRun.budgetPerMinute ?? null,
+              timeOverIdeal: lastRun.timeOverIdeal ?? null,
             }
           : null,
       };

@@ -49,6 +49,20 @@ export async function failStaleRuns(deps: CrawlDeps): Promise<number> {
 const RECHECK_TIMEOUT_MS = 60_000;
 
 /**
+ * Proves the tenant's two permissions again with a fresh token, by the probes and the rule of the consent
+ * callback and the crawl (`provePermissions`, docs/permissions.md), and records the outcome: when they were proven,
+ * or `consent_incomplete` with what is missing. Returns what is missing. A refused token throws (`TokenError`).
+ */
+export async function checkPermissionsAgain(deps: CrawlDeps, tenantId: string): Promise<string[]> {
+  deps.forgetTenant(tenantId);
+  const graph = deps.graphFor(tenantId, { kind: 'directory' }, AbortSignal.timeout(RECHECK_TIMEOUT_MS));
+  const missing = await provePermissions(graph, await graph.tokenRoles());
+  await deps.registry.recordPermissionCheck(tenantId, missing, deps.now());
+  deps.logger.info('permissions checked again', { tenantId, missing: missing.join(',') || 'none' });
+  return missing;
+}
+
+/**
  * Proves again, each with a fresh token, the permissions of the `consent_incomplete` tenants (all of them, or
  * `only`): right after consent Entra ID may issue tokens without the new roles for minutes (docs/permissions.md).
  * A tenant whose permissions have arrived becomes `active` and is crawled by this plan; the others keep waiting,
@@ -64,12 +78,8 @@ export async function recheckIncompleteConsent(
     if (tenant.status !== 'consent_incomplete' || (only !== undefined && tenant.tenantId !== only)) continue;
     const tenantId = tenant.tenantId;
     try {
-      deps.forgetTenant(tenantId);
-      const graph = deps.graphFor(tenantId, { kind: 'directory' }, AbortSignal.timeout(RECHECK_TIMEOUT_MS));
-      const missing = await provePermissions(graph, await graph.tokenRoles());
-      await deps.registry.recordPermissionCheck(tenantId, missing, deps.now());
+      const missing = await checkPermissionsAgain(deps, tenantId);
       (missing.length === 0 ? granted : waiting).push(tenantId);
-      deps.logger.info('permissions checked again', { tenantId, missing: missing.join(',') || 'none' });
     } catch (error) {
       waiting.push(tenantId);
       deps.logger.warn('permission re-check failed', { tenantId, reason: describeFailure(error) });

@@ -1,4 +1,5 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { app } from '@azure/functions';
 import type { AppContext } from '../app-context';
 import { createAppContext } from '../app-context';
 import { loadConfig } from '../config';
@@ -18,6 +19,14 @@ let built: AppContext | undefined;
  * check their own settings when they start (`consentSettings`), so a host that only crawls runs without them.
  */
 export const hostContext: ContextProvider = () => (built ??= createAppContext(loadConfig(process.env)));
+
+/**
+ * Metrics recorded in the last export interval go out before the worker stops (docs/telemetry.md): the host ends a
+ * Flex Consumption instance without `beforeExit`, so the exporter is flushed from the host's terminate hook.
+ */
+app.hook.appTerminate(async () => {
+  await built?.telemetry.shutdown();
+});
 
 /** A logger that writes through the invocation (Application Insights in Azure). */
 export function invocationLogger(context: InvocationContext): Logger {

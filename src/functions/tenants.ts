@@ -10,6 +10,12 @@ app.http('tenantsList', {
   route: 'tenants',
   handler: handlers.list,
 });
+app.http('tenantOffboard', {
+  methods: ['DELETE'],
+  authLevel: 'function',
+  route: 'tenants/{tenantId}',
+  handler: handlers.offboard,
+});
 app.http('tenantCrawl', {
   methods: ['POST'],
   authLevel: 'function',

@@ -2,8 +2,11 @@ import { odata } from '@azure/data-tables';
 import { isNotFound } from '../storage/storage-clients';
 import { TableStore } from '../storage/table-store';
 
-/** Tenant statuses of the contract; `active` and `error` are crawled. */
-export type TenantStatus = 'active' | 'error' | 'revoked' | 'consent_incomplete';
+/**
+ * Tenant statuses of the contract; `active` and `error` are crawled. `offboarded`: removed by the operator (its rows
+ * deleted), never crawled, and onboarded again only through a new invitation.
+ */
+export type TenantStatus = 'active' | 'error' | 'revoked' | 'consent_incomplete' | 'offboarded';
 
 export const CRAWLABLE: ReadonlySet<TenantStatus> = new Set(['active', 'error']);
 
@@ -18,6 +21,8 @@ export interface TenantRecord {
   lastError: string | undefined;
   /** The invitation the tenant was onboarded through (its public ID), under `ONBOARDING=invite`. */
   invitationId: string | undefined;
+  /** When both permissions were last proven: by consent, by a run that read a drive, or by a re-check. */
+  permissionsProvenAt: Date | undefined;
 }
 
 interface TenantEntity {
@@ -30,10 +35,12 @@ interface TenantEntity {
   lastCrawlAt?: Date;
   lastError?: string;
   invitationId?: string;
+  permissionsProvenAt?: Date;
+  offboardedAt?: Date;
 }
 
 const PARTITION = 'tenant';
-const STATUSES: readonly TenantStatus[] = ['active', 'error', 'revoked', 'consent_incomplete'];
+const STATUSES: readonly TenantStatus[] = ['active', 'error', 'revoked', 'consent_incomplete', 'offboarded'];
 
 function toRecord(entity: TenantEntity): TenantRecord {
   const status = STATUSES.find((candidate) => candidate === entity.status) ?? 'error';
@@ -46,6 +53,7 @@ function toRecord(entity: TenantEntity): TenantRecord {
     lastCrawlAt: entity.lastCrawlAt,
     lastError: entity.lastError || undefined,
     invitationId: entity.invitationId || undefined,
+    permissionsProvenAt: entity.permissionsProvenAt,
   };
 }
 
@@ -72,6 +80,7 @@ export class TenantRegistry extends TableStore {
     };
     if (domain) entity.domain = domain;
     if (invitationId) entity.invitationId = invitationId;
+    if (status === 'active') entity.permissionsProvenAt = consentedAt;
     await this.table.upsertEntity(entity, 'Merge');
   }
 
@@ -97,23 +106,42 @@ export class TenantRegistry extends TableStore {
   }
 
   /**
-   * Notes a re-check of a `consent_incomplete` tenant's permissions (before a plan): `missing` empty makes it
-   * `active` (its consent time unchanged); otherwise it stays waiting, the missing permissions in `lastError`.
-   * A tenant whose status changed meanwhile (revoked, consented again) is left alone.
+   * Notes a check of the tenant's permissions (the plan's re-check of `consent_incomplete` tenants, the status
+   * page's "check permissions again"): `missing` empty records when they were proven and makes a
+   * `consent_incomplete` tenant `active` (its consent time unchanged); otherwise the tenant waits as
+   * `consent_incomplete`, the missing permissions in `lastError`. A revoked or unknown tenant is left alone.
    */
   async recordPermissionCheck(tenantId: string, missing: readonly string[], at: Date): Promise<void> {
     const current = await this.get(tenantId);
-    if (current?.status !== 'consent_incomplete') return;
+    if (!current || current.status === 'revoked' || current.status === 'offboarded') return;
+    const entity: TenantEntity = { partitionKey: PARTITION, rowKey: tenantId };
+    if (missing.length === 0) {
+      entity.permissionsProvenAt = at;
+      if (current.status === 'consent_incomplete') {
+        entity.status = 'active';
+        entity.lastError = '';
+      }
+    } else {
+      entity.status = 'consent_incomplete';
+      entity.lastError = `Permissions not granted yet: ${missing.join(', ')} (checked ${at.toISOString()})`;
+    }
+    await this.table.upsertEntity(entity, 'Merge');
+  }
+
+  /** Marks the tenant `offboarded` (never crawled again; consent again only through a new invitation). */
+  async markOffboarded(tenantId: string, at: Date): Promise<void> {
+    await this.ensure();
     await this.table.upsertEntity<TenantEntity>(
-      {
-        partitionKey: PARTITION,
-        rowKey: tenantId,
-        status: missing.length === 0 ? 'active' : 'consent_incomplete',
-        lastError:
-          missing.length === 0
-            ? ''
-            : `Permissions not granted yet: ${missing.join(', ')} (checked ${at.toISOString()})`,
-      },
+      { partitionKey: PARTITION, rowKey: tenantId, status: 'offboarded', offboardedAt: at, lastError: '' },
+      'Merge',
+    );
+  }
+
+  /** Notes that a run proved both permissions (it listed users and read a drive). */
+  async recordPermissionsProven(tenantId: string, at: Date): Promise<void> {
+    await this.ensure();
+    await this.table.upsertEntity<TenantEntity>(
+      { partitionKey: PARTITION, rowKey: tenantId, permissionsProvenAt: at },
       'Merge',
     );
   }
@@ -144,6 +172,8 @@ export class TenantRegistry extends TableStore {
     await this.ensure();
     const current = await this.get(tenantId);
     if (!current) return;
+    // An offboarded tenant stays so whatever a late worker reports.
+    if (current.status === 'offboarded') return;
     const keep =
       outcome.status === undefined ||
       ((current.status === 'revoked' || current.status === 'consent_incomplete') &&

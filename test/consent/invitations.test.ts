@@ -156,3 +156,30 @@ describe('onboarding by invitation (ONBOARDING=invite)', () => {
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 403]);
   });
 });
+
+describe('an offboarded organization (ONBOARDING=open)', () => {
+  it('is asked for a new invitation before it can consent again', async () => {
+    const cloud = sim();
+    const app = await createTestApp({}, { onboarding: 'open' });
+    const client = consentClient(app.context);
+    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 4, withoutDriveShare: 0 });
+    await cloud.consent(tenant.tenantId, app.clientId);
+    const first = await client.signIn(adminOf(tenant));
+    expect((await client.callback(grantedQuery(tenant.tenantId, first.state), first.cookie)).status).toBe(
+      200,
+    );
+
+    await app.context.registry.markOffboarded(tenant.tenantId, new Date());
+    const refused = await client.signIn(adminOf(tenant));
+    expect(refused.answer.status).toBe(403);
+    expect((await app.context.registry.get(tenant.tenantId))?.status).toBe('offboarded');
+
+    const created = await client.invite({});
+    const token =
+      new URL((JSON.parse(created.body) as { link: string }).link).searchParams.get('invitation') ?? '';
+    const back = await client.signIn(adminOf(tenant), { invitation: token });
+    expect(back.answer.status).toBe(302);
+    expect((await client.callback(grantedQuery(tenant.tenantId, back.state), back.cookie)).status).toBe(200);
+    expect((await app.context.registry.get(tenant.tenantId))?.status).toBe('active');
+  });
+});

@@ -1,4 +1,5 @@
 import type { SimClient } from '../../dev/sim/sim-client';
+import { checkPermissionsAgain } from '../../src/crawl/plan-crawl';
 import type { DriveAnomaly, SimDriveItem } from '../../dev/sim/types';
 import type { AppContext } from '../../src/app-context';
 import { crawlInline } from '../../src/crawl/inline-crawl';
@@ -298,5 +299,30 @@ describe('per-user drive outcomes', () => {
     expect((await app.context.registry.get(tenant.tenantId))?.lastError).toMatch(/Files\.Read\.All/);
     expect(await storedRows(app.context, tenant.tenantId)).toEqual(before);
     expect(await skipRows(app.context, tenant.tenantId)).toEqual([]);
+  });
+
+  it('records when the permissions were last proven, and a re-check turns a tenant consent_incomplete and back', async () => {
+    const tenant = await everyoneWithDrive(6, 2);
+    const consented = (await app.context.registry.get(tenant.tenantId))?.permissionsProvenAt;
+    expect(consented).toBeInstanceOf(Date);
+    expect((await crawl(tenant.tenantId)).run?.status).toBe('succeeded');
+    const crawled = (await app.context.registry.get(tenant.tenantId))?.permissionsProvenAt;
+    expect(crawled!.getTime()).toBeGreaterThanOrEqual(consented!.getTime());
+
+    // Files.Read.All withdrawn: the same probes and rule as the consent callback find it missing.
+    await cloud.consent(tenant.tenantId, app.clientId, { roles: ['User.Read.All'] });
+    const deps = app.context.crawlDeps();
+    expect(await checkPermissionsAgain(deps, tenant.tenantId)).toEqual(['Files.Read.All']);
+    expect(await app.context.registry.get(tenant.tenantId)).toMatchObject({
+      status: 'consent_incomplete',
+      permissionsProvenAt: crawled,
+      lastError: expect.stringMatching(/Files\.Read\.All/) as unknown,
+    });
+    // Granted again: the re-check proves both and the tenant is crawled again.
+    await cloud.consent(tenant.tenantId, app.clientId);
+    expect(await checkPermissionsAgain(deps, tenant.tenantId)).toEqual([]);
+    const after = await app.context.registry.get(tenant.tenantId);
+    expect(after?.status).toBe('active');
+    expect(after!.permissionsProvenAt!.getTime()).toBeGreaterThan(crawled!.getTime());
   });
 });

@@ -4,6 +4,11 @@ import { RegistryError } from '../../errors';
 import { listTenantsWithRuns } from '../../crawl/list-tenants';
 import type { ContextProvider } from '../runtime';
 import { answerSafely, invocationLogger } from '../runtime';
+import { offboardTenant } from '../../crawl/offboard-tenant';
+import { TABLES } from '../../storage/storage-clients';
+
+/** How long one `DELETE` deletes before it answers (the operator asks again while rows remain). */
+const OFFBOARD_BUDGET_MS = 20_000;
 
 const JSON_HEADERS = {
   'Content-Type': 'application/json; charset=utf-8',
@@ -19,7 +24,7 @@ const json = (status: number, body: unknown): HttpResponseInit => ({
 });
 const failed = (): HttpResponseInit => json(500, { error: 'internal_error' });
 
-/** The operator's routes: the tenant list and "crawl this tenant now". */
+/** The operator's routes: the tenant list, "crawl this tenant now" and offboarding. */
 export function tenantHandlers(getContext: ContextProvider) {
   return {
     list: (_request: HttpRequest, context: InvocationContext) =>
@@ -29,6 +34,39 @@ export function tenantHandlers(getContext: ContextProvider) {
         async () => {
           const ctx = getContext();
           return json(200, { tenants: await listTenantsWithRuns(ctx.registry, ctx.runs) });
+        },
+        failed,
+      ),
+    offboard: (request: HttpRequest, context: InvocationContext) =>
+      answerSafely(
+        context,
+        'tenants/offboard',
+        async () => {
+          const tenantId = (request.params.tenantId ?? '').toLowerCase();
+          if (!GUID.test(tenantId)) return json(404, { error: 'tenant_not_found' });
+          const ctx = getContext();
+          const table = (name: string) => ctx.storage.table(name);
+          const outcome = await offboardTenant(
+            {
+              registry: ctx.registry,
+              runs: ctx.runs,
+              tables: {
+                driveItems: table(TABLES.driveItems),
+                userIndex: table(TABLES.userIndex),
+                driveCursors: table(TABLES.driveCursors),
+                crawlSkips: table(TABLES.crawlSkips),
+                crawlRuns: table(TABLES.crawlRuns),
+                runProgress: table(TABLES.runProgress),
+                pacerState: table(TABLES.pacerState),
+              },
+              logger: invocationLogger(context),
+              now: ctx.now,
+            },
+            tenantId,
+            Date.now() + OFFBOARD_BUDGET_MS,
+          );
+          if (outcome.kind === 'unknown') return json(404, { error: 'tenant_not_found' });
+          return json(202, { tenantId, status: 'offboarded', rowsRemaining: outcome.rowsRemaining });
         },
         failed,
       ),
