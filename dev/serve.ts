@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   const host = await startLocalHost(context, { port: config.port });
   process.stderr.write(
     `Drive Crawler is serving on http://127.0.0.1:${host.port}/api/consent (queue workers and timer running; ` +
-      `schedule ${config.crawlSchedule}). Ctrl-C stops it.\n`,
+      `schedule ${config.crawlSchedule}); the status page is http://127.0.0.1:${host.port}/api/status. ` +
+      `Ctrl-C stops it.\n`,
   );
   const stop = (): void => {
     host.stop().then(

@@ -4,6 +4,7 @@ import type { AppContext } from '../../src/app-context';
 import { nextScheduledRun } from '../../src/config';
 import { consentHandlers } from '../../src/functions/handlers/consent-handlers';
 import { crawlHandlers } from '../../src/functions/handlers/crawl-handlers';
+import { statusHandlers } from '../../src/functions/handlers/status-handlers';
 import { tenantHandlers } from '../../src/functions/handlers/tenant-handlers';
 import { QUEUES } from '../../src/storage/storage-clients';
 import type { Route } from './http-host';
@@ -29,6 +30,8 @@ export interface RunningLocalHost {
 export function routesFor(getContext: () => AppContext): Route[] {
   const consent = consentHandlers(getContext);
   const tenants = tenantHandlers(getContext);
+  // Loopback only: the local host listens on 127.0.0.1, and the page must not answer a rebound host name.
+  const status = statusHandlers(getContext, { loopbackOnly: true });
   return [
     { method: 'GET', route: 'consent', name: 'consentLanding', handler: consent.landing },
     { method: 'GET', route: 'consent/start', name: 'consentStart', handler: consent.start },
@@ -36,6 +39,15 @@ export function routesFor(getContext: () => AppContext): Route[] {
     { method: 'POST', route: 'invitations', name: 'invitationsCreate', handler: consent.invite },
     { method: 'GET', route: 'tenants', name: 'tenantsList', handler: tenants.list },
     { method: 'POST', route: 'tenants/{tenantId}/crawl', name: 'tenantCrawl', handler: tenants.crawl },
+    { method: 'DELETE', route: 'tenants/{tenantId}', name: 'tenantOffboard', handler: tenants.offboard },
+    { method: 'GET', route: 'status', name: 'statusPage', handler: status.page },
+    { method: 'POST', route: 'status/tenants/{tenantId}/crawl', name: 'statusCrawl', handler: status.crawl },
+    {
+      method: 'POST',
+      route: 'status/tenants/{tenantId}/permissions',
+      name: 'statusPermissions',
+      handler: status.permissions,
+    },
   ];
 }
 
