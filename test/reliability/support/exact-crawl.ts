@@ -127,6 +127,34 @@ export async function onboard(
  * The Graph requests the simulator received for the tenant from the app since `since` (each request inside a
  * `$batch` counts, the `$batch` envelope does not), and how many it answered 429 or 503.
  */
+/**
+ * The resource units the simulator charged the app in the tenant since `since`, and those of them whose answers never
+ * reached the crawler because the connection was reset under their `$batch` (the simulator answers a `$batch`'s
+ * inner requests, logging each, then logs the `$batch` itself: status 0 when it reset the connection instead of
+ * answering).
+ */
+export async function graphUnitsSeen(
+  cloud: SimControl,
+  tenantId: string,
+  clientId: string,
+  since: number,
+): Promise<{ charged: number; lostToResets: number }> {
+  const log = await cloud.requestLog({ tenantId, clientId, service: 'graph', since });
+  let charged = 0;
+  let lostToResets = 0;
+  let batchUnits = 0;
+  for (const entry of log) {
+    charged += entry.units;
+    if (entry.inBatch) {
+      batchUnits += entry.units;
+    } else if (/\/\$batch(\?|$)/.test(entry.url)) {
+      if (entry.status === 0) lostToResets += batchUnits;
+      batchUnits = 0;
+    }
+  }
+  return { charged, lostToResets };
+}
+
 export async function graphRequestsSeen(
   cloud: SimControl,
   tenantId: string,
