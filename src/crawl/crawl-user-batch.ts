@@ -250,7 +250,7 @@ class BatchCrawl {
   async #crawlRound(round: readonly User[]): Promise<void> {
     const stored = await this.#deps.cursors.read(
       this.#tenantId,
-      round.map((user) => user.id),
+      round.filter((user) => user.cursor !== false).map((user) => user.id),
     );
     const fresh: FreshUser[] = [];
     const following: Array<{ user: User; cursor: DriveCursor; path: string }> = [];

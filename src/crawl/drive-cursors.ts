@@ -63,8 +63,9 @@ function toCursor(entity: CursorEntity): DriveCursor | undefined {
 export class DriveCursorStore extends TableStore {
   /** The cursors of `userIds` (point reads, all at once: a round holds at most 20 users). */
   async read(tenantId: string, userIds: readonly string[]): Promise<Map<string, DriveCursor>> {
-    await this.ensure();
     const cursors = new Map<string, DriveCursor>();
+    if (userIds.length === 0) return cursors;
+    await this.ensure();
     await Promise.all(
       userIds.map(async (userId) => {
         const entity = (await readEntity(this.table, tenantId, userId)) as CursorEntity | undefined;
@@ -87,6 +88,18 @@ export class DriveCursorStore extends TableStore {
     for (const chunk of transactionChunks(entities, (entity) => 2 * entity.deltaLink.length + 512)) {
       await upsertTransaction(this.table, chunk, 'Replace');
     }
+  }
+
+  /** The users of the tenant that have a cursor (one query of the partition's keys). */
+  async userIds(tenantId: string): Promise<Set<string>> {
+    await this.ensure();
+    const users = new Set<string>();
+    for await (const entity of this.table.listEntities({
+      queryOptions: { filter: odata`PartitionKey eq ${tenantId}`, select: ['RowKey'] },
+    })) {
+      if (entity.rowKey) users.add(entity.rowKey);
+    }
+    return users;
   }
 
   /** Which run last saved each of the tenant's cursors, by user ID. */

@@ -37,6 +37,8 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
   const attempt = newAttemptId('listing', deps.now());
   const graph = deps.graphFor(tenantId, { kind: 'directory' });
   const planned = new Set<string>();
+  // Batches read the cursors of these users only: most users have no OneDrive, hence no cursor to read.
+  const withCursor = await deps.cursors.userIds(tenantId);
   let batch = 0;
   let licensedUsers = 0;
   let pending: UserBatchMessage['users'] = [];
@@ -65,7 +67,7 @@ export async function listTenantUsers(deps: CrawlDeps, message: TenantCrawlMessa
           for (const user of page.users) {
             if (planned.has(user.id)) continue;
             planned.add(user.id);
-            pending.push({ id: user.id, upn: user.userPrincipalName ?? '' });
+            pending.push({ id: user.id, upn: user.userPrincipalName ?? '', cursor: withCursor.has(user.id) });
             if (pending.length >= deps.settings.usersPerBatch) await send();
           }
         }

@@ -25,7 +25,17 @@ export const userBatchMessage = z.object({
   /** Licensed users in the tenant, for the pacer's starting tier. */
   licensedUsers: z.number().int().min(0),
   users: z
-    .array(z.object({ id: z.string().min(1).max(64), upn: z.string().max(1024) }))
+    .array(
+      z.object({
+        id: z.string().min(1).max(64),
+        upn: z.string().max(1024),
+        /**
+         * Whether the user had a delta cursor when the listing planned the batch: `false` spares the batch a read
+         * of a cursor that is not there (most users of a tenant have no OneDrive); absent, the batch reads it.
+         */
+        cursor: z.boolean().optional(),
+      }),
+    )
     .min(1)
     .max(500),
 });
