@@ -115,13 +115,26 @@ export function getDrive(input: GraphCallInput, ref: DriveRef): GraphPlan {
   };
 }
 
-/** The `400` Graph answers for a `$select` naming a property driveItem does not have. */
-function unknownProperty(input: GraphCallInput, name: string): GraphPlan {
-  return badRequest(
-    input,
-    'invalidRequest',
-    `Could not find a property named '${name}' on type 'microsoft.graph.driveItem'.`,
-  );
+/**
+ * A driveItem request's query: only the `allowed` options, and a `$select` of known properties (its properties, or
+ * undefined without one); otherwise the `400` Graph answers.
+ */
+function itemQuery(
+  input: GraphCallInput,
+  allowed: readonly string[],
+): { props: string[] | undefined } | GraphPlan {
+  const unsupported = unsupportedOption(input.query, allowed);
+  if (unsupported)
+    return badRequest(input, 'invalidRequest', `Query option '${unsupported}' is not supported.`);
+  const select = parseSelect(input.query.get('$select'), ITEM_PROPS);
+  if (select && !Array.isArray(select)) {
+    return badRequest(
+      input,
+      'invalidRequest',
+      `Could not find a property named '${select.unknown}' on type 'microsoft.graph.driveItem'.`,
+    );
+  }
+  return { props: select };
 }
 
 /**
@@ -131,11 +144,8 @@ function unknownProperty(input: GraphCallInput, name: string): GraphPlan {
 export function getDriveRoot(input: GraphCallInput, ref: DriveRef): GraphPlan {
   const denied = requireRole(input, 'Files.Read.All', 'accessDenied', 'Access denied');
   if (denied) return denied;
-  const unsupported = unsupportedOption(input.query, ['$select']);
-  if (unsupported)
-    return badRequest(input, 'invalidRequest', `Query option '${unsupported}' is not supported.`);
-  const select = parseSelect(input.query.get('$select'), ITEM_PROPS);
-  if (select && !Array.isArray(select)) return unknownProperty(input, select.unknown);
+  const select = itemQuery(input, ['$select']);
+  if ('kind' in select) return select;
   return {
     kind: 'charge',
     bucket: 'drive',
@@ -150,7 +160,7 @@ export function getDriveRoot(input: GraphCallInput, ref: DriveRef): GraphPlan {
           tree.ids,
           tree.children(tree.rootId).length,
           driveWebUrl(input, found.user),
-          select ?? ITEM_PROPS.filter((prop) => prop !== 'deleted'),
+          select.props ?? ITEM_PROPS.filter((prop) => prop !== 'deleted'),
         ),
       });
     },
@@ -168,11 +178,9 @@ export function listChildren(input: GraphCallInput, ref: DriveRef, parent: strin
   const denied = requireRole(input, 'Files.Read.All', 'accessDenied', 'Access denied');
   if (denied) return denied;
   const { query } = input;
-  const unsupported = unsupportedOption(query, ['$select', '$top', '$skiptoken']);
-  if (unsupported)
-    return badRequest(input, 'invalidRequest', `Query option '${unsupported}' is not supported.`);
-  const select = parseSelect(query.get('$select'), ITEM_PROPS);
-  if (select && !Array.isArray(select)) return unknownProperty(input, select.unknown);
+  const checked = itemQuery(input, ['$select', '$top', '$skiptoken']);
+  if ('kind' in checked) return checked;
+  const select = checked.props;
   const top = parseTop(query.get('$top'), 1000, 200);
   if (top === 'invalid')
     return badRequest(input, 'invalidRequest', 'Invalid page size: $top must be between 1 and 1000.');

@@ -5,7 +5,7 @@ import { driveItemPartition } from './drive-item-rows';
 import { RunProgress } from './run-progress';
 import type { Logger } from '../logging/logger';
 import { deletePartition } from '../storage/delete-partition';
-import { isNotFound } from '../storage/storage-clients';
+import { TABLES, isNotFound } from '../storage/storage-clients';
 import type { TenantRegistry } from '../tenants/tenant-registry';
 
 /** The stores offboarding empties, each table by its own client. */
@@ -18,6 +18,19 @@ export interface OffboardingStores {
   >;
   logger: Logger;
   now: () => Date;
+}
+
+/** The tables offboarding empties, by the product's table names. */
+export function offboardingTables(table: (name: string) => TableClient): OffboardingStores['tables'] {
+  return {
+    driveItems: table(TABLES.driveItems),
+    userIndex: table(TABLES.userIndex),
+    driveCursors: table(TABLES.driveCursors),
+    crawlSkips: table(TABLES.crawlSkips),
+    crawlRuns: table(TABLES.crawlRuns),
+    runProgress: table(TABLES.runProgress),
+    pacerState: table(TABLES.pacerState),
+  };
 }
 
 /** What `DELETE /api/tenants/{id}` did: nothing for an unknown tenant, or whether rows remain to delete. */

@@ -1,15 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, CHROMIUM, launchChromium } from '../support/chromium';
 import type { RunningLocalHost } from '../../dev/local-host/local-functions-host';
 import { startLocalHost } from '../../dev/local-host/local-functions-host';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp, freePort, uniqueSeed } from '../support/test-app';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
 const available = existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
 
@@ -30,19 +28,7 @@ if (!available && !inCi) {
     base = `http://127.0.0.1:${port}`;
     app = await createTestApp({}, { redirectUri: `${base}/api/consent/callback`, onboarding: 'invite' });
     host = await startLocalHost(app.context, { port, workers: false, log: () => undefined });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(ARTIFACTS, { recursive: true });
   });
 

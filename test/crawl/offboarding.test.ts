@@ -10,7 +10,7 @@ import { planCrawl, queueTenantCrawl } from '../../src/crawl/plan-crawl';
 import { tenantHandlers } from '../../src/functions/handlers/tenant-handlers';
 import { TABLES } from '../../src/storage/storage-clients';
 import type { OffboardingStores } from '../../src/crawl/offboard-tenant';
-import { offboardTenant } from '../../src/crawl/offboard-tenant';
+import { offboardTenant, offboardingTables } from '../../src/crawl/offboard-tenant';
 import { createLogger } from '../../src/logging/logger';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
@@ -151,15 +151,7 @@ describe('offboarding a tenant (DELETE /api/tenants/{tenantId})', () => {
     const stores = (driveItems: TableClient): OffboardingStores => ({
       registry: ctx.registry,
       runs: ctx.runs,
-      tables: {
-        driveItems,
-        userIndex: table(TABLES.userIndex),
-        driveCursors: table(TABLES.driveCursors),
-        crawlSkips: table(TABLES.crawlSkips),
-        crawlRuns: table(TABLES.crawlRuns),
-        runProgress: table(TABLES.runProgress),
-        pacerState: table(TABLES.pacerState),
-      },
+      tables: { ...offboardingTables(table), driveItems },
       logger: createLogger(() => undefined),
       now: () => new Date(),
     });

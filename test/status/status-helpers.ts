@@ -1,34 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
-import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import type { SimClient } from '../../dev/sim/sim-client';
 import type { TenantInfo } from '../../dev/sim/types';
 import type { AppContext } from '../../src/app-context';
 import { newRunId } from '../../src/crawl/run-id';
 import { uniqueSeed } from '../support/test-app';
 
-/** Debian's Chromium: the tests never download a browser. */
-export const CHROMIUM = '/usr/bin/chromium';
-/** Screenshots are kept here, at the repository root (git-ignored). */
-export const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
+export { ARTIFACTS, CHROMIUM, launchChromium } from '../support/chromium';
 
 /** Creates a simulated tenant of licensed users with drives, consents the app with `roles` and records it. */
 export async function onboard(

@@ -4,8 +4,7 @@ import { RegistryError } from '../../errors';
 import { listTenantsWithRuns } from '../../crawl/list-tenants';
 import type { ContextProvider } from '../runtime';
 import { answerSafely, invocationLogger } from '../runtime';
-import { offboardTenant } from '../../crawl/offboard-tenant';
-import { TABLES } from '../../storage/storage-clients';
+import { offboardTenant, offboardingTables } from '../../crawl/offboard-tenant';
 
 /** How long one `DELETE` deletes before it answers (the operator asks again while rows remain). */
 const OFFBOARD_BUDGET_MS = 20_000;
@@ -45,20 +44,11 @@ export function tenantHandlers(getContext: ContextProvider) {
           const tenantId = (request.params.tenantId ?? '').toLowerCase();
           if (!GUID.test(tenantId)) return json(404, { error: 'tenant_not_found' });
           const ctx = getContext();
-          const table = (name: string) => ctx.storage.table(name);
           const outcome = await offboardTenant(
             {
               registry: ctx.registry,
               runs: ctx.runs,
-              tables: {
-                driveItems: table(TABLES.driveItems),
-                userIndex: table(TABLES.userIndex),
-                driveCursors: table(TABLES.driveCursors),
-                crawlSkips: table(TABLES.crawlSkips),
-                crawlRuns: table(TABLES.crawlRuns),
-                runProgress: table(TABLES.runProgress),
-                pacerState: table(TABLES.pacerState),
-              },
+              tables: offboardingTables((name) => ctx.storage.table(name)),
               logger: invocationLogger(context),
               now: ctx.now,
             },
