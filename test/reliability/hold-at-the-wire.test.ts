@@ -54,10 +54,12 @@ describe('the Retry-After hold at the wire', () => {
       (await app.context.runs.latest(tenant.tenantId))!.runId,
     );
     expect(stats.throttled).toBeGreaterThan(10);
-    // The run's units are what Graph charged, but for the answers lost with a reset $batch (issue 18, point 1).
+    // The run's units are what Graph charged, but for the answers lost with a reset $batch, and for the simulator's
+    // injected faults, answered without a charge, which the crawler counts at their price, 2 units at most.
     const units = await graphUnitsSeen(cloud, tenant.tenantId, app.clientId, since);
     const run = (await app.context.runs.latest(tenant.tenantId))!;
-    expect(run.unitsSpent).toBeLessThanOrEqual(units.charged);
+    expect(units.answeredUncharged).toBeGreaterThan(0);
+    expect(run.unitsSpent).toBeLessThanOrEqual(units.charged + 2 * units.answeredUncharged);
     expect(run.unitsSpent).toBeGreaterThanOrEqual(units.charged - units.lostToResets);
     expect(stats.violations).toBe(0);
   }, 300_000);

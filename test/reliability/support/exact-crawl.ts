@@ -128,31 +128,35 @@ export async function onboard(
  * `$batch` counts, the `$batch` envelope does not), and how many it answered 429 or 503.
  */
 /**
- * The resource units the simulator charged the app in the tenant since `since`, and those of them whose answers never
+ * The resource units the simulator charged the app in the tenant since `since`; those of them whose answers never
  * reached the crawler because the connection was reset under their `$batch` (the simulator answers a `$batch`'s
  * inner requests, logging each, then logs the `$batch` itself: status 0 when it reset the connection instead of
- * answering).
+ * answering); and the answers it gave without charging (its injected faults), which the crawler counts at their
+ * price (every answered request, docs/graph-facts.md).
  */
 export async function graphUnitsSeen(
   cloud: SimControl,
   tenantId: string,
   clientId: string,
   since: number,
-): Promise<{ charged: number; lostToResets: number }> {
+): Promise<{ charged: number; lostToResets: number; answeredUncharged: number }> {
   const log = await cloud.requestLog({ tenantId, clientId, service: 'graph', since });
   let charged = 0;
   let lostToResets = 0;
+  let answeredUncharged = 0;
   let batchUnits = 0;
   for (const entry of log) {
     charged += entry.units;
+    const outer = !entry.inBatch && /\/\$batch(\?|$)/.test(entry.url);
+    if (!outer && entry.status > 0 && entry.units === 0) answeredUncharged += 1;
     if (entry.inBatch) {
       batchUnits += entry.units;
-    } else if (/\/\$batch(\?|$)/.test(entry.url)) {
+    } else if (outer) {
       if (entry.status === 0) lostToResets += batchUnits;
       batchUnits = 0;
     }
   }
-  return { charged, lostToResets };
+  return { charged, lostToResets, answeredUncharged };
 }
 
 export async function graphRequestsSeen(
