@@ -181,6 +181,10 @@ export class CloudState {
     const { windowSeconds, timeScale } = tenant.throttle;
     return {
       unitsSpent: pair?.unitsSpent ?? 0,
+      unitsOnThrottled: pair?.unitsOnThrottled ?? 0,
+      ...(pair?.seriesStartAt === undefined ? {} : { seriesStartAt: pair.seriesStartAt }),
+      unitsBySecond: [...(pair?.unitsBySecond ?? [])],
+      throttledUnitsBySecond: [...(pair?.throttledUnitsBySecond ?? [])],
       requests: pair?.requests ?? 0,
       throttled: pair?.throttled ?? 0,
       violations: pair?.violations ?? 0,

@@ -30,11 +30,15 @@ export function share(value: number | undefined, fallback: number, field: string
   return result;
 }
 
-/** How many root children a user gets: a fixed count, uniform in [min, max], or long-tailed in [min, max]. */
+/**
+ * How many root children a user gets: a fixed count, uniform in [min, max], long-tailed in [min, max], or drawn
+ * from a log-normal distribution (its median and the standard deviation of its logarithm), capped at max.
+ */
 export interface ItemCountRule {
   min: number;
   max: number;
   longTail: boolean;
+  logNormal?: { median: number; sigma: number };
 }
 
 export function itemCountRule(value: TenantSpec['itemsPerUser']): ItemCountRule {
@@ -42,10 +46,22 @@ export function itemCountRule(value: TenantSpec['itemsPerUser']): ItemCountRule 
   if (value === undefined) rule = { min: 0, max: 12, longTail: false };
   else if (typeof value === 'number') rule = { min: value, max: value, longTail: false };
   else if (Array.isArray(value)) rule = { min: value[0], max: value[1], longTail: false };
-  else if (typeof value === 'object' && value !== null && Array.isArray(value.longTail)) {
+  else if (
+    typeof value === 'object' &&
+    value !== null &&
+    'longTail' in value &&
+    Array.isArray(value.longTail)
+  ) {
     rule = { min: value.longTail[0], max: value.longTail[1], longTail: true };
+  } else if (typeof value === 'object' && value !== null && 'logNormal' in value) {
+    const { median, sigma, max } = value.logNormal;
+    if (!(median > 0 && sigma >= 0)) throw new SimError(400, 'logNormal needs a median > 0 and a sigma >= 0');
+    rule = { min: 0, max, longTail: false, logNormal: { median, sigma } };
   } else {
-    throw new SimError(400, 'itemsPerUser must be a count, [min, max] or { longTail: [min, max] }');
+    throw new SimError(
+      400,
+      'itemsPerUser must be a count, [min, max], { longTail: [min, max] } or { logNormal: { median, sigma, max } }',
+    );
   }
   if (!(
     Number.isSafeInteger(rule.min) &&
@@ -61,8 +77,15 @@ export function itemCountRule(value: TenantSpec['itemsPerUser']): ItemCountRule 
   return rule;
 }
 
-/** Draws a user's item count from the rule: `min + floor((max - min + 1) * u^4)` for a long tail. */
+/**
+ * Draws a user's item count from the rule: `min + floor((max - min + 1) * u^4)` for a long tail; for a log-normal
+ * rule, `round(median * e^(sigma * z))` with z standard normal (Box-Muller over two draws), capped at max.
+ */
 export function drawItemCount(random: Random, rule: ItemCountRule): number {
+  if (rule.logNormal) {
+    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    return Math.min(rule.max, Math.round(rule.logNormal.median * Math.exp(rule.logNormal.sigma * z)));
+  }
   if (!rule.longTail) return randomInt(random, rule.min, rule.max);
   return rule.min + Math.floor((rule.max - rule.min + 1) * random() ** 4);
 }

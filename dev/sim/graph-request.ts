@@ -8,6 +8,7 @@ import { planGraphCall } from './graph-resources';
 import { formatSeconds } from './http-kit';
 import type { SeededTenant } from './seeded-tenant';
 import type { PairThrottle } from './throttle-ledger';
+import { chargeUnits } from './throttle-ledger';
 import { ResourceUnitWindow } from './resource-unit-window';
 
 /**
@@ -123,6 +124,30 @@ function requestKey(call: Pick<GraphCall, 'method' | 'path' | 'query'>): string 
   return `${call.method} ${call.path}?${call.query.toString()}`;
 }
 
+/**
+ * `ThrottleRules.sameAppOtherShare`: charges the minute window with what the app's other workload has spent since
+ * the pair's last drive request, counted from the start of the current window only (what it spent in an earlier
+ * window has reset with it).
+ */
+function spendOtherWorkload(
+  pair: PairThrottle,
+  minute: { window: ResourceUnitWindow; budget: number; windowMs: number },
+  now: number,
+  wallNow: number,
+  share: number,
+): void {
+  const { resetMs } = minute.window.usage(now, minute.windowMs, wallNow);
+  const windowStart = now + resetMs - minute.windowMs;
+  const last = pair.otherWorkloadAt ?? windowStart;
+  if (last < windowStart) pair.otherWorkloadCarry = 0;
+  pair.otherWorkloadCarry += (share * minute.budget * (now - Math.max(last, windowStart))) / minute.windowMs;
+  pair.otherWorkloadAt = now;
+  const units = Math.floor(pair.otherWorkloadCarry);
+  if (units <= 0) return;
+  pair.otherWorkloadCarry -= units;
+  minute.window.spend(now, units, minute.budget, minute.windowMs, { wallNow, chargeRefused: true });
+}
+
 /** Charges the planned units to the pair's drive window or directory bucket and answers. */
 function chargeAndRun(
   state: CloudState,
@@ -186,6 +211,9 @@ function chargeAndRun(
     headers: true,
   };
   budgets.push(minute);
+  if (rules.sameAppOtherShare && anchor !== 'sliding') {
+    spendOtherWorkload(pair, minute, now, wallNow, rules.sameAppOtherShare);
+  }
 
   const refusedBy = budgets.find(
     (entry) => entry.window.usage(now, entry.windowMs, wallNow).used + plan.units > entry.budget,
@@ -197,12 +225,12 @@ function chargeAndRun(
   }
   if (!refusedBy) {
     units = plan.units;
-    pair.unitsSpent += units;
+    chargeUnits(pair, wallNow, units, false);
     pair.firstRequestAt ??= wallNow;
     pair.lastRequestAt = wallNow;
     answer = plan.run();
   } else {
-    if (rules.chargeThrottled) pair.unitsSpent += plan.units;
+    if (rules.chargeThrottled) chargeUnits(pair, wallNow, plan.units, true);
     const waitMs = refusedBy.window.usage(now, refusedBy.windowMs, wallNow).resetMs;
     // Graph's `Retry-After` may be shorter than the window's reset; whole seconds when the rule says so.
     let ms = Math.ceil(waitMs * (refusedBy === minute ? (rules.retryAfterShare ?? 1) : 1)) + HOLD_MARGIN_MS;

@@ -313,7 +313,11 @@ export class SimulatedCloud implements SimControl {
     return run(() => this.state.requireTenant(tenantId).setDriveAnomaly(userId, answer));
   }
 
-  /** Replaces the given fields (absent ones keep their values) and restarts the tenant's budget windows. */
+  /**
+   * Replaces the given fields (absent ones keep their values). A new window length or time scale restarts the
+   * tenant's budget windows; a new budget does not: what was spent in the window still counts against it (a budget
+   * halved mid-window may already be spent).
+   */
   setThrottle(
     tenantId: string,
     throttle: Pick<TenantSpec, 'budgetPerWindow' | 'windowSeconds' | 'timeScale' | 'latencyMs'>,
@@ -321,7 +325,9 @@ export class SimulatedCloud implements SimControl {
     return run(() => {
       const tenant = this.state.requireTenant(tenantId);
       tenant.setThrottle(throttle);
-      this.state.ledger.resetTenant(tenant.tenantId);
+      if (throttle.windowSeconds !== undefined || throttle.timeScale !== undefined) {
+        this.state.ledger.resetTenant(tenant.tenantId);
+      }
     });
   }
 

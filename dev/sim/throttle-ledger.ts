@@ -20,12 +20,33 @@ export interface PairThrottle {
   /** Requests (method, path and query) answered with a told `Retry-After`, oldest first, and until when. */
   readonly throttledKeys: Map<string, number>;
   unitsSpent: number;
+  /** Units charged for refused requests (`ThrottleRules.chargeThrottled`), also in `unitsSpent`. */
+  unitsOnThrottled: number;
+  /** Units charged per real second from `seriesStartAt` (wall-clock ms): all, and those of refused requests. */
+  seriesStartAt?: number;
+  readonly unitsBySecond: number[];
+  readonly throttledUnitsBySecond: number[];
+  /** `ThrottleRules.sameAppOtherShare`: when the other workload was last charged (monotonic ms), and its fraction. */
+  otherWorkloadAt?: number;
+  otherWorkloadCarry: number;
   requests: number;
   throttled: number;
   violations: number;
   /** Wall-clock ms of the first and last charged request. */
   firstRequestAt?: number;
   lastRequestAt?: number;
+}
+
+/** Counts units charged to the pair at `wallNow` (refused: charged for a throttled request) in its series. */
+export function chargeUnits(pair: PairThrottle, wallNow: number, units: number, refused: boolean): void {
+  pair.unitsSpent += units;
+  if (refused) pair.unitsOnThrottled += units;
+  pair.seriesStartAt ??= wallNow;
+  const second = Math.max(0, Math.floor((wallNow - pair.seriesStartAt) / 1000));
+  for (const series of refused ? [pair.unitsBySecond, pair.throttledUnitsBySecond] : [pair.unitsBySecond]) {
+    while (series.length <= second) series.push(0);
+    series[second] = (series[second] ?? 0) + units;
+  }
 }
 
 /**
@@ -50,6 +71,10 @@ export class ThrottleLedger {
         toldAt: 0,
         throttledKeys: new Map(),
         unitsSpent: 0,
+        unitsOnThrottled: 0,
+        unitsBySecond: [],
+        throttledUnitsBySecond: [],
+        otherWorkloadCarry: 0,
         requests: 0,
         throttled: 0,
         violations: 0,

@@ -80,9 +80,15 @@ export interface TenantSpec {
   /**
    * Root children per user with a drive: a fixed count, [min, max] drawn uniformly from the seed, or
    * `{ longTail: [min, max] }`: `min + floor((max - min + 1) * u^4)` (u uniform in [0, 1)), so most users are near
-   * min and few near max (median min + 6% of the range, mean min + 20%). Default [0, 12].
+   * min and few near max (median min + 6% of the range, mean min + 20%); or `{ logNormal: { median, sigma, max } }`:
+   * `round(median * e^(sigma * z))` with z standard normal, capped at max (sigma 1.5 around a median of 30: 80%
+   * of roots under 100 items, 1% past 1,000). Default [0, 12].
    */
-  itemsPerUser?: number | [number, number] | { longTail: [number, number] };
+  itemsPerUser?:
+    | number
+    | [number, number]
+    | { longTail: [number, number] }
+    | { logNormal: { median: number; sigma: number; max: number } };
   /** Share of items that are folders. Default 0.3. */
   folderShare?: number;
   /**
@@ -221,6 +227,15 @@ export interface RequestLogFilter {
 export interface ThrottleStats {
   /** Resource units charged to this app in this tenant (drive requests). */
   unitsSpent: number;
+  /** Units charged for throttled requests (with `ThrottleRules.chargeThrottled`), counted in `unitsSpent` too. */
+  unitsOnThrottled: number;
+  /**
+   * Units charged per real second from `seriesStartAt` (wall-clock ms of the first charged request, refused ones
+   * included), and the part of them charged for throttled requests.
+   */
+  seriesStartAt?: number;
+  unitsBySecond: number[];
+  throttledUnitsBySecond: number[];
   requests: number;
   throttled: number;
   /** Calls made before a `Retry-After` had passed. */
@@ -253,6 +268,12 @@ export interface ThrottleRules {
    */
   tenantBudget?: true | number;
   otherAppsShare?: number;
+  /**
+   * Another workload of the same app spends this share of the per-app minute budget, evenly over each window
+   * (fixed windows only): its units count in the window and in `RateLimit-Remaining`, and it is never refused, so
+   * a window another caller filled goes past its budget until it resets. Not in `unitsSpent` (not this caller's).
+   */
+  sameAppOtherShare?: number;
   /** The per-app budget per 24 hours (true: by licences, 1.2 M to 6 M; or units). Past it: `429`, `Retry-After` only. */
   dailyBudget?: true | number;
 }

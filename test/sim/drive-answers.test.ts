@@ -493,6 +493,29 @@ describe('simulated Graph drive answers other than items', () => {
       expect(tenant.items).toBe(counts.reduce((sum, count) => sum + count, 0));
     });
 
+    it('draws log-normal root sizes: most under 100 items, some past 1,000, none past the cap', async () => {
+      const tenant = await own.cloud.createTenant({
+        seed: uniqueSeed(),
+        users: 2000,
+        unlicensedShare: 0,
+        withoutDriveShare: 0,
+        itemsPerUser: { logNormal: { median: 30, sigma: 1.5, max: 5000 } },
+      });
+      const counts = Object.values(await own.cloud.drives(tenant.tenantId))
+        .map((items) => items.length)
+        .sort((a, b) => a - b);
+      const median = counts[Math.floor(counts.length / 2)]!;
+      const under100 = counts.filter((count) => count < 100).length / counts.length;
+      const past1000 = counts.filter((count) => count > 1000).length;
+
+      expect(median).toBeGreaterThanOrEqual(25);
+      expect(median).toBeLessThanOrEqual(36);
+      expect(under100).toBeGreaterThan(0.7);
+      expect(under100).toBeLessThan(0.9);
+      expect(past1000).toBeGreaterThan(0);
+      expect(counts[counts.length - 1]).toBeLessThanOrEqual(5000);
+    });
+
     it('refuses a long tail whose bounds are not 0 <= min <= max', async () => {
       await expect(
         own.cloud.createTenant({ seed: uniqueSeed(), users: 1, itemsPerUser: { longTail: [5, 2] } }),

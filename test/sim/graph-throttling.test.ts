@@ -218,6 +218,60 @@ describe('simulated Graph throttling', () => {
       expect(stats.unitsSpent).toBe(6);
     });
 
+    it('counts the units of throttled requests apart, and every charged unit in a per-second series', async () => {
+      const { tenant, client, children } = await throttledTenant({
+        budgetPerWindow: 4,
+        windowSeconds: 600,
+        timeScale: 1,
+        throttleRules: { chargeThrottled: true },
+      });
+      for (let i = 0; i < 3; i++) await statusOf(client, children);
+      const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
+
+      expect(stats.throttled).toBe(1);
+      expect(stats.unitsSpent).toBe(6);
+      expect(stats.unitsOnThrottled).toBe(2);
+      expect(stats.seriesStartAt).toBeDefined();
+      expect(stats.unitsBySecond.reduce((sum, units) => sum + units, 0)).toBe(6);
+      expect(stats.throttledUnitsBySecond.reduce((sum, units) => sum + units, 0)).toBe(2);
+    });
+
+    it('lets another workload of the same app spend its share of each window, seen in RateLimit-Remaining', async () => {
+      const { tenant, client, children } = await throttledTenant({
+        budgetPerWindow: 1_000,
+        windowSeconds: 10,
+        timeScale: 1,
+        throttleRules: { windowAnchor: 'wallClock', sameAppOtherShare: 0.5 },
+      });
+      // Start at the beginning of a wall-clock window, then let the other workload spend for 2 s (100 units).
+      await sleep(10_000 - (Date.now() % 10_000) + 20);
+      await statusOf(client, children);
+      await sleep(2_000);
+      let remaining: string | null = null;
+      for (let i = 0; i < 400 && remaining === null; i++) {
+        remaining = (await rawGet(client, children)).headers.get('RateLimit-Remaining');
+      }
+      const stats = await own.cloud.throttleStats(tenant.tenantId, own.app.clientId);
+
+      // The headers come once 80% of the budget (800 units) is used: this caller's and the other workload's.
+      expect(remaining).not.toBeNull();
+      expect(stats.unitsSpent).toBeLessThan(760);
+      expect(stats.unitsSpent).toBeGreaterThan(450);
+    });
+
+    it('keeps what was spent in the window when only the budget changes', async () => {
+      const { tenant, client, children } = await throttledTenant({
+        budgetPerWindow: 10,
+        windowSeconds: 600,
+        timeScale: 1,
+      });
+      for (let i = 0; i < 3; i++) await statusOf(client, children);
+      await own.cloud.setThrottle(tenant.tenantId, { budgetPerWindow: 6 });
+      const refused = await statusOf(client, children);
+
+      expect(refused.status).toBe(429);
+    });
+
     it('leaves RateLimit headers out of some answers past 80%', async () => {
       const { client, children } = await throttledTenant({
         budgetPerWindow: 1_000,
