@@ -90,6 +90,15 @@ export class BudgetLearner {
     if (this.#allowance?.probe) this.#allowance = undefined;
   }
 
+  /**
+   * A budget `429` that named no reset (no `RateLimit-*` on it): its `Retry-After` may end before the window does
+   * (docs/graph-facts.md, "Throttling"), so when the hold ends only `units` go first, as a probe; an answer that is
+   * not throttled ends the probe, and one that does not come in time doubles it (see `#lapse`).
+   */
+  probeAfterHold(holdEnd: number, units: number, latencyMs: number): void {
+    this.#allowance = { units, until: holdEnd + 2 * latencyMs + 50, headroom: 0, probe: units };
+  }
+
   /** A request of `units` was granted: it comes out of the allowance. */
   spend(units: number): void {
     if (this.#allowance) this.#allowance.units -= units;

@@ -65,6 +65,8 @@ const CONTINUATION_TICKS = 3;
 
 /** Multiplicative decrease on a budget 429 and on running out of a `RateLimit` allowance. */
 const DECREASE_ON_429 = 0.7;
+/** Units that may go when a hold from a `429` without `RateLimit-*` ends, before any answer says the window reset. */
+const PROBE_UNITS_AFTER_HOLD = 20;
 const DECREASE_ON_EXHAUSTION = 0.9;
 /** Retry-After when a 429/503 gives none: doubles per throttle in a row, up to the cap. */
 const DEFAULT_HOLD_MS = 1_000;
@@ -222,6 +224,10 @@ export class TenantPacer {
       const rateLimited = info.remaining !== undefined || info.limit !== undefined;
       if (outcome.status === 429 && !echo && (rateLimited || !this.#budget.headersSeen)) {
         this.#bucket.decrease(DECREASE_ON_429, now, this.#inFlight.latencyMs);
+      }
+      // Without `RateLimit-Reset`, the hold may end before the window resets: a probe goes first, not the queue.
+      if (outcome.status === 429 && !echo && !rateLimited) {
+        this.#budget.probeAfterHold(this.#hold, PROBE_UNITS_AFTER_HOLD, this.#inFlight.latencyMs);
       }
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;

@@ -505,6 +505,26 @@ describe('TenantPacer after a 429 or 503', () => {
     }
   });
 
+  it('after a budget 429 without RateLimit headers, lets a probe go first, then the rest once it is answered', async () => {
+    const clock = new FakeClock(START);
+    const pacer = fastPacer(clock);
+    await acquireNow(clock, pacer);
+    await acquireNow(clock, pacer);
+    // No RateLimit-Reset: the Retry-After may end before the window does.
+    pacer.settle(UNITS, answer(429, { 'Retry-After': '1' }));
+    const throttledAt = clock.now();
+    const waiting = Array.from({ length: 30 }, () => track(clock, pacer.acquire(UNITS)));
+
+    await clock.advance(1_040);
+    const first = waiting.filter((w) => w.at !== undefined);
+    // The probe: 20 units (10 requests of 2), no more, however long the rest has waited.
+    expect(first).toHaveLength(10);
+    for (const w of first) expect(w.at).toBeGreaterThanOrEqual(throttledAt + 1_000);
+    pacer.settle(UNITS, answer(200));
+    await clock.advance(2_000);
+    expect(waiting.every((w) => w.at !== undefined && w.error === undefined)).toBe(true);
+  });
+
   it('extends the hold when a later answer asks for longer', async () => {
     const clock = new FakeClock(START);
     const pacer = fastPacer(clock);
