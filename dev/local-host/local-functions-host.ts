@@ -12,6 +12,9 @@ import { createHttpHost, listen } from './http-host';
 import type { QueueHandler } from './queue-worker';
 import { deliverOnce, readQueueRules } from './queue-worker';
 
+/** The longest delay `setTimeout` holds (2^31 - 1 ms, 24.8 days); Node fires a longer one at once, with a warning. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface LocalHostOptions {
   port: number;
   /** Poll the queues and run the timer (off: HTTP only). */
@@ -106,8 +109,13 @@ export async function startLocalHost(
         }
       })(),
     );
-    const schedule = (): void => {
-      const next = nextScheduledRun(context.config.crawlSchedule, context.now());
+    /** Fires the crawl plan at `next`, waiting in steps a timer can hold (Node fires a longer delay at once). */
+    const waitFor = (next: Date): void => {
+      const delay = next.getTime() - Date.now();
+      if (delay > MAX_TIMER_MS) {
+        timer = setTimeout(() => waitFor(next), MAX_TIMER_MS);
+        return;
+      }
       timer = setTimeout(
         () => {
           const invocation = new InvocationContext({ functionName: 'crawlPlan' });
@@ -125,8 +133,11 @@ export async function startLocalHost(
               if (!stopped) schedule();
             });
         },
-        Math.max(0, next.getTime() - Date.now()),
+        Math.max(0, delay),
       );
+    };
+    const schedule = (): void => {
+      waitFor(nextScheduledRun(context.config.crawlSchedule, context.now()));
     };
     schedule();
   }
