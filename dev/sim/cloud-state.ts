@@ -182,6 +182,7 @@ export class CloudState {
     return {
       unitsSpent: pair?.unitsSpent ?? 0,
       unitsOnThrottled: pair?.unitsOnThrottled ?? 0,
+      otherWorkloadUnits: pair?.otherWorkloadUnits ?? 0,
       ...(pair?.seriesStartAt === undefined ? {} : { seriesStartAt: pair.seriesStartAt }),
       unitsBySecond: [...(pair?.unitsBySecond ?? [])],
       throttledUnitsBySecond: [...(pair?.throttledUnitsBySecond ?? [])],

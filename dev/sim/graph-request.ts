@@ -142,10 +142,15 @@ function spendOtherWorkload(
   if (last < windowStart) pair.otherWorkloadCarry = 0;
   pair.otherWorkloadCarry += (share * minute.budget * (now - Math.max(last, windowStart))) / minute.windowMs;
   pair.otherWorkloadAt = now;
-  const units = Math.floor(pair.otherWorkloadCarry);
+  const whole = Math.floor(pair.otherWorkloadCarry);
+  if (whole <= 0) return;
+  pair.otherWorkloadCarry -= whole;
+  // Like any caller, the other workload gets no more than what is left of the window (it is refused the rest).
+  const left = Math.max(0, minute.budget - minute.window.usage(now, minute.windowMs, wallNow).used);
+  const units = Math.min(whole, left);
   if (units <= 0) return;
-  pair.otherWorkloadCarry -= units;
-  minute.window.spend(now, units, minute.budget, minute.windowMs, { wallNow, chargeRefused: true });
+  minute.window.spend(now, units, minute.budget, minute.windowMs, { wallNow });
+  pair.otherWorkloadUnits += units;
 }
 
 /** Charges the planned units to the pair's drive window or directory bucket and answers. */

@@ -29,6 +29,8 @@ export interface PairThrottle {
   /** `ThrottleRules.sameAppOtherShare`: when the other workload was last charged (monotonic ms), and its fraction. */
   otherWorkloadAt?: number;
   otherWorkloadCarry: number;
+  /** Units the other workload got (what it wanted, as far as the window had room). */
+  otherWorkloadUnits: number;
   requests: number;
   throttled: number;
   violations: number;
@@ -75,6 +77,7 @@ export class ThrottleLedger {
         unitsBySecond: [],
         throttledUnitsBySecond: [],
         otherWorkloadCarry: 0,
+        otherWorkloadUnits: 0,
         requests: 0,
         throttled: 0,
         violations: 0,

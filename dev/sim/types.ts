@@ -229,6 +229,8 @@ export interface ThrottleStats {
   unitsSpent: number;
   /** Units charged for throttled requests (with `ThrottleRules.chargeThrottled`), counted in `unitsSpent` too. */
   unitsOnThrottled: number;
+  /** Units the app's other workload spent in this tenant (`ThrottleRules.sameAppOtherShare`), not in `unitsSpent`. */
+  otherWorkloadUnits: number;
   /**
    * Units charged per real second from `seriesStartAt` (wall-clock ms of the first charged request, refused ones
    * included), and the part of them charged for throttled requests.
@@ -270,8 +272,8 @@ export interface ThrottleRules {
   otherAppsShare?: number;
   /**
    * Another workload of the same app spends this share of the per-app minute budget, evenly over each window
-   * (fixed windows only): its units count in the window and in `RateLimit-Remaining`, and it is never refused, so
-   * a window another caller filled goes past its budget until it resets. Not in `unitsSpent` (not this caller's).
+   * (fixed windows only): its units count in the window and in `RateLimit-Remaining`; like any caller it gets no
+   * more than the window has left. Counted in `otherWorkloadUnits`, not in `unitsSpent` (not this caller's).
    */
   sameAppOtherShare?: number;
   /** The per-app budget per 24 hours (true: by licences, 1.2 M to 6 M; or units). Past it: `429`, `Retry-After` only. */

@@ -257,6 +257,8 @@ describe('simulated Graph throttling', () => {
       expect(remaining).not.toBeNull();
       expect(stats.unitsSpent).toBeLessThan(760);
       expect(stats.unitsSpent).toBeGreaterThan(450);
+      expect(stats.otherWorkloadUnits).toBeGreaterThan(40);
+      expect(stats.unitsSpent + stats.otherWorkloadUnits).toBeGreaterThanOrEqual(800);
     });
 
     it('keeps what was spent in the window when only the budget changes', async () => {
