@@ -1,67 +1,84 @@
 /**
- * `npm run bench [-- --json <file>]`: how well the crawl spends Microsoft Graph's budget, against the simulated
- * cloud, offline. Azurite, the simulator and each crawl run in processes of their own so that CPU and memory are
- * measured per part. Scenarios:
- *   A. three tenants crawled at once, budgets at the 1,250, 3,750 and 6,250 units-per-minute tiers, 200 ms of
- *      latency: budget utilisation, throttling, `Retry-After` violations, exactness, requests per round trip,
- *      entities per transaction, and the CPU of every part;
- *   B. one 2,000-user tenant at the 6,250 tier: the product against the naive sequential loop (`naive-crawl.ts`);
- *   C. a 1,000-user and a 50,000-user tenant with a huge budget and no latency, each in its own crawler process:
- *      peak RSS ratio and CPU per stored item.
- * Everything is seeded and sized the same on every run. Progress goes to stderr, the table to stdout.
+ * `npm run bench [-- --json <file>] [-- --only <parts>]`: how well the crawl spends Microsoft Graph's budget, against
+ * the simulated cloud with every throttling rule Microsoft documents, offline. Azurite, the simulator and each crawl
+ * run in processes of their own so that CPU and memory are measured per part. Parts (`--only`, comma-separated):
+ *   A          three tenants crawled at once, at the 1,250, 3,750 and 6,250 units-a-minute tiers, each crawl about 15
+ *              budget windows long, 200 ms of latency: utilisation per tier, exactness, requests per round trip,
+ *              entities per transaction, the CPU of every part;
+ *   peers      the product against the crawls a user would write (`sdkPool`, `fixedRate`, `sequential`) at the 3,750
+ *              tier, on identical tenants (`scenario-peers.ts`);
+ *   adversity  another workload of the app spending 30%, the budget halved mid-crawl, no `RateLimit-*` headers
+ *              (`scenario-adversity.ts`);
+ *   realistic  90% of users with a OneDrive, log-normal root sizes, 1,250 tier at time scale 1
+ *              (`scenario-realistic.ts`);
+ *   cpu        the realistic composition without throttling, three times: the crawler's CPU per item (median);
+ *   queue      the deployed path: the queue crawl through 3 local Functions hosts sharing one tenant
+ *              (`queue-path.ts`);
+ *   C          a 1,000-user and a 50,000-user tenant, no throttling: live heap growth and peak RSS;
+ *   steady     incremental crawls after 1% of the items changed (`steady-state.ts`).
+ * Everything is seeded and sized the same on every run. Progress goes to stderr, the table to stdout, the figures
+ * to `--json`, and a chart of units per second per contender to `--chart` (default `bench-units.svg`).
  */
 import { TableClient } from '@azure/data-tables';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import type { CrawlSettings } from '../../src/crawl/crawl-deps';
-import { TABLES } from '../../src/storage/storage-clients';
-import type { RunningAzurite } from '../azurite';
-import { calibrationCpuMs, cpuTicks } from './calibration';
-import type { TenantInfo, TenantSpec, ThrottleRules, ThrottleStats } from '../sim/types';
+import type { TenantInfo, ThrottleStats } from '../sim/types';
 import { MICROSOFT_THROTTLING } from '../sim/types';
-import type { CpuFigure } from './proc-stat';
-import type { BenchTenant, CrawlRunFigures, CrawlerJob } from './protocol';
-import type { SteadyFigures } from './steady-state';
-import { scenarioSteady } from './steady-state';
-import type { BenchFigures, MachineInfo } from './report';
-import { formatTable, targetsMet } from './report';
-import type { ItemsCheck } from './verify';
-import { checkItemsExact } from './verify';
+import { calibrationCpuMs, cpuTicks } from './calibration';
+import type { ChartSeries } from './chart';
+import { unitsChartSvg } from './chart';
+import type { ContenderFigures, ContenderName } from './contenders';
+import { bestPeer, contenderFigures } from './contenders';
 import type { Services } from './harness';
 import { benchTenant, createTenant, runCrawler, say, withAzurite, withServices } from './harness';
+import {
+  HUGE_BUDGET,
+  LATENCY_MS,
+  WITHOUT_DRIVE_SHARE,
+  checkDriveItems,
+  cpuFields,
+  currentThrottleRules,
+  firstCrawlUnitsPerUser,
+  licensedToUsers,
+  ourJob,
+  ratio,
+  runSpan,
+  setThrottleRules,
+  tenantSpec,
+} from './kit';
+import type { CpuFigure } from './proc-stat';
+import type { CrawlRunFigures } from './protocol';
+import { scenarioQueue } from './queue-path';
+import type { BenchFigures, MachineInfo } from './report';
+import { REFERENCE_CALIBRATION_MS, formatTable, targetsMet } from './report';
+import { scenarioAdversity } from './scenario-adversity';
+import { PEERS_TIER, scenarioPeers } from './scenario-peers';
+import { REALISTIC_TIME_SCALE, scenarioCpu, scenarioRealistic } from './scenario-realistic';
+import type { SteadyFigures } from './steady-state';
+import { scenarioSteady } from './steady-state';
+import { utilisation } from './utilisation';
+import type { ItemsCheck } from './verify';
 
 /** Simulated seconds per real second, for budgets and latency alike. */
 const DEFAULT_TIME_SCALE = 4;
-/** Real-world latency of a Graph round trip, simulated ms (divided by the time scale). */
-const LATENCY_MS = 200;
-/** Root children of every licensed user who has a OneDrive. */
-const ITEMS_PER_USER = 60;
-/**
- * Share of licensed users without a OneDrive (404: costs the same 2 units as a listing, stores nothing). Azurite
- * spends about 150-300 µs of CPU per stored entity on one thread, so at this time scale the budget scenarios (A, B)
- * can store only a few items per Graph unit and stay within what Azurite follows; scenario C, which measures the
- * crawler's CPU per item, stores twice as many per user (Azurite is its bottleneck by design).
- */
-const WITHOUT_DRIVE_SHARE = { budget: 0.95, memory: 0.9 } as const;
-/**
- * Users per batch of the inline crawl (the product's default, 100, sizes a queue message for the Functions
- * timeout; inline, bigger batches mean fewer updates of the run's summary row, which all batches contend for).
- */
-const USERS_PER_BATCH = 500;
-const UNLICENSED_SHARE = 0.1;
 /** Scenario A: the tiers, and how many budget windows each tenant's crawl should last. */
 const TIERS = [1_250, 3_750, 6_250] as const;
-const WINDOWS_PER_CRAWL = 6;
-/** Scenario B. */
-const NAIVE_USERS = 2_000;
-const NAIVE_TIER = 6_250;
+const WINDOWS_PER_CRAWL = 15;
+/**
+ * Scenario A reads `DriveItems` back row by row for the smallest tier only: the three tenants hold some 440,000
+ * rows, which would take Azurite minutes to hand back; the other scenarios check every tenant they crawl.
+ */
+const CHECKED_TIERS = 1;
+/** The queue path: the tier, and how many windows its crawl should last. */
+const QUEUE_TIER = 3_750;
+const QUEUE_WINDOWS = 6;
 /** Scenario C. */
 const SMALL_USERS = 1_000;
 const LARGE_USERS = 50_000;
-const HUGE_BUDGET = 100_000_000;
-/** Units of one drive root listing (docs/graph-facts.md, "Throttling"). */
-const LISTING_UNITS = 2;
+/** Scenario C forces a full GC this often to read each crawl's live heap (its CPU is not measured there). */
+const LIVE_HEAP_SAMPLE_MS = 2_000;
+const PARTS = ['A', 'PEERS', 'ADVERSITY', 'REALISTIC', 'CPU', 'QUEUE', 'C', 'STEADY'] as const;
 
 interface MachineAtStart {
   load: number[];
@@ -90,93 +107,20 @@ function machineInfo(atStart: MachineAtStart): MachineInfo {
   };
 }
 
-/**
- * The simulator's throttling rules for every benchmark tenant (`--rules`): by default all that Microsoft documents
- * (throttled requests charged, whole seconds, `RateLimit-*` sometimes missing, `Retry-After` shorter than the reset,
- * wall-clock windows, the tenant-wide and daily budgets); `--rules minute` keeps only the per-app minute budget.
- */
-let throttleRules: ThrottleRules | undefined = MICROSOFT_THROTTLING;
-
-/** A tenant spec of the benchmark's fixed composition. */
-function tenantSpec(
-  seed: number,
-  users: number,
-  budgetPerWindow: number,
-  latencyMs: number,
-  withoutDriveShare: number,
-  id?: string,
-): TenantSpec {
-  return {
-    seed,
-    users,
-    itemsPerUser: ITEMS_PER_USER,
-    withoutDriveShare,
-    unlicensedShare: UNLICENSED_SHARE,
-    budgetPerWindow,
-    windowSeconds: 60,
-    latencyMs,
-    ...(throttleRules ? { throttleRules } : {}),
-    ...(id === undefined ? {} : { tenantId: id, domain: `bench-${seed}-${id.slice(-4)}.onmicrosoft.test` }),
-  };
-}
-
-function ourJob(
-  label: string,
-  services: Services,
-  azurite: RunningAzurite,
-  tenants: BenchTenant[],
-  more: Partial<CrawlSettings> = {},
-): CrawlerJob {
-  const crawlSettings: Partial<CrawlSettings> = { usersPerBatch: USERS_PER_BATCH, ...more };
-  return {
-    mode: 'ours',
-    label,
-    env: { ...services.baseEnv, AzureWebJobsStorage: azurite.connectionString },
-    tenants,
-    crawlSettings,
-  };
-}
-
-function utilisation(stats: ThrottleStats, from: 'firstRequest' | 'windowStart' = 'firstRequest'): number {
-  if (stats.firstRequestAt === undefined || stats.lastRequestAt === undefined) return 0;
-  // The simulator's windows are aligned to the wall clock: from the start of the first request's window, a crawl
-  // that began late in a window is not credited with that window's whole budget in its last seconds.
-  const windowMs = (stats.windowSeconds * 1000) / stats.timeScale;
-  const start =
-    from === 'firstRequest' ? stats.firstRequestAt : stats.firstRequestAt - (stats.firstRequestAt % windowMs);
-  const seconds = (stats.lastRequestAt - start) / 1000;
-  return seconds > 0 ? stats.unitsSpent / (seconds * stats.unitsPerRealSecond) : 0;
-}
-
-function cpuFields(figures: CrawlRunFigures): Record<string, unknown> {
-  return {
-    wallSeconds: figures.result.wallMs / 1000,
-    cpu: figures.cpu,
-    crawlerMaxRssMiB: figures.result.maxRssKb / 1024,
-    crawlerMemoryPeaksMiB: figures.result.memoryPeaksMiB,
-    crawlerLiveHeapPeakMiB: figures.result.liveHeapPeakMiB,
-    tableCalls: figures.result.tableCalls,
-    leanTableCalls: figures.result.leanTableCalls,
-    azuritePeakRssMiB: figures.azuritePeakRssKb === undefined ? undefined : figures.azuritePeakRssKb / 1024,
-    azuriteLatency: figures.azuriteLatency,
-  };
-}
-
-/** Scenario A: three tiers at once. */
-async function scenarioA(services: Services, scale: number, windows: number) {
+/** Scenario A: three tiers at once, each crawl about `windows` budget windows long. */
+async function scenarioA(services: Services, windows: number) {
   say(
-    `Scenario A: three tenants at the ${TIERS.join(', ')} units/min tiers, ${LATENCY_MS} ms latency, at once`,
+    `Scenario A: three tenants at the ${TIERS.join(', ')} units/min tiers, ${LATENCY_MS} ms latency, ` +
+      `${windows} windows, at once`,
   );
   return withAzurite(async (azurite) => {
     const infos: TenantInfo[] = [];
     for (const [index, tier] of TIERS.entries()) {
-      // Each crawl lasts about WINDOWS_PER_CRAWL budget windows: licensed users = windows × budget / 2 units.
-      const licensed = (windows * tier) / LISTING_UNITS;
-      const users = Math.round(licensed / (1 - UNLICENSED_SHARE));
+      const licensed = Math.round((windows * tier) / firstCrawlUnitsPerUser(WITHOUT_DRIVE_SHARE.budget));
       infos.push(
         await createTenant(
           services,
-          tenantSpec(1_001 + index, users, tier, LATENCY_MS, WITHOUT_DRIVE_SHARE.budget),
+          tenantSpec(1_001 + index, licensedToUsers(licensed), tier, LATENCY_MS, WITHOUT_DRIVE_SHARE.budget),
         ),
       );
     }
@@ -194,66 +138,18 @@ async function scenarioA(services: Services, scale: number, windows: number) {
     const stats = await Promise.all(
       infos.map((info) => services.sim.throttleStats(info.tenantId, services.clientId)),
     );
+    const contenders = stats.map((s, index) => contenderFigures({ stats: s, ...runSpan(figures, index) }));
     const check = await checkDriveItems(
       azurite,
       services,
-      infos.map((info) => info.tenantId),
+      infos.slice(0, CHECKED_TIERS).map((info) => info.tenantId),
+      { tenantsOnly: true },
     );
-    return { infos, figures, stats, check, scale };
-  });
-}
-
-/** Reads `DriveItems` back, row by row against the simulator's drives, and says how it went. */
-async function checkDriveItems(
-  azurite: RunningAzurite,
-  services: Services,
-  tenantIds: string[],
-): Promise<ItemsCheck> {
-  say('  checking DriveItems against the simulator...');
-  const check = await checkItemsExact(
-    TableClient.fromConnectionString(azurite.connectionString, TABLES.driveItems, {
-      allowInsecureConnection: true,
-    }),
-    services.sim,
-    tenantIds,
-  );
-  say(`  itemsExact ${check.exact} (${check.rowsRead} rows read, ${check.itemsExpected} expected)`);
-  return check;
-}
-
-/** Scenario B: ours against the naive loop on the same tenant (two identical copies, one for each). */
-async function scenarioB(services: Services) {
-  say(`Scenario B: ${NAIVE_USERS} users at the ${NAIVE_TIER} tier, the product against the naive loop`);
-  return withAzurite(async (azurite) => {
-    const copy = (tenantId: string): Promise<TenantInfo> =>
-      createTenant(
-        services,
-        tenantSpec(2_001, NAIVE_USERS, NAIVE_TIER, LATENCY_MS, WITHOUT_DRIVE_SHARE.budget, tenantId),
-      );
-    const ours = await copy('b0000000-0000-4000-8000-000000000001');
-    const naiveTenant = await copy('b0000000-0000-4000-8000-000000000002');
-    const oursFigures = await runCrawler(
-      ourJob('B ours', services, azurite, [benchTenant(ours)]),
-      services,
-      azurite,
-    );
-    say(`  ours: ${(oursFigures.result.wallMs / 1000).toFixed(1)} s`);
-    const naiveFigures = await runCrawler(
-      {
-        mode: 'naive',
-        label: 'B naive',
-        env: { ...services.baseEnv, AzureWebJobsStorage: azurite.connectionString },
-        tenants: [benchTenant(naiveTenant)],
-        naive: { clientSecret: services.clientSecret, table: 'NaiveDriveItems' },
-      },
-      services,
-      azurite,
-    );
-    say(`  naive: ${(naiveFigures.result.wallMs / 1000).toFixed(1)} s`);
-    const oursStats = await services.sim.throttleStats(ours.tenantId, services.clientId);
-    const naiveStats = await services.sim.throttleStats(naiveTenant.tenantId, services.clientId);
-    const check = await checkDriveItems(azurite, services, [ours.tenantId]);
-    return { ours, naiveTenant, oursFigures, naiveFigures, oursStats, naiveStats, check };
+    // The other tiers: the rows each run stored against the simulator's count.
+    const counted = infos
+      .slice(CHECKED_TIERS)
+      .every((info, index) => figures.result.tenants[index + CHECKED_TIERS]?.run?.itemsStored === info.items);
+    return { infos, figures, stats, contenders, check, counted };
   });
 }
 
@@ -274,7 +170,10 @@ async function scenarioC(services: Services) {
       );
       say(`  tenant of ${users} users: ${info.licensedUsers} licensed, ${info.items} items`);
       const figures = await runCrawler(
-        ourJob(`C ${users}`, services, azurite, [benchTenant(info)]),
+        {
+          ...ourJob(`C ${users}`, services, azurite, [benchTenant(info)]),
+          liveHeapSampleMs: LIVE_HEAP_SAMPLE_MS,
+        },
         services,
         azurite,
       );
@@ -318,8 +217,17 @@ function steady(services: Services): Promise<SteadyFigures> {
   });
 }
 
-function ratio(numerator: number, denominator: number): number {
-  return denominator > 0 ? numerator / denominator : 0;
+/** The chart of units per second per contender, written beside the figures. */
+function writeChart(path: string, title: string, series: ChartSeries[], budgetPerSecond: number): void {
+  writeFileSync(path, unitsChartSvg(title, series, budgetPerSecond));
+  say(`Chart written to ${path}`);
+}
+
+/** The counters summed over a scenario's runs. */
+type Counts = Pick<ThrottleStats, 'requests' | 'throttled' | 'violations'>;
+
+function sumStats(stats: Counts[], key: keyof Counts): number {
+  return stats.reduce((sum, s) => sum + s[key], 0);
 }
 
 async function main(): Promise<number> {
@@ -327,6 +235,7 @@ async function main(): Promise<number> {
     args: process.argv.slice(2),
     options: {
       json: { type: 'string' },
+      chart: { type: 'string' },
       scale: { type: 'string' },
       only: { type: 'string' },
       windows: { type: 'string' },
@@ -337,34 +246,93 @@ async function main(): Promise<number> {
   if (values.rules !== undefined && values.rules !== 'microsoft' && values.rules !== 'minute') {
     throw new Error('--rules must be microsoft (the default) or minute');
   }
-  throttleRules = values.rules === 'minute' ? undefined : MICROSOFT_THROTTLING;
+  setThrottleRules(values.rules === 'minute' ? undefined : MICROSOFT_THROTTLING);
   say(
-    `Throttling: ${throttleRules ? 'every rule Microsoft documents (MICROSOFT_THROTTLING)' : 'the per-app minute budget only'}`,
+    `Throttling: ${currentThrottleRules() ? 'every rule Microsoft documents (MICROSOFT_THROTTLING)' : 'the per-app minute budget only'}`,
   );
   const scale = values.scale === undefined ? DEFAULT_TIME_SCALE : Number(values.scale);
-  const only = new Set((values.only ?? 'A,B,C,steady').split(',').map((name) => name.trim().toUpperCase()));
+  const only = new Set((values.only ?? PARTS.join(',')).split(',').map((name) => name.trim().toUpperCase()));
+  const unknown = [...only].filter((name) => !(PARTS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only takes ${PARTS.join(', ')} (any case, comma-separated); not ${unknown.join(', ')}`,
+    );
+  }
   const started = Date.now();
   const atStart = machineAtStart();
   say(`Drive Crawler benchmark: time scale ${scale} (a budget minute lasts ${(60 / scale).toFixed(1)} s)`);
   const windows = values.windows === undefined ? WINDOWS_PER_CRAWL : Number(values.windows);
-  // Each scenario gets its own simulated cloud (and Azurite), so none runs beside another's leftovers: after A
-  // the simulator holds some 40,000 seeded users and their drives.
-  const a = only.has('A')
-    ? await withServices(scale, (services) => scenarioA(services, scale, windows))
+  // Each part gets its own simulated cloud (and Azurite), so none runs beside another's leftovers.
+  const a = only.has('A') ? await withServices(scale, (services) => scenarioA(services, windows)) : undefined;
+  const peers = only.has('PEERS') ? await withServices(scale, scenarioPeers) : undefined;
+  const adversity = only.has('ADVERSITY')
+    ? await withServices(scale, (services) => scenarioAdversity(services, scale))
     : undefined;
-  const b = only.has('B') ? await withServices(scale, scenarioB) : undefined;
+  const realistic = only.has('REALISTIC')
+    ? await withServices(REALISTIC_TIME_SCALE, scenarioRealistic)
+    : undefined;
+  const cpuRuns = only.has('CPU') ? await withServices(scale, scenarioCpu) : undefined;
+  const queue = only.has('QUEUE')
+    ? await withServices(scale, (services) => {
+        const licensed = Math.round(
+          (QUEUE_WINDOWS * QUEUE_TIER) / firstCrawlUnitsPerUser(WITHOUT_DRIVE_SHARE.budget),
+        );
+        say(`Queue path: ${licensedToUsers(licensed)} users at the ${QUEUE_TIER} tier, 3 host processes`);
+        return scenarioQueue(services, {
+          spec: tenantSpec(
+            8_001,
+            licensedToUsers(licensed),
+            QUEUE_TIER,
+            LATENCY_MS,
+            WITHOUT_DRIVE_SHARE.budget,
+          ),
+        });
+      })
+    : undefined;
   const c = only.has('C') ? await withServices(scale, scenarioC) : undefined;
   const steadyFigures = only.has('STEADY') ? await withServices(scale, steady) : undefined;
+
+  const chartPath = values.chart ?? 'bench-units.svg';
+  if (peers) {
+    writeChart(
+      chartPath,
+      `Graph units a second at the ${PEERS_TIER} tier (time scale ${scale}): the product and its peers`,
+      peers.series,
+      peers.budgetPerSecond,
+    );
+  }
+  if (adversity) {
+    writeChart(
+      chartPath.replace(/(\.svg)?$/, '-adversity.svg'),
+      `Adversity at the ${adversity.tier} tier: 30% spent by another workload, budget halved after ` +
+        `${adversity.halvedAfterSeconds} s, no RateLimit headers (budget line: before the cut)`,
+      adversity.series,
+      adversity.budgetPerSecond,
+    );
+  }
 
   const zeroCpu: CpuFigure = { seconds: 0, mean: 0, peak: 0 };
   const budgetUtilisation: Record<string, number> = {};
   const budgetUtilisationWholeWindows: Record<string, number> = {};
+  a?.contenders.forEach((figures, index) => {
+    budgetUtilisation[String(TIERS[index])] = figures.budgetUtilisation;
+  });
   a?.stats.forEach((stats, index) => {
-    budgetUtilisation[String(TIERS[index])] = utilisation(stats);
     budgetUtilisationWholeWindows[String(TIERS[index])] = utilisation(stats, 'windowStart');
   });
-  const limited = [...(a?.stats ?? []), ...(b ? [b.oursStats] : [])];
-  const ourStats = [...limited, ...(c?.map((run) => run.stats) ?? [])];
+  // The plain weather: every documented rule, nothing more (adversity is judged on its own).
+  const plain: Counts[] = [
+    ...(a?.stats ?? []),
+    ...(peers?.contenders.product ? [statsOf(peers.contenders.product)] : []),
+    ...(realistic ? [statsOf(realistic.contenders.product)] : []),
+    ...(queue ? [queue.sim] : []),
+  ];
+  const adversityProduct = adversity?.contenders.product;
+  const everyProductRun: Counts[] = [
+    ...plain,
+    ...(adversityProduct ? [statsOf(adversityProduct)] : []),
+    ...(c?.map((run) => run.stats) ?? []),
+  ];
   const runsA = a?.figures.result.tenants ?? [];
   const requestsA = runsA.reduce((sum, t) => sum + (t.summary?.requests ?? 0), 0);
   // Counted by the benchmark in the crawler process of scenario A (its three tenants), not by the product.
@@ -373,39 +341,93 @@ async function main(): Promise<number> {
   const entitiesA = a?.figures.result.driveItemsTransactions.entities ?? 0;
   const large = c?.[1];
   const small = c?.[0];
-  const largeItems = large?.figures.result.tenants[0]?.run?.itemsStored ?? 0;
   const checks: ItemsCheck[] = [
     ...(a ? [a.check] : []),
-    ...(b ? [b.check] : []),
+    ...(peers?.checks ?? []),
+    ...(adversity ? [adversity.check] : []),
+    ...(realistic ? [realistic.check] : []),
+    ...(queue?.itemsCheck ? [queue.itemsCheck] : []),
     ...(c ?? []).flatMap((run) => (run.check ? [run.check] : [])),
   ];
   const steadyExact = Object.values(steadyFigures?.scopes ?? {}).every((scope) => scope.exact);
+  const calibrationNow = (atStart.calibrationCpuMs + calibrationCpuMs()) / 2;
+  const peersBest = peers ? bestPeer(peers.contenders) : undefined;
+  const sequential = peers?.contenders.sequential;
+  const contenders = (
+    list: Partial<Record<ContenderName, ContenderFigures>>,
+  ): Partial<Record<ContenderName, ContenderFigures>> => list;
 
   const partial: Omit<BenchFigures, 'targetsMet'> = {
     budgetUtilisation,
     budgetUtilisationWholeWindows,
-    throttledShare: ratio(
-      limited.reduce((sum, s) => sum + s.throttled, 0),
-      limited.reduce((sum, s) => sum + s.requests, 0),
-    ),
-    retryAfterViolations: ourStats.reduce((sum, s) => sum + s.violations, 0),
+    throttledShare: ratio(sumStats(plain, 'throttled'), sumStats(plain, 'requests')),
+    throttledProductRuns: sumStats(everyProductRun, 'throttled'),
+    retryAfterViolations: sumStats(everyProductRun, 'violations'),
     itemsExact:
       (checks.length > 0 || steadyFigures !== undefined) &&
       checks.every((check) => check.exact) &&
-      steadyExact,
-    speedupVsNaive: b ? ratio(b.naiveFigures.result.wallMs, b.oursFigures.result.wallMs) : 0,
+      steadyExact &&
+      (a?.counted ?? true),
+    speedupVsNaive:
+      sequential && peers ? ratio(sequential.wallSeconds, peers.contenders.product!.wallSeconds) : 0,
     rssRatio: large && small ? ratio(large.figures.result.maxRssKb, small.figures.result.maxRssKb) : 0,
-    cpuMicrosPerItem: large ? ratio(large.figures.result.crawlCpuMicros, largeItems) : 0,
+    liveHeapGrowth: large && small ? ratio(liveHeapOf(large.figures), liveHeapOf(small.figures)) : 0,
+    cpuMicrosPerItem: cpuRuns?.cpuMicrosPerItem ?? 0,
+    cpuMicrosPerItemAtReference: cpuRuns
+      ? (cpuRuns.cpuMicrosPerItem * REFERENCE_CALIBRATION_MS) / calibrationNow
+      : 0,
     memoryMiB: {
       smallPeakRss: (small?.figures.result.maxRssKb ?? 0) / 1024,
       largePeakRss: (large?.figures.result.maxRssKb ?? 0) / 1024,
       smallPeakHeapUsed: small?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
       largePeakHeapUsed: large?.figures.result.memoryPeaksMiB.heapUsed ?? 0,
-      largeLiveHeapAfterFullGc: large?.figures.result.liveHeapPeakMiB ?? 0,
+      smallLiveHeap: small ? liveHeapOf(small.figures) : 0,
+      largeLiveHeap: large ? liveHeapOf(large.figures) : 0,
     },
     ...(steadyFigures ? { steadyStateUnitsPerDrive: steadyFigures.steadyStateUnitsPerDrive } : {}),
     requestsPerRoundTrip: ratio(requestsA, roundTripsA),
     entitiesPerTransaction: ratio(entitiesA, transactionsA),
+    ...(peers
+      ? {
+          peers: {
+            tier: PEERS_TIER,
+            product: peers.contenders.product!,
+            ...(peersBest ? { bestPeer: { name: peersBest.name, ...peersBest.figures } } : {}),
+          },
+        }
+      : {}),
+    ...(adversity
+      ? {
+          adversity: {
+            tier: adversity.tier,
+            product: adversity.contenders.product!,
+            ...(adversity.contenders.fixedRate
+              ? { bestPeer: { name: 'fixedRate' as const, ...adversity.contenders.fixedRate } }
+              : {}),
+          },
+        }
+      : {}),
+    ...(realistic
+      ? {
+          realistic: {
+            budgetUtilisation: realistic.contenders.product.budgetUtilisation,
+            entitiesPerTransactionAll: realistic.entitiesPerTransactionAll,
+            entitiesPerSecondNeeded: realistic.entitiesPerSecondNeeded,
+            entitiesPerSecondDelivered: realistic.entitiesPerSecondDelivered,
+            cpuMicrosPerItem: realistic.cpuMicrosPerItem,
+          },
+        }
+      : {}),
+    ...(queue
+      ? {
+          queue: {
+            budgetUtilisation: queueContender(queue).budgetUtilisation,
+            endToEndSeconds: queue.endToEndSeconds,
+            peakRssMiB: queue.hosts.map((host) => host.peakRssMiB),
+            transactionsPerItem: queue.transactionsPerItem,
+          },
+        }
+      : {}),
     cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
     machine: machineInfo(atStart),
     timeScale: scale,
@@ -414,13 +436,18 @@ async function main(): Promise<number> {
       ...(a
         ? {
             A: {
-              tenants: a.infos.map((info, index) => ({
-                tier: TIERS[index],
-                ...info,
-                sim: a.stats[index],
-                run: runsA[index]?.run,
-                summary: runsA[index]?.summary,
-              })),
+              tiers: Object.fromEntries(
+                a.infos.map((info, index) => [
+                  String(TIERS[index]),
+                  {
+                    ...info,
+                    contenders: contenders({ product: a.contenders[index]! }),
+                    sim: withoutSeries(a.stats[index]!),
+                    run: runsA[index]?.run,
+                    summary: runsA[index]?.summary,
+                  },
+                ]),
+              ),
               itemsCheck: a.check,
               allTransactions: a.figures.result.allTransactions,
               allTransactionEntities: a.figures.result.allTransactionEntities,
@@ -432,21 +459,43 @@ async function main(): Promise<number> {
             },
           }
         : {}),
-      ...(b
+      ...(peers
         ? {
-            B: {
-              tenant: b.ours,
-              ours: {
-                sim: b.oursStats,
-                run: b.oursFigures.result.tenants[0]?.run,
-                ...cpuFields(b.oursFigures),
-              },
-              naive: {
-                sim: b.naiveStats,
-                counters: b.naiveFigures.result.naive,
-                ...cpuFields(b.naiveFigures),
-              },
-              itemsCheck: b.check,
+            peers: {
+              tenant: peers.tenant,
+              tiers: { [String(PEERS_TIER)]: { contenders: peers.contenders } },
+              itemsChecks: peers.checks,
+              product: cpuFields(peers.product),
+            },
+          }
+        : {}),
+      ...(adversity
+        ? {
+            adversity: {
+              tenant: adversity.tenant,
+              halvedAfterSeconds: adversity.halvedAfterSeconds,
+              tiers: { [String(adversity.tier)]: { contenders: adversity.contenders } },
+              itemsCheck: adversity.check,
+              product: cpuFields(adversity.product),
+            },
+          }
+        : {}),
+      ...(realistic
+        ? {
+            realistic: {
+              ...realistic,
+              crawl: cpuFields(realistic.crawl),
+              run: realistic.crawl.result.tenants[0]?.run,
+              tiers: { [String(realistic.tier)]: { contenders: realistic.contenders } },
+            },
+          }
+        : {}),
+      ...(cpuRuns ? { cpu: { ...cpuRuns, crawls: cpuRuns.crawls.map(cpuFields) } } : {}),
+      ...(queue
+        ? {
+            queue: {
+              ...queue,
+              tiers: { [String(QUEUE_TIER)]: { contenders: { product: queueContender(queue) } } },
             },
           }
         : {}),
@@ -455,9 +504,10 @@ async function main(): Promise<number> {
         ? {
             C: c.map((run) => ({
               tenant: run.info,
-              sim: run.stats,
+              sim: withoutSeries(run.stats),
               run: run.figures.result.tenants[0]?.run,
               crawlCpuSeconds: run.figures.result.crawlCpuMicros / 1e6,
+              liveHeapMiB: liveHeapOf(run.figures),
               ...cpuFields(run.figures),
             })),
           }
@@ -471,6 +521,33 @@ async function main(): Promise<number> {
     say(`Figures written to ${values.json}`);
   }
   return 0;
+}
+
+/** The counters a contender's figures came from, for sums over scenarios. */
+function statsOf(figures: ContenderFigures): Counts {
+  return { requests: figures.requests, throttled: figures.throttled, violations: figures.violations ?? 0 };
+}
+
+/** Statistics without their per-second series (the chart has them; the JSON stays readable). */
+function withoutSeries(
+  stats: ThrottleStats,
+): Omit<ThrottleStats, 'unitsBySecond' | 'throttledUnitsBySecond'> {
+  const { unitsBySecond: _all, throttledUnitsBySecond: _throttled, ...rest } = stats;
+  return rest;
+}
+
+/** The heap a crawl really held: its peak right after full GCs, or after the one forced at its end. */
+function liveHeapOf(figures: CrawlRunFigures): number {
+  return Math.max(figures.result.liveHeapPeakMiB, figures.result.liveHeapAtEndMiB ?? 0);
+}
+
+function queueContender(queue: Awaited<ReturnType<typeof scenarioQueue>>): ContenderFigures {
+  const { run } = queue;
+  return contenderFigures({
+    stats: queue.sim,
+    startedAt: Date.parse(run.startedAt),
+    finishedAt: run.finishedAt ? Date.parse(run.finishedAt) : Date.now(),
+  });
 }
 
 main().then(
