@@ -62,6 +62,8 @@ export class BudgetLearner {
   /** Reset times that agree (one window's); the next window's give the window length. */
   #resetCluster: { at: number; count: number; longestResetMs: number; lastAt: number } | undefined;
   #windowCandidate: number | undefined;
+  /** The shortest distance seen between two window boundaries (a window without headers makes a multiple). */
+  #shortestBoundaryMs = Number.POSITIVE_INFINITY;
   /**
    * The first window's length as this pacer saw it: from its first grant to the reset its first `RateLimit`
    * answer named, taken only when the server had counted no more than this pacer sent (the window began with
@@ -241,6 +243,20 @@ export class BudgetLearner {
   }
 
   /**
+   * A distance between two boundaries that is a whole multiple of the shortest seen is that shortest distance: the
+   * windows between passed without a `RateLimit-*` answer (spent under 80%, or the headers left out), and a window
+   * learned from the multiple would halve the pace, which then keeps every other window under 80%.
+   */
+  #shortestWhole(distance: number, tolerance: number, plausible: (length: number) => boolean): number {
+    const shortest = this.#shortestBoundaryMs;
+    if (!Number.isFinite(shortest) || distance < 1.5 * shortest) return distance;
+    const multiple = Math.round(distance / shortest);
+    return Math.abs(distance - multiple * shortest) <= multiple * tolerance && plausible(shortest)
+      ? shortest
+      : distance;
+  }
+
+  /**
    * Learns the window length of a fixed-window budget: answers of one window agree on when it resets; after
    * it resets (answers without headers again), the next window's answers agree on a reset one window later. A
    * length counts once two boundaries in a row agree on it; budgets of other shapes (sliding windows, buckets)
@@ -259,15 +275,23 @@ export class BudgetLearner {
     const reset =
       cluster !== undefined && now >= cluster.at - tolerance && this.#plainAnswerAt > cluster.lastAt;
     if (cluster && reset && cluster.count >= 3 && resetAt > cluster.at) {
-      const candidate = resetAt - cluster.at;
-      const plausible =
-        candidate >= cluster.longestResetMs - tolerance && candidate >= MIN_WINDOW_LATENCIES * latencyMs;
-      // Two window boundaries in a row the same distance apart: a fixed window, and this is its length.
+      const plausible = (length: number): boolean =>
+        length >= cluster.longestResetMs - tolerance && length >= MIN_WINDOW_LATENCIES * latencyMs;
+      const candidate = this.#shortestWhole(resetAt - cluster.at, 2 * tolerance, plausible);
+      if (plausible(candidate)) this.#shortestBoundaryMs = Math.min(this.#shortestBoundaryMs, candidate);
+      // Two window boundaries in a row the same distance apart: a fixed window, and this is its length. A
+      // boundary closer than the learned window proves it shorter at once.
       const previous = this.#windowCandidate;
-      if (plausible && previous !== undefined && Math.abs(candidate - previous) <= 2 * tolerance) {
+      if (plausible(candidate) && previous !== undefined && Math.abs(candidate - previous) <= 2 * tolerance) {
+        this.#windowMs = candidate;
+      } else if (
+        plausible(candidate) &&
+        this.#windowMs !== undefined &&
+        candidate < this.#windowMs - 2 * tolerance
+      ) {
         this.#windowMs = candidate;
       }
-      this.#windowCandidate = plausible ? candidate : undefined;
+      this.#windowCandidate = plausible(candidate) ? candidate : undefined;
     }
     this.#resetCluster = { at: resetAt, count: 1, longestResetMs: resetMs, lastAt: now };
   }

@@ -439,6 +439,37 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     expect(pacer.stats().rateUnitsPerSecond / 400).toBeLessThan(0.97);
   });
 
+  it.each([
+    ['a window passes without RateLimit headers', [1, 2, 4, 6, 7]],
+    ['the first boundaries it sees are two windows apart', [1, 3, 5, 6]],
+  ])('learns the window, not a multiple of it, when %s', async (_name, windows) => {
+    const windowMs = 1_500;
+    const clock = new FakeClock(START);
+    const pacer = fastPacer(clock);
+    // Three answers late in each listed window agree on its reset; a plain answer after it shows it reset.
+    for (const k of windows) {
+      const boundary = START + k * windowMs;
+      await clock.advance(boundary - 300 - clock.now());
+      for (let i = 0; i < 3; i++) {
+        await acquireNow(clock, pacer);
+        pacer.settle(
+          UNITS,
+          answer(200, {
+            'RateLimit-Limit': '600',
+            'RateLimit-Remaining': '100',
+            'RateLimit-Reset': ((boundary - clock.now()) / 1000).toFixed(3),
+          }),
+        );
+      }
+      await clock.advance(boundary + 10 - clock.now());
+      await acquireNow(clock, pacer);
+      pacer.settle(UNITS, answer(200));
+    }
+
+    expect(pacer.stats().windowMs).toBeGreaterThan(windowMs * 0.98);
+    expect(pacer.stats().windowMs).toBeLessThan(windowMs * 1.02);
+  });
+
   it('holds through injected 503s without lowering its rate', async () => {
     const clock = new FakeClock(START);
     const shape = fixedWindow(600, 2_000, START);
