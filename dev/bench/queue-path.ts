@@ -5,6 +5,7 @@
  * (`POST /api/tenants/{id}/crawl` on the first host) and watched through `GET /api/tenants` until it ends.
  */
 import { TableClient } from '@azure/data-tables';
+import type { RunCounters, RunStatus } from '../../src/crawl/crawl-runs';
 import { QUEUES, TABLES } from '../../src/storage/storage-clients';
 import type { TenantInfo, TenantSpec, ThrottleStats } from '../sim/types';
 import type { TsChild } from './children';
@@ -49,22 +50,12 @@ export interface QueueScenarioOptions {
 }
 
 /** The newest run of a tenant as `GET /api/tenants` shows it (`lastRun`, docs/contract.md). */
-export interface RunRow {
+export interface RunRow extends RunCounters {
   runId: string;
-  status: 'running' | 'succeeded' | 'failed';
+  status: RunStatus;
   error: string | null;
   startedAt: string;
   finishedAt: string | null;
-  usersSeen: number;
-  usersCrawled: number;
-  usersWithoutDrive: number;
-  usersSkipped: number;
-  itemsStored: number;
-  itemsDeleted: number;
-  itemsRead: number;
-  requests: number;
-  throttled: number;
-  unitsSpent: number;
   budgetPerMinute: number | null;
   timeOverIdeal: number | null;
 }

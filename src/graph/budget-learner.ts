@@ -62,6 +62,8 @@ export class BudgetLearner {
   /** Reset times that agree (one window's); the next window's give the window length. */
   #resetCluster: { at: number; count: number; longestResetMs: number; lastAt: number } | undefined;
   #windowCandidate: number | undefined;
+  /** How many boundary distances the learned window is the mean of. */
+  #windowSamples = 0;
   /** The shortest distance seen between two window boundaries (a window without headers makes a multiple). */
   #shortestBoundaryMs = Number.POSITIVE_INFINITY;
   /**
@@ -243,6 +245,21 @@ export class BudgetLearner {
   }
 
   /**
+   * Takes in a window length two boundaries agreed on. One that agrees with the learned length refines it (the
+   * mean of all that agreed: with resets in whole seconds each distance is off by up to a second, which at a short
+   * window would set the pace several percent off); one that does not replaces it.
+   */
+  #learnWindow(length: number, tolerance: number): void {
+    if (this.#windowMs !== undefined && Math.abs(length - this.#windowMs) <= tolerance) {
+      this.#windowSamples += 1;
+      this.#windowMs += (length - this.#windowMs) / this.#windowSamples;
+      return;
+    }
+    this.#windowMs = length;
+    this.#windowSamples = 1;
+  }
+
+  /**
    * A distance between two boundaries that is a whole multiple of the shortest seen is that shortest distance: the
    * windows between passed without a `RateLimit-*` answer (spent under 80%, or the headers left out), and a window
    * learned from the multiple would halve the pace, which then keeps every other window under 80%.
@@ -283,13 +300,13 @@ export class BudgetLearner {
       // boundary closer than the learned window proves it shorter at once.
       const previous = this.#windowCandidate;
       if (plausible(candidate) && previous !== undefined && Math.abs(candidate - previous) <= 2 * tolerance) {
-        this.#windowMs = candidate;
+        this.#learnWindow(candidate, 2 * tolerance);
       } else if (
         plausible(candidate) &&
         this.#windowMs !== undefined &&
         candidate < this.#windowMs - 2 * tolerance
       ) {
-        this.#windowMs = candidate;
+        this.#learnWindow(candidate, 2 * tolerance);
       }
       this.#windowCandidate = plausible(candidate) ? candidate : undefined;
     }

@@ -470,6 +470,36 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     expect(pacer.stats().windowMs).toBeLessThan(windowMs * 1.02);
   });
 
+  it('learns a window from whole-second resets as the mean of the distances, not the last one', async () => {
+    const windowMs = 15_000;
+    const clock = new FakeClock(START);
+    const pacer = fastPacer(clock);
+    // Each window's answers come a different time before its end; `RateLimit-Reset` rounds up to whole seconds,
+    // so each boundary is seen up to a second late, and two in a row may be 14.4 to 15.8 s apart.
+    const before = [2_300, 2_900, 2_100, 2_700, 2_500, 2_200, 2_800, 2_400];
+    for (const [index, early] of before.entries()) {
+      const boundary = START + (index + 1) * windowMs;
+      await clock.advance(boundary - early - clock.now());
+      for (let i = 0; i < 3; i++) {
+        await acquireNow(clock, pacer);
+        pacer.settle(
+          UNITS,
+          answer(200, {
+            'RateLimit-Limit': '6000',
+            'RateLimit-Remaining': '1000',
+            'RateLimit-Reset': String(Math.ceil(early / 1000)),
+          }),
+        );
+      }
+      await clock.advance(boundary + 10 - clock.now());
+      await acquireNow(clock, pacer);
+      pacer.settle(UNITS, answer(200));
+    }
+
+    expect(pacer.stats().windowMs).toBeGreaterThan(windowMs * 0.98);
+    expect(pacer.stats().windowMs).toBeLessThan(windowMs * 1.02);
+  });
+
   it('holds through injected 503s without lowering its rate', async () => {
     const clock = new FakeClock(START);
     const shape = fixedWindow(600, 2_000, START);
