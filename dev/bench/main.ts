@@ -304,8 +304,8 @@ async function main(): Promise<number> {
   if (adversity) {
     writeChart(
       chartPath.replace(/(\.svg)?$/, '-adversity.svg'),
-      `Adversity at the ${adversity.tier} tier: 30% spent by another workload, budget halved after ` +
-        `${adversity.halvedAfterSeconds} s, no RateLimit headers (budget line: before the cut)`,
+      `Adversity, ${adversity.tier} tier: 30% to another workload, budget halved at ` +
+        `${adversity.halvedAfterSeconds} s, no RateLimit headers`,
       adversity.series,
       adversity.budgetPerSecond,
     );
