@@ -11,6 +11,14 @@ export interface ChartSeries {
   throttledUnitsBySecond?: number[];
 }
 
+/** A contender's series from the simulator's per-second counters of its tenant. */
+export function seriesOf(
+  name: string,
+  stats: { unitsBySecond: number[]; throttledUnitsBySecond: number[] },
+): ChartSeries {
+  return { name, unitsBySecond: stats.unitsBySecond, throttledUnitsBySecond: stats.throttledUnitsBySecond };
+}
+
 const COLOURS = ['#0b6bcb', '#c2410c', '#15803d', '#7e22ce', '#a16207'];
 const WIDTH = 900;
 const HEIGHT = 420;

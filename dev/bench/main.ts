@@ -28,7 +28,7 @@ import { MICROSOFT_THROTTLING } from '../sim/types';
 import { calibrationCpuMs, cpuTicks } from './calibration';
 import type { ChartSeries } from './chart';
 import { unitsChartSvg } from './chart';
-import type { ContenderFigures, ContenderName } from './contenders';
+import type { ContenderFigures } from './contenders';
 import { bestPeer, contenderFigures } from './contenders';
 import type { Services } from './harness';
 import { benchTenant, createTenant, runCrawler, say, withAzurite, withServices } from './harness';
@@ -353,9 +353,6 @@ async function main(): Promise<number> {
   const calibrationNow = (atStart.calibrationCpuMs + calibrationCpuMs()) / 2;
   const peersBest = peers ? bestPeer(peers.contenders) : undefined;
   const sequential = peers?.contenders.sequential;
-  const contenders = (
-    list: Partial<Record<ContenderName, ContenderFigures>>,
-  ): Partial<Record<ContenderName, ContenderFigures>> => list;
 
   const partial: Omit<BenchFigures, 'targetsMet'> = {
     budgetUtilisation,
@@ -441,7 +438,7 @@ async function main(): Promise<number> {
                   String(TIERS[index]),
                   {
                     ...info,
-                    contenders: contenders({ product: a.contenders[index]! }),
+                    contenders: { product: a.contenders[index]! },
                     sim: withoutSeries(a.stats[index]!),
                     run: runsA[index]?.run,
                     summary: runsA[index]?.summary,

@@ -10,6 +10,7 @@
 import type { RunningAzurite } from '../azurite';
 import type { TenantInfo } from '../sim/types';
 import type { ChartSeries } from './chart';
+import { seriesOf } from './chart';
 import type { ContenderFigures, ContenderName } from './contenders';
 import { contenderFigures } from './contenders';
 import type { Services } from './harness';
@@ -96,10 +97,8 @@ export async function scenarioAdversity(services: Services, scale: number): Prom
       });
       clearTimeout(timer);
       const stats = await services.sim.throttleStats(tenant.tenantId, services.clientId);
-      const span =
-        name === 'product'
-          ? runSpan(figures, 0)
-          : { startedAt: figures.result.crawlStartedAt, finishedAt: figures.result.crawlEndedAt };
+      // The product's run row, or a peer's crawl (it keeps no row).
+      const span = runSpan(figures, 0);
       // What the budget offered over the run (the tier's rate, halved from the cut on), less what the other
       // workload got of it (the simulator's count).
       const fullRate = (TIER / 60) * scale;
@@ -109,11 +108,7 @@ export async function scenarioAdversity(services: Services, scale: number): Prom
           1000 -
         stats.otherWorkloadUnits;
       contenders[name] = contenderFigures({ stats, ...span, budgetUnits });
-      series.push({
-        name,
-        unitsBySecond: stats.unitsBySecond,
-        throttledUnitsBySecond: stats.throttledUnitsBySecond,
-      });
+      series.push(seriesOf(name, stats));
       const done = contenders[name];
       say(
         `  ${name}: ${done.wallSeconds.toFixed(1)} s, utilisation ${done.budgetUtilisation.toFixed(3)}, ` +

@@ -10,6 +10,7 @@
 import type { RunningAzurite } from '../azurite';
 import type { TenantInfo } from '../sim/types';
 import type { ChartSeries } from './chart';
+import { seriesOf } from './chart';
 import type { ContenderFigures, ContenderName } from './contenders';
 import { contenderFigures } from './contenders';
 import type { Services } from './harness';
@@ -93,11 +94,7 @@ export async function scenarioPeers(services: Services): Promise<PeersFigures> {
     );
     const productStats = await services.sim.throttleStats(productTenant.tenantId, services.clientId);
     contenders.product = contenderFigures({ stats: productStats, ...runSpan(product, 0) });
-    series.push({
-      name: 'product',
-      unitsBySecond: productStats.unitsBySecond,
-      throttledUnitsBySecond: productStats.throttledUnitsBySecond,
-    });
+    series.push(seriesOf('product', productStats));
     say(`  product: ${contenders.product.wallSeconds.toFixed(1)} s`);
     const checks = [await checkDriveItems(azurite, services, [productTenant.tenantId])];
 
@@ -124,17 +121,12 @@ export async function scenarioPeers(services: Services): Promise<PeersFigures> {
       const stats = await services.sim.throttleStats(tenant.tenantId, services.clientId);
       contenders[peer.name] = contenderFigures({
         stats,
-        startedAt: figures.result.crawlStartedAt,
-        finishedAt: figures.result.crawlEndedAt,
+        ...runSpan(figures, 0),
         ...(outcome.stoppedAtDeadline
           ? { partial: { usersDone: outcome.users, usersTotal: outcome.usersTotal } }
           : {}),
       });
-      series.push({
-        name: peer.name,
-        unitsBySecond: stats.unitsBySecond,
-        throttledUnitsBySecond: stats.throttledUnitsBySecond,
-      });
+      series.push(seriesOf(peer.name, stats));
       const done = contenders[peer.name]!;
       say(
         `  ${peer.name}: ${done.wallSeconds.toFixed(1)} s${outcome.stoppedAtDeadline ? ' (extrapolated)' : ''}, ` +
