@@ -177,6 +177,18 @@ export class NodeHttpMessageHandler implements Middleware {
   }
 }
 
+/**
+ * Calls `fn` once the event loop has been through its poll phase, where it reads what has arrived on sockets.
+ * A request is sent from a timer, a promise continuation or another answer's callback, and Node runs those before
+ * it reads the sockets again: a busy process (a long answer parsed, a GC pause, a starved CPU) could otherwise
+ * write a request while a `429` it has already received waits unread in a socket buffer. The first `setImmediate`
+ * reaches the end of the current loop turn, the second the end of the next, after one whole poll phase (which
+ * does not block while an immediate is pending): microseconds when the process is idle (docs/throttling.md).
+ */
+function afterPendingReads(fn: () => void): void {
+  setImmediate(() => setImmediate(fn));
+}
+
 interface Outgoing {
   url: URL;
   method: string;
@@ -202,15 +214,18 @@ function send({ url, method, headers, body, signal, gate, onHead, onChunk }: Out
     });
     // Nothing is written until the socket is connected: headers and body leave together in `write`, after the
     // hold is read in the same tick. (A request ended at once would have its bytes queued on a connecting
-    // socket, to leave when the connection opens, whatever had arrived meanwhile.)
+    // socket, to leave when the connection opens, whatever had arrived meanwhile.) With a gate, the process first
+    // reads what its sockets have received (`afterPendingReads`), so a 429 already in a socket's buffer holds it.
     const write = (): void => {
+      if (req.destroyed) return;
       const until = gate?.holdUntil() ?? 0;
       if (until > Date.now()) req.destroy(new HeldBack(until));
       else req.end(body);
     };
+    const gatedWrite = gate ? () => afterPendingReads(write) : write;
     req.once('socket', (socket) => {
-      if (!socket.connecting) write();
-      else socket.once(secure ? 'secureConnect' : 'connect', write);
+      if (!socket.connecting) gatedWrite();
+      else socket.once(secure ? 'secureConnect' : 'connect', gatedWrite);
     });
     const onAbort = (): void => {
       req.destroy(signal ? abortError(signal) : undefined);

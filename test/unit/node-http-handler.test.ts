@@ -2,6 +2,7 @@ import { Client, ResponseType } from '@microsoft/microsoft-graph-client';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import {
   isForeignOrigin,
@@ -254,6 +255,65 @@ describe('NodeHttpMessageHandler', () => {
     } finally {
       evil.closeAllConnections();
       await new Promise((resolve) => evil.close(resolve));
+    }
+  });
+  it('reads what its sockets received before writing: a 429 waiting unread in a buffer holds the next request', async () => {
+    // The server runs on a thread of its own, so it can answer while this one is busy. flags: [0] go (this thread
+    // lets the server answer /a), [1] the 429 of /a has been handed to the socket, [2] requests for /b received.
+    const flags = new Int32Array(new SharedArrayBuffer(12));
+    const worker = new Worker(
+      `const { createServer } = require('node:http');
+       const { parentPort, workerData: flags } = require('node:worker_threads');
+       const server = createServer((req, res) => {
+         if (req.url.endsWith('/b')) Atomics.add(flags, 2, 1);
+         if (!req.url.endsWith('/a')) return res.end('{}');
+         parentPort.postMessage('a');
+         Atomics.wait(flags, 0, 0, 10000);
+         res.on('finish', () => { Atomics.store(flags, 1, 1); Atomics.notify(flags, 1); });
+         res.writeHead(429, { 'Retry-After': '5' });
+         res.end('{}');
+       });
+       server.keepAliveTimeout = 60000;
+       server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+      { eval: true, workerData: flags },
+    );
+    try {
+      const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+      let hold = 0;
+      const graph = Client.initWithMiddleware({
+        baseUrl: `http://127.0.0.1:${port}/`,
+        defaultVersion: 'v1.0',
+        customHosts: new Set(['127.0.0.1']),
+        middleware: new NodeHttpMessageHandler({ holdUntil: () => hold }),
+      });
+      const get = (path: string) => graph.api(path).responseType(ResponseType.RAW);
+      // Two kept-alive connections: /b goes out on one while /a is on the other.
+      await Promise.all([get('/warm').get(), get('/warm').get()]);
+      const answerOfA = get('/a')
+        .option('onAnswerHead', (status: number) => {
+          if (status === 429) hold = Date.now() + 5_000;
+        })
+        .get() as Promise<Response>;
+      const errorOfB = await new Promise<unknown>((resolve) => {
+        worker.once('message', () => {
+          // /a has arrived: let the server answer it, and stay busy until its 429 is in this side's socket buffer.
+          Atomics.store(flags, 0, 1);
+          Atomics.notify(flags, 0);
+          Atomics.wait(flags, 1, 0, 10_000);
+          get('/b')
+            .get()
+            .then(
+              () => resolve(undefined),
+              (caught: unknown) => resolve(caught),
+            );
+        });
+      });
+      expect((await answerOfA).status).toBe(429);
+      expect(isHeldBack(errorOfB)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(Atomics.load(flags, 2)).toBe(0);
+    } finally {
+      await worker.terminate();
     }
   });
 });
