@@ -131,7 +131,11 @@ export async function crawlUserBatch(deps: CrawlDeps, message: UserBatchMessage)
   try {
     await assertStillOnboarded(deps, tenantId);
   } catch (error) {
-    if (!(error instanceof TenantOffboarded)) throw error;
+    if (!(error instanceof TenantOffboarded)) {
+      // The work is done but not recorded: its requests count with the failure, and the retry redoes the piece.
+      await recordFailure(deps, message, attempt, graph.counters, error);
+      throw error;
+    }
     deps.logger.info('batch stopped: the tenant was offboarded', { tenantId, runId, batch: message.batch });
     return;
   }
@@ -668,8 +672,8 @@ async function recordFailure(
   try {
     await deps.progress.recordFailedAttempt(message.tenantId, message.runId, attempt, counters, reason);
   } catch {
-    // Storage may be what failed: the queue retries the batch either way, and RunProgress keeps this attempt's
-    // counters to record with the run's next write.
+    // Storage may be what failed: the queue retries the batch either way, and this attempt's requests go uncounted,
+    // the one gap the run's `requests` may have (README, "Crawl bookkeeping").
   }
   deps.logger.warn('batch attempt failed', {
     tenantId: message.tenantId,

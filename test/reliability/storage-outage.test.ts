@@ -1,3 +1,4 @@
+import { RestError } from '@azure/data-tables';
 import { TcpProxy, storagePorts, withStoragePorts } from '../../dev/tcp-proxy';
 import { crawlInline } from '../../src/crawl/inline-crawl';
 import { storageConnectionString } from '../support/sim';
@@ -122,5 +123,45 @@ describe('crawl through a storage outage', () => {
       `8 s outage: ${seen.requests} requests seen by Graph, ${run.requests} counted, ${unrecorded} unrecordable`,
     );
     expectRequestsWithinBound(run.requests, seen.requests, unrecorded);
+  });
+  it('counts the requests of an attempt that did its work and then could not read the tenant before its bookkeeping', async () => {
+    const tenant = await onboard(app.cloud, app.context, app.clientId, { users: 60, itemsPerUser: [0, 8] });
+    const record = await app.context.registry.get(tenant.tenantId);
+    const deps = app.context.crawlDeps();
+    // Once the first batch's skips are recorded (the last step of its work), the next tenant read fails, as an
+    // unreachable storage account would after the client's retries.
+    let failNext = false;
+    let failed = 0;
+    const recordBatch = deps.skips.recordBatch.bind(deps.skips);
+    const readTenant = deps.registry.get.bind(deps.registry);
+    const spies = [
+      jest.spyOn(deps.skips, 'recordBatch').mockImplementation(async (...args) => {
+        await recordBatch(...args);
+        if (failed === 0) failNext = true;
+      }),
+      jest.spyOn(deps.registry, 'get').mockImplementation(async (tenantId) => {
+        if (!failNext) return readTenant(tenantId);
+        failNext = false;
+        failed += 1;
+        throw new RestError('connect ECONNREFUSED', { code: 'ECONNREFUSED' });
+      }),
+    ];
+    const since = Date.now();
+    try {
+      const [result] = await crawlInline(deps, { tenants: record ? [record] : [] });
+      expect(result?.run?.status).toBe('succeeded');
+    } finally {
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    expect(failed).toBe(1);
+    const { run } = await expectExactCrawl(
+      app.cloud,
+      app.context,
+      tenant.tenantId,
+      (await app.context.runs.latest(tenant.tenantId))!.runId,
+    );
+    // The failed attempt's requests are in the run (its failure recorded), and the retry's once more.
+    const seen = await graphRequestsSeen(app.cloud, tenant.tenantId, app.clientId, since);
+    expect(run.requests).toBe(seen.requests);
   });
 });
