@@ -124,10 +124,6 @@ export async function onboard(
 }
 
 /**
- * The Graph requests the simulator received for the tenant from the app since `since` (each request inside a
- * `$batch` counts, the `$batch` envelope does not), and how many it answered 429 or 503.
- */
-/**
  * The resource units the simulator charged the app in the tenant since `since`; those of them whose answers never
  * reached the crawler because the connection was reset under their `$batch` (the simulator answers a `$batch`'s
  * inner requests, logging each, then logs the `$batch` itself: status 0 when it reset the connection instead of
@@ -159,6 +155,10 @@ export async function graphUnitsSeen(
   return { charged, lostToResets, answeredUncharged };
 }
 
+/**
+ * The Graph requests the simulator received for the tenant from the app since `since` (each request inside a
+ * `$batch` counts, the `$batch` envelope does not), and how many it answered 429 or 503.
+ */
 export async function graphRequestsSeen(
   cloud: SimControl,
   tenantId: string,
