@@ -11,9 +11,7 @@ import type { Route } from './http-host';
 import { createHttpHost, listen } from './http-host';
 import type { QueueHandler } from './queue-worker';
 import { deliverOnce, readQueueRules } from './queue-worker';
-
-/** The longest delay `setTimeout` holds (2^31 - 1 ms, 24.8 days); Node fires a longer one at once, with a warning. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { fireAt } from './fire-at';
 
 export interface LocalHostOptions {
   port: number;
@@ -93,7 +91,7 @@ export async function startLocalHost(
 
   let stopped = false;
   const loops: Promise<void>[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer: (() => void) | undefined;
   if (options.workers !== false) {
     loops.push(
       (async () => {
@@ -109,32 +107,24 @@ export async function startLocalHost(
         }
       })(),
     );
-    /** Fires the crawl plan at `next`, waiting in steps a timer can hold (Node fires a longer delay at once). */
+    /** Fires the crawl plan at `next`. */
     const waitFor = (next: Date): void => {
-      const delay = next.getTime() - Date.now();
-      if (delay > MAX_TIMER_MS) {
-        timer = setTimeout(() => waitFor(next), MAX_TIMER_MS);
-        return;
-      }
-      timer = setTimeout(
-        () => {
-          const invocation = new InvocationContext({ functionName: 'crawlPlan' });
-          crawl
-            .plan(
-              {
-                isPastDue: false,
-                schedule: { adjustForDST: false },
-                scheduleStatus: { last: '', next: next.toISOString(), lastUpdated: new Date().toISOString() },
-              },
-              invocation,
-            )
-            .catch(() => undefined)
-            .finally(() => {
-              if (!stopped) schedule();
-            });
-        },
-        Math.max(0, delay),
-      );
+      cancelTimer = fireAt(next.getTime(), () => {
+        const invocation = new InvocationContext({ functionName: 'crawlPlan' });
+        crawl
+          .plan(
+            {
+              isPastDue: false,
+              schedule: { adjustForDST: false },
+              scheduleStatus: { last: '', next: next.toISOString(), lastUpdated: new Date().toISOString() },
+            },
+            invocation,
+          )
+          .catch(() => undefined)
+          .finally(() => {
+            if (!stopped) schedule();
+          });
+      });
     };
     const schedule = (): void => {
       waitFor(nextScheduledRun(context.config.crawlSchedule, context.now()));
@@ -155,7 +145,7 @@ export async function startLocalHost(
     },
     stop: async () => {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      cancelTimer?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await Promise.all(loops);

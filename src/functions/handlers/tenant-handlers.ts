@@ -23,6 +23,12 @@ const json = (status: number, body: unknown): HttpResponseInit => ({
 });
 const failed = (): HttpResponseInit => json(500, { error: 'internal_error' });
 
+/** The route's tenant ID in lower case, or undefined when it is not a GUID (no such tenant can exist). */
+function tenantIdOf(request: HttpRequest): string | undefined {
+  const tenantId = (request.params.tenantId ?? '').toLowerCase();
+  return GUID.test(tenantId) ? tenantId : undefined;
+}
+
 /** The operator's routes: the tenant list, "crawl this tenant now" and offboarding. */
 export function tenantHandlers(getContext: ContextProvider) {
   return {
@@ -41,8 +47,8 @@ export function tenantHandlers(getContext: ContextProvider) {
         context,
         'tenants/offboard',
         async () => {
-          const tenantId = (request.params.tenantId ?? '').toLowerCase();
-          if (!GUID.test(tenantId)) return json(404, { error: 'tenant_not_found' });
+          const tenantId = tenantIdOf(request);
+          if (tenantId === undefined) return json(404, { error: 'tenant_not_found' });
           const ctx = getContext();
           const outcome = await offboardTenant(
             {
@@ -65,8 +71,8 @@ export function tenantHandlers(getContext: ContextProvider) {
         context,
         'tenants/crawl',
         async () => {
-          const tenantId = (request.params.tenantId ?? '').toLowerCase();
-          if (!GUID.test(tenantId)) return json(404, { error: 'tenant_not_found' });
+          const tenantId = tenantIdOf(request);
+          if (tenantId === undefined) return json(404, { error: 'tenant_not_found' });
           const full = request.query.get('full');
           if (full !== null && full !== 'true' && full !== 'false') {
             return json(400, { error: 'invalid_request', message: 'full must be true or false' });
