@@ -121,6 +121,8 @@ export class TenantPacer {
 
   readonly #holdState: TenantHold;
   #missingRetryAfter = 0;
+  /** The last hold a budget `429` without `RateLimit-*` asked for, until an answer after it gets through. */
+  #unheadedHoldMs = 0;
   /** What Graph's `RateLimit-*` headers have said of the budget, its window and the allowance left. */
   readonly #budget = new BudgetLearner();
   #firstGrantAt: number | undefined;
@@ -218,10 +220,18 @@ export class TenantPacer {
         waitMs = Math.min(DEFAULT_HOLD_MS * 2 ** this.#missingRetryAfter, MAX_DEFAULT_HOLD_MS);
         this.#missingRetryAfter += 1;
       }
-      this.#extendHold(now + waitMs * (1 + HOLD_MARGIN_SHARE) + HOLD_MARGIN_MS, now, true);
       // A budget 429 carries `RateLimit-*` (the budget is past 80%), unless this server never sends them; a 503
       // or another 429 is the service's trouble: it holds, but says nothing about the budget.
       const rateLimited = info.remaining !== undefined || info.limit !== undefined;
+      if (outcome.status === 429 && !echo && !rateLimited) {
+        // Throttled again with nothing through since the last such hold: the window has not reset. Its
+        // `Retry-After` may be a share of the time left (docs/graph-facts.md, "Throttling"), so each would be
+        // shorter than the last and each probe would meet a window still spent; waiting the last hold again
+        // reaches the reset in one more probe.
+        waitMs = Math.max(waitMs, this.#unheadedHoldMs);
+        this.#unheadedHoldMs = waitMs;
+      }
+      this.#extendHold(now + waitMs * (1 + HOLD_MARGIN_SHARE) + HOLD_MARGIN_MS, now, true);
       if (outcome.status === 429 && !echo && (rateLimited || !this.#budget.headersSeen)) {
         this.#bucket.decrease(DECREASE_ON_429, now, this.#inFlight.latencyMs);
       }
@@ -231,6 +241,8 @@ export class TenantPacer {
       }
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;
+      // An answer to a request sent after the hold: the window has reset.
+      if (now >= this.#hold) this.#unheadedHoldMs = 0;
     }
     this.#poke();
   }

@@ -586,6 +586,28 @@ describe('TenantPacer after a 429 or 503', () => {
     expect(waiting.every((w) => w.at !== undefined && w.error === undefined)).toBe(true);
   });
 
+  it('after a probe is throttled again without RateLimit headers, waits at least the last hold again', async () => {
+    const clock = new FakeClock(START);
+    const pacer = fastPacer(clock);
+    await acquireNow(clock, pacer);
+    // Graph's Retry-After may be a share of the time to the window's reset (here half of 8 s, then half of the
+    // 4 s left): waiting only the newer, shorter one would send probe after probe into a window still spent.
+    pacer.settle(UNITS, answer(429, { 'Retry-After': '4' }));
+    await clock.advance(4_100);
+    await acquireNow(clock, pacer);
+    const probeThrottledAt = clock.now();
+    pacer.settle(UNITS, answer(429, { 'Retry-After': '2' }));
+    expect(pacer.holdUntil() - probeThrottledAt).toBeGreaterThanOrEqual(4_000);
+    // Once an answer gets through, the window has reset: the next hold is what its Retry-After says.
+    await clock.advance(4_100);
+    await acquireNow(clock, pacer);
+    pacer.settle(UNITS, answer(200));
+    await acquireNow(clock, pacer);
+    const laterAt = clock.now();
+    pacer.settle(UNITS, answer(429, { 'Retry-After': '1' }));
+    expect(pacer.holdUntil() - laterAt).toBeLessThan(1_100);
+  });
+
   it('extends the hold when a later answer asks for longer', async () => {
     const clock = new FakeClock(START);
     const pacer = fastPacer(clock);
