@@ -399,7 +399,14 @@ export class TenantPacer {
     if (elapsedMs <= 0 || now < this.#hold || this.#budget.nearBudget()) return;
     const latencyMs = this.#inFlight.latencyMs;
     const ceiling = this.#safety * this.#budget.ceiling(now, latencyMs);
-    this.#bucket.grow(elapsedMs, now, this.#budget.period(latencyMs), latencyMs, ceiling);
+    this.#bucket.grow(
+      elapsedMs,
+      now,
+      this.#budget.period(latencyMs),
+      latencyMs,
+      ceiling,
+      this.#inFlight.count,
+    );
   }
 
   // ---- holds ----

@@ -12,6 +12,12 @@ const BATCH_REQUESTS = 20;
  * comes (at 80% of the budget), what is already on its way is about ln 2 / 8 of 80%, some 7% of the budget.
  */
 const SLOW_START_LATENCIES = 8;
+/**
+ * Slow start stops doubling while this many `$batch`es' worth of requests are in flight. A server that never sends
+ * `RateLimit-*` shows its budget only with a `429`, and that throttles everything in flight with it: past two
+ * batches, a faster pace only spends the window sooner (docs/throttling.md).
+ */
+const SLOW_START_BATCHES_IN_FLIGHT = 2;
 /** After slow start, probing upward adds this fraction of the rate per probe period. */
 const PROBE_GAIN = 0.1;
 
@@ -101,9 +107,18 @@ export class RateBucket {
 
   /**
    * The rate held requests back for `elapsedMs`: try a little more (twice as much per 8 latencies in slow start,
-   * 10% per period after it), up to `ceiling` (the budget's rate as last known) unless already above it.
+   * 10% per period after it), up to `ceiling` (the budget's rate as last known) unless already above it. Slow
+   * start does not grow while `inFlightRequests` fill two `$batch`es.
    */
-  grow(elapsedMs: number, now: number, periodMs: number, latencyMs: number, ceiling: number): void {
+  grow(
+    elapsedMs: number,
+    now: number,
+    periodMs: number,
+    latencyMs: number,
+    ceiling: number,
+    inFlightRequests: number,
+  ): void {
+    if (this.#slowStart && inFlightRequests >= SLOW_START_BATCHES_IN_FLIGHT * BATCH_REQUESTS) return;
     const dt = Math.min(elapsedMs, periodMs / 4);
     const rate = this.#tenantRate;
     const grown = this.#slowStart

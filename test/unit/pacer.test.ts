@@ -138,12 +138,19 @@ class GraphLikeServer {
   #lastRetryAfterMs = 0;
   readonly #faults: { share: number; status: number; retryAfterMs: number; rand: () => number } | undefined;
 
-  /** `faults`: that share of calls answers `status` with a `Retry-After` and no `RateLimit-*` (not charged). */
+  readonly #headers: boolean;
+
+  /**
+   * `faults`: that share of calls answers `status` with a `Retry-After` and no `RateLimit-*` (not charged).
+   * `headers: false`: no answer carries `RateLimit-*` (a budget 429 has its `Retry-After` only).
+   */
   constructor(
     readonly shape: BudgetShape,
     faults?: { share: number; status: number; retryAfterMs: number },
+    options: { headers?: boolean } = {},
   ) {
     this.#faults = faults && { ...faults, rand: random(7) };
+    this.#headers = options.headers ?? true;
   }
 
   call(now: number, units: number): { outcome: PacerOutcome; retryUntil: number | undefined } {
@@ -166,11 +173,13 @@ class GraphLikeServer {
       };
     }
     const charge = this.shape.charge(now, units);
-    const rateLimit = {
-      'RateLimit-Limit': String(this.shape.limit),
-      'RateLimit-Remaining': String(Math.max(0, Math.floor(charge.remaining))),
-      'RateLimit-Reset': seconds(charge.resetMs),
-    };
+    const rateLimit: Record<string, string> = this.#headers
+      ? {
+          'RateLimit-Limit': String(this.shape.limit),
+          'RateLimit-Remaining': String(Math.max(0, Math.floor(charge.remaining))),
+          'RateLimit-Reset': seconds(charge.resetMs),
+        }
+      : {};
     if (!charge.ok) {
       this.throttled += 1;
       this.#lastRetryAfterMs = charge.retryAfterMs;
@@ -425,6 +434,28 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     expect(throttledShare(result, learned)).toBeLessThanOrEqual(0.005);
     expect(utilisation(server, learned, end)).toBeGreaterThanOrEqual(0.85);
     expect(pacer.stats().limit).toBe(server.shape.limit);
+  });
+
+  it('keeps two $batches in flight at most in slow start, so a first 429 without RateLimit headers costs little', async () => {
+    // A budget 25 times the start, shown by nothing but a 429; six callers, each sending $batches of 20.
+    const windowMs = 2_000;
+    const clock = new FakeClock(START);
+    const server = new GraphLikeServer(fixedWindow(1_000, windowMs, START), undefined, { headers: false });
+    const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
+    const result = await crawl({
+      clock,
+      server,
+      pacers: [pacer],
+      workers: 6,
+      batch: 20,
+      latencyMs: 40,
+      durationMs: windowMs,
+    });
+
+    expect(result.violations).toBe(0);
+    // The first window is spent (slow start found the budget), and its 429 met two $batches or less.
+    expect(server.unitsBetween(START, START + windowMs)).toBeGreaterThanOrEqual(900);
+    expect(result.sends.filter((send) => send.status === 429).length).toBeLessThanOrEqual(40);
   });
 
   it('learns the length of a fixed window from its reset times and paces at its budget', async () => {
