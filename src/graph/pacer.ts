@@ -12,6 +12,7 @@ import { SharedSync } from './shared-sync';
 import type { Waiter } from './waiter-queue';
 import { WaiterQueue } from './waiter-queue';
 import { TenantHold } from './tenant-hold';
+import { UnheadedHolds } from './unheaded-holds';
 
 export type { PacerOutcome } from './rate-limit-headers';
 
@@ -121,8 +122,7 @@ export class TenantPacer {
 
   readonly #holdState: TenantHold;
   #missingRetryAfter = 0;
-  /** The last hold a budget `429` without `RateLimit-*` asked for, until an answer after it gets through. */
-  #unheadedHoldMs = 0;
+  readonly #unheadedHolds = new UnheadedHolds();
   /** What Graph's `RateLimit-*` headers have said of the budget, its window and the allowance left. */
   readonly #budget = new BudgetLearner();
   #firstGrantAt: number | undefined;
@@ -223,14 +223,8 @@ export class TenantPacer {
       // A budget 429 carries `RateLimit-*` (the budget is past 80%), unless this server never sends them; a 503
       // or another 429 is the service's trouble: it holds, but says nothing about the budget.
       const rateLimited = info.remaining !== undefined || info.limit !== undefined;
-      if (outcome.status === 429 && !echo && !rateLimited) {
-        // Throttled again with nothing through since the last such hold: the window has not reset. Its
-        // `Retry-After` may be a share of the time left (docs/graph-facts.md, "Throttling"), so each would be
-        // shorter than the last and each probe would meet a window still spent; waiting the last hold again
-        // reaches the reset in one more probe.
-        waitMs = Math.max(waitMs, this.#unheadedHoldMs);
-        this.#unheadedHoldMs = waitMs;
-      }
+      // Without `RateLimit-Reset`, a `Retry-After` may end before the window resets (see `UnheadedHolds`).
+      if (outcome.status === 429 && !echo && !rateLimited) waitMs = this.#unheadedHolds.hold(waitMs);
       this.#extendHold(now + waitMs * (1 + HOLD_MARGIN_SHARE) + HOLD_MARGIN_MS, now, true);
       if (outcome.status === 429 && !echo && (rateLimited || !this.#budget.headersSeen)) {
         this.#bucket.decrease(DECREASE_ON_429, now, this.#inFlight.latencyMs);
@@ -242,7 +236,7 @@ export class TenantPacer {
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;
       // An answer to a request sent after the hold: the window has reset.
-      if (now >= this.#hold) this.#unheadedHoldMs = 0;
+      if (now >= this.#hold) this.#unheadedHolds.through();
     }
     this.#poke();
   }

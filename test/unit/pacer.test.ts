@@ -629,14 +629,16 @@ describe('TenantPacer after a 429 or 503', () => {
     const probeThrottledAt = clock.now();
     pacer.settle(UNITS, answer(429, { 'Retry-After': '2' }));
     expect(pacer.holdUntil() - probeThrottledAt).toBeGreaterThanOrEqual(4_000);
-    // Once an answer gets through, the window has reset: the next hold is what its Retry-After says.
+    // Once an answer gets through, the window has reset; the reset came twice the first Retry-After after the
+    // 429, so the next such 429 holds twice its Retry-After, and its first probe gets through.
     await clock.advance(4_100);
     await acquireNow(clock, pacer);
     pacer.settle(UNITS, answer(200));
     await acquireNow(clock, pacer);
     const laterAt = clock.now();
     pacer.settle(UNITS, answer(429, { 'Retry-After': '1' }));
-    expect(pacer.holdUntil() - laterAt).toBeLessThan(1_100);
+    expect(pacer.holdUntil() - laterAt).toBeGreaterThanOrEqual(2_000);
+    expect(pacer.holdUntil() - laterAt).toBeLessThan(2_100);
   });
 
   it('extends the hold when a later answer asks for longer', async () => {
