@@ -177,16 +177,28 @@ export class NodeHttpMessageHandler implements Middleware {
   }
 }
 
+/** A loop turn longer than this may have let an answer arrive after its poll phase read the sockets. */
+const BUSY_TURN_MS = 10;
+/** Poll phases waited at most before a request is written however busy the process is. */
+const MAX_READ_TURNS = 8;
+
 /**
- * Calls `fn` once the event loop has been through its poll phase, where it reads what has arrived on sockets.
- * A request is sent from a timer, a promise continuation or another answer's callback, and Node runs those before
- * it reads the sockets again: a busy process (a long answer parsed, a GC pause, a starved CPU) could otherwise
- * write a request while a `429` it has already received waits unread in a socket buffer. The first `setImmediate`
- * reaches the end of the current loop turn, the second the end of the next, after one whole poll phase (which
- * does not block while an immediate is pending): microseconds when the process is idle (docs/throttling.md).
+ * Calls `fn` once the event loop has been through a poll phase, where it reads what has arrived on sockets, and
+ * that phase was recent. A request is sent from a timer, a promise continuation or another answer's callback, and
+ * Node runs those before it reads the sockets again: a busy process (a long answer parsed, a GC pause, a starved
+ * CPU) could otherwise write a request while a `429` it has already received waits unread in a socket buffer. The
+ * first `setImmediate` reaches the end of the current loop turn, the second the end of the next, after one whole
+ * poll phase (which does not block while an immediate is pending). When those turns took long, an answer may have
+ * arrived while the poll phase's callbacks ran: the sockets are read once more (docs/throttling.md).
  */
-function afterPendingReads(fn: () => void): void {
-  setImmediate(() => setImmediate(fn));
+function afterPendingReads(fn: () => void, turns = 1): void {
+  const from = performance.now();
+  setImmediate(() =>
+    setImmediate(() => {
+      if (performance.now() - from > BUSY_TURN_MS && turns < MAX_READ_TURNS) afterPendingReads(fn, turns + 1);
+      else fn();
+    }),
+  );
 }
 
 interface Outgoing {
