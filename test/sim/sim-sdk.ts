@@ -10,16 +10,12 @@ import { randomBytes } from 'node:crypto';
 import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
 import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
 import type { AppSpec, RequestLogEntry, RequestLogFilter, TenantInfo, TenantSpec } from '../../dev/sim/types';
+import { uniqueSeed } from '../support/unique-seed';
+
+export { uniqueSeed };
 
 /** The redirect URI the simulator's test apps register. */
 export const REDIRECT_URI = 'http://127.0.0.1:7071/api/consent/callback';
-
-let nextSeed = 1000 + Math.floor(Math.random() * 1_000_000);
-
-/** A seed no other tenant of this process uses (tests share one simulator per file). */
-export function uniqueSeed(): number {
-  return nextSeed++;
-}
 
 /** A new app registration with one secret; the secret is returned for credentials. */
 export async function newApp(

@@ -6,6 +6,7 @@ import { loadConfig } from '../../src/config';
 import type { LogFields } from '../../src/logging/logger';
 import { createLogger } from '../../src/logging/logger';
 import { sim, storageConnectionString } from './sim';
+export { uniqueSeed } from './unique-seed';
 import { operatorCredential } from '../../dev/sim/operator-credential';
 import { setUpAppCredential } from '../../dev/app-credential-setup';
 
@@ -110,14 +111,6 @@ export async function createTestApp(
     env: appEnv,
     newInstance: build,
   };
-}
-
-let seedCounter = Math.floor(Math.random() * 1_000_000);
-
-/** A seed no other test in this run uses (tenant IDs derive from it). */
-export function uniqueSeed(): number {
-  seedCounter += 1;
-  return seedCounter * 7919 + process.pid;
 }
 
 /** A free loopback port (for a local host whose callback URL must be registered before it starts). */
