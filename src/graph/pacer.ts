@@ -223,14 +223,16 @@ export class TenantPacer {
       // A budget 429 carries `RateLimit-*` (the budget is past 80%), unless this server never sends them; a 503
       // or another 429 is the service's trouble: it holds, but says nothing about the budget.
       const rateLimited = info.remaining !== undefined || info.limit !== undefined;
-      // Without `RateLimit-Reset`, a `Retry-After` may end before the window resets (see `UnheadedHolds`).
-      if (outcome.status === 429 && !echo && !rateLimited) waitMs = this.#unheadedHolds.hold(waitMs);
+      const fresh429 = outcome.status === 429 && !echo;
+      // Without `RateLimit-Reset`, a `Retry-After` may end before the window resets (see `UnheadedHolds`): the
+      // hold is stretched by what the last spell needed, and a probe goes first after it, not the queue.
+      const unheaded429 = fresh429 && !rateLimited;
+      if (unheaded429) waitMs = this.#unheadedHolds.hold(waitMs);
       this.#extendHold(now + waitMs * (1 + HOLD_MARGIN_SHARE) + HOLD_MARGIN_MS, now, true);
-      if (outcome.status === 429 && !echo && (rateLimited || !this.#budget.headersSeen)) {
+      if (fresh429 && (rateLimited || !this.#budget.headersSeen)) {
         this.#bucket.decrease(DECREASE_ON_429, now, this.#inFlight.latencyMs);
       }
-      // Without `RateLimit-Reset`, the hold may end before the window resets: a probe goes first, not the queue.
-      if (outcome.status === 429 && !echo && !rateLimited) {
+      if (unheaded429) {
         this.#budget.probeAfterHold(this.#hold, PROBE_UNITS_AFTER_HOLD, this.#inFlight.latencyMs);
       }
     } else if (outcome.status !== 0) {
