@@ -15,7 +15,15 @@ export interface TelemetrySettings {
    * a component with local authentication off (as infra/ makes it) refuses.
    */
   entra: { clientId: string | undefined } | undefined;
+  /**
+   * The metrics' `service.name`, which Application Insights shows as `cloud_RoleName`: `WEBSITE_SITE_NAME` (the
+   * function app's name, which the platform sets and the host's own telemetry carries), else `drive-crawler`.
+   */
+  roleName: string;
 }
+
+/** The role name where the platform names no site (a local run). */
+export const DEFAULT_ROLE_NAME = 'drive-crawler';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -73,5 +81,6 @@ export function readTelemetrySettings(
   const entra = authentication === '' ? undefined : parseAuthentication(authentication);
   if (typeof entra === 'string') problems.push(entra);
   if (problems.length > 0 || typeof entra === 'string') throw new ConfigError(problems);
-  return { connectionString: new Secret(connectionString), entra };
+  const roleName = env.WEBSITE_SITE_NAME?.trim() || DEFAULT_ROLE_NAME;
+  return { connectionString: new Secret(connectionString), entra, roleName };
 }

@@ -14,6 +14,7 @@ import { AzureMonitorMetricExporter } from '@azure/monitor-opentelemetry-exporte
 import type { Meter } from '@opentelemetry/api';
 import { createNoopMeter } from '@opentelemetry/api';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { TelemetrySettings } from '../telemetry-config';
 import { VERSION } from '../version';
@@ -65,6 +66,8 @@ export function startTelemetry(
   if (!settings) return TELEMETRY_OFF;
   const exporter = options.exporter ?? new AzureMonitorMetricExporter(azureMonitorExporterOptions(settings));
   const provider = new MeterProvider({
+    // Without a service name the exporter reports `unknown_service:node` as every row's `cloud_RoleName`.
+    resource: resourceFromAttributes({ 'service.name': settings.roleName, 'service.version': VERSION }),
     readers: [
       new PeriodicExportingMetricReader({
         exporter,

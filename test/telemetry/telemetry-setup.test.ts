@@ -134,7 +134,10 @@ describe('telemetry setup', () => {
 
   it('exports what was recorded when shut down, and stops listening for the exit', async () => {
     const exporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
-    const settings = readTelemetrySettings({ APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING });
+    const settings = readTelemetrySettings({
+      APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
+      WEBSITE_SITE_NAME: 'func-drivecrawler-prod',
+    });
     const hooks = process.listenerCount('beforeExit');
     // The in-memory exporter stands in for Azure Monitor's; the interval is long, so only shutdown() exports.
     const telemetry = startTelemetry(settings, { exporter, exportIntervalMs: 86_400_000 });
@@ -148,5 +151,21 @@ describe('telemetry setup', () => {
       .getMetrics()
       .flatMap((resource) => resource.scopeMetrics.flatMap((scope) => scope.metrics));
     expect(exported.map((metric) => metric.descriptor.name)).toContain(METRICS.consentOutcomes);
+    // The function app's name is the rows' `cloud_RoleName`, as on the host's own telemetry.
+    expect(exporter.getMetrics()[0]?.resource.attributes).toMatchObject({
+      'service.name': 'func-drivecrawler-prod',
+      'service.version': expect.any(String) as unknown,
+    });
+  });
+
+  it('names the role drive-crawler where the platform names no site', () => {
+    const settings = readTelemetrySettings({ APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING });
+    expect(settings?.roleName).toBe('drive-crawler');
+    expect(
+      readTelemetrySettings({
+        APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
+        WEBSITE_SITE_NAME: ' ',
+      })?.roleName,
+    ).toBe('drive-crawler');
   });
 });
