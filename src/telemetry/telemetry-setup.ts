@@ -13,8 +13,8 @@ import type { AzureMonitorExporterOptions } from '@azure/monitor-opentelemetry-e
 import { AzureMonitorMetricExporter } from '@azure/monitor-opentelemetry-exporter';
 import type { Meter } from '@opentelemetry/api';
 import { createNoopMeter } from '@opentelemetry/api';
-import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { TelemetrySettings } from '../telemetry-config';
 import { VERSION } from '../version';

@@ -6,9 +6,10 @@ import { loadConfig } from '../../src/config';
 import type { LogFields } from '../../src/logging/logger';
 import { createLogger } from '../../src/logging/logger';
 import { sim, storageConnectionString } from './sim';
-export { uniqueSeed } from './unique-seed';
 import { operatorCredential } from '../../dev/sim/operator-credential';
 import { setUpAppCredential } from '../../dev/app-credential-setup';
+
+export { uniqueSeed } from './unique-seed';
 
 export const TEST_REDIRECT_URI = 'http://127.0.0.1:7071/api/consent/callback';
 
