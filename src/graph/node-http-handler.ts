@@ -178,9 +178,9 @@ export class NodeHttpMessageHandler implements Middleware {
 }
 
 /** A loop turn longer than this may have let an answer arrive after its poll phase read the sockets. */
-const BUSY_TURN_MS = 10;
+export const BUSY_TURN_MS = 10;
 /** Poll phases waited at most before a request is written however busy the process is. */
-const MAX_READ_TURNS = 8;
+export const MAX_READ_TURNS = 8;
 
 /**
  * Calls `fn` once the event loop has been through a poll phase, where it reads what has arrived on sockets, and
@@ -191,7 +191,7 @@ const MAX_READ_TURNS = 8;
  * poll phase (which does not block while an immediate is pending). When those turns took long, an answer may have
  * arrived while the poll phase's callbacks ran: the sockets are read once more (docs/throttling.md).
  */
-function afterPendingReads(fn: () => void, turns = 1): void {
+export function afterPendingReads(fn: () => void, turns = 1): void {
   const from = performance.now();
   setImmediate(() =>
     setImmediate(() => {

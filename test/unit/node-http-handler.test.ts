@@ -5,9 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import {
+  afterPendingReads,
+  BUSY_TURN_MS,
   isForeignOrigin,
   isHeldBack,
   MAX_ANSWER_BYTES,
+  MAX_READ_TURNS,
   NodeHttpMessageHandler,
 } from '../../src/graph/node-http-handler';
 
@@ -315,5 +318,50 @@ describe('NodeHttpMessageHandler', () => {
     } finally {
       await worker.terminate();
     }
+  });
+});
+
+describe('afterPendingReads (what a gated request waits for before it is written)', () => {
+  /** Counts event loop turns: a chain of immediates, one per check phase, each busy for `busyMs` if asked. */
+  function countTurns(busyMs = 0): { turns: () => number; stop: () => void } {
+    let turns = 0;
+    let on = true;
+    const tick = (): void => {
+      turns += 1;
+      const until = performance.now() + busyMs;
+      while (performance.now() < until) {
+        // a busy turn: a long answer parsed, a GC pause, a starved CPU
+      }
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    return { turns: () => turns, stop: () => (on = false) };
+  }
+
+  it('waits for a poll phase more when the turns it waited were busy: an answer may have come meanwhile', async () => {
+    const counter = countTurns();
+    const ranAfter = await new Promise<number>((resolve) => {
+      afterPendingReads(() => resolve(counter.turns()));
+      // One busy turn: the poll phase after it is the first that surely read what arrived during it.
+      setImmediate(() => {
+        const until = performance.now() + 3 * BUSY_TURN_MS;
+        while (performance.now() < until) {
+          // busy
+        }
+      });
+    });
+    counter.stop();
+    // Two turns for the first look, two more after the busy one.
+    expect(ranAfter).toBeGreaterThanOrEqual(4);
+  });
+
+  it('writes after a bounded number of looks however busy every turn is', async () => {
+    const counter = countTurns(2 * BUSY_TURN_MS);
+    const ranAfter = await new Promise<number>((resolve) =>
+      afterPendingReads(() => resolve(counter.turns())),
+    );
+    counter.stop();
+    expect(ranAfter).toBeGreaterThanOrEqual(2 * MAX_READ_TURNS - 1);
+    expect(ranAfter).toBeLessThanOrEqual(2 * MAX_READ_TURNS + 1);
   });
 });
