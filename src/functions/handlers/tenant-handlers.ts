@@ -5,6 +5,7 @@ import { listTenantsWithRuns } from '../../crawl/list-tenants';
 import type { ContextProvider } from '../runtime';
 import { answerSafely, invocationLogger } from '../runtime';
 import { offboardTenant, offboardingTables } from '../../crawl/offboard-tenant';
+import { checkedTenantId } from '../../status/status-links';
 
 /** How long one `DELETE` deletes before it answers (the operator asks again while rows remain). */
 const OFFBOARD_BUDGET_MS = 20_000;
@@ -14,7 +15,6 @@ const JSON_HEADERS = {
   'Cache-Control': 'no-store',
   'X-Content-Type-Options': 'nosniff',
 };
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const json = (status: number, body: unknown): HttpResponseInit => ({
   status,
@@ -22,12 +22,6 @@ const json = (status: number, body: unknown): HttpResponseInit => ({
   body: JSON.stringify(body),
 });
 const failed = (): HttpResponseInit => json(500, { error: 'internal_error' });
-
-/** The route's tenant ID in lower case, or undefined when it is not a GUID (no such tenant can exist). */
-function tenantIdOf(request: HttpRequest): string | undefined {
-  const tenantId = (request.params.tenantId ?? '').toLowerCase();
-  return GUID.test(tenantId) ? tenantId : undefined;
-}
 
 /** The operator's routes: the tenant list, "crawl this tenant now" and offboarding. */
 export function tenantHandlers(getContext: ContextProvider) {
@@ -47,7 +41,8 @@ export function tenantHandlers(getContext: ContextProvider) {
         context,
         'tenants/offboard',
         async () => {
-          const tenantId = tenantIdOf(request);
+          // Not a GUID: no such tenant can exist.
+          const tenantId = checkedTenantId(request.params.tenantId);
           if (tenantId === undefined) return json(404, { error: 'tenant_not_found' });
           const ctx = getContext();
           const outcome = await offboardTenant(
@@ -71,7 +66,8 @@ export function tenantHandlers(getContext: ContextProvider) {
         context,
         'tenants/crawl',
         async () => {
-          const tenantId = tenantIdOf(request);
+          // Not a GUID: no such tenant can exist.
+          const tenantId = checkedTenantId(request.params.tenantId);
           if (tenantId === undefined) return json(404, { error: 'tenant_not_found' });
           const full = request.query.get('full');
           if (full !== null && full !== 'true' && full !== 'false') {
