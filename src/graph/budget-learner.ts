@@ -103,6 +103,11 @@ export class BudgetLearner {
     this.#allowance = { units, until: holdEnd + 2 * latencyMs + 50, headroom: 0, probe: units };
   }
 
+  /** Whether only a probe may go until the next answer (see `probeAfterHold` and `#lapse`). */
+  get probing(): boolean {
+    return (this.#allowance?.probe ?? 0) > 0;
+  }
+
   /** A request of `units` was granted: it comes out of the allowance. */
   spend(units: number): void {
     if (this.#allowance) this.#allowance.units -= units;

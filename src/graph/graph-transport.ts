@@ -175,13 +175,24 @@ export class GraphTransport {
   }
 
   /**
-   * Sends one `$batch` of GETs, each paced and charged at its own price in units; answers come back in the order
-   * of `gets`.
+   * Sends `gets` as one `$batch`, each paced and charged at its own price in units; answers come back in the order
+   * of `gets`. While the pacer probes (after a hold that named no reset), the requests granted so far leave at once
+   * and the rest follow in another `$batch`: a probe that meets a window still spent costs one request, not a
+   * `$batch` of them (docs/throttling.md).
    */
   async batch(gets: ReadonlyArray<{ path: string; units: number }>): Promise<BatchAnswer[]> {
-    const requests = gets.map(({ path }, index) => ({ id: String(index + 1), method: 'GET', url: path }));
+    const answers: BatchAnswer[] = [];
+    while (answers.length < gets.length) answers.push(...(await this.#batchPart(gets, answers.length)));
+    return answers;
+  }
+
+  /** Acquires `gets` from `start` on (all, or those granted before the pacer began to probe) and sends them. */
+  async #batchPart(
+    gets: ReadonlyArray<{ path: string; units: number }>,
+    start: number,
+  ): Promise<BatchAnswer[]> {
     const pacer = this.#options.pacer;
-    let acquired = 0;
+    let end = start;
     let outer: SendResult;
     // An inner 429/503 is known only once the whole body is parsed; from the moment its bytes arrive the tenant
     // is held (pinned), so that nothing leaves before its `Retry-After` is read (docs/throttling.md).
@@ -190,19 +201,24 @@ export class GraphTransport {
       unpin ??= pacer.pinHold?.();
     });
     try {
-      for (; acquired < requests.length; acquired += 1) {
-        await pacer.acquire(gets[acquired]!.units, this.#options.signal);
+      while (end < gets.length) {
+        await pacer.acquire(gets[end]!.units, this.#options.signal);
+        end += 1;
+        if (pacer.probing?.()) break;
       }
+      const requests = gets
+        .slice(start, end)
+        .map(({ path }, index) => ({ id: String(start + index + 1), method: 'GET', url: path }));
       outer = await this.send('POST', `${this.origin}/v1.0/$batch`, 0, {}, { requests }, true, watch);
     } catch (error) {
       unpin?.();
       // No answer (no token, an abort): the units granted so far go back, or the tenant's pacer would keep
       // counting them in flight.
-      for (let i = 0; i < acquired; i += 1)
+      for (let i = start; i < end; i += 1)
         pacer.settle(gets[i]!.units, { status: 0, headers: headerBag({}) });
       throw error;
     }
-    if (outer.sent) this.counters.requests += requests.length;
+    if (outer.sent) this.counters.requests += end - start;
     const byId = new Map<string, BatchAnswer>();
     if (outer.status >= 200 && outer.status < 300) {
       for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? [])
@@ -210,17 +226,14 @@ export class GraphTransport {
     }
     // Released in the same tick as the settling below, which declares the real holds.
     unpin?.();
-    return requests.map((request, index) => {
-      const { units } = gets[index]!;
-      const answer = byId.get(request.id) ?? {
-        id: request.id,
-        status: outer.status === 200 ? 0 : outer.status,
-      };
+    return gets.slice(start, end).map(({ units }, index) => {
+      const id = String(start + index + 1);
+      const answer = byId.get(id) ?? { id, status: outer.status === 200 ? 0 : outer.status };
       const status = answer.status;
       if (isThrottle(status)) this.counters.throttled += 1;
       // Only an inner answer proves Graph took the request (and charged it).
-      if (byId.has(request.id)) this.counters.unitsSpent += units;
-      this.#options.pacer.settle(units, { status, headers: headerBag(answer.headers) });
+      if (byId.has(id)) this.counters.unitsSpent += units;
+      pacer.settle(units, { status, headers: headerBag(answer.headers) });
       return answer;
     });
   }

@@ -52,4 +52,9 @@ export interface RequestPacer {
   holdUntil?(): number;
   /** Holds the tenant until the returned function is called (a throttled answer is being read). */
   pinHold?(): () => void;
+  /**
+   * Whether only a probe may go until an answer comes (after a hold that named no reset): a `$batch` then leaves
+   * with the requests granted so far instead of waiting to fill.
+   */
+  probing?(): boolean;
 }

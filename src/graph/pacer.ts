@@ -66,9 +66,19 @@ const CONTINUATION_TICKS = 3;
 
 /** Multiplicative decrease on a budget 429 and on running out of a `RateLimit` allowance. */
 const DECREASE_ON_429 = 0.7;
-/** Units that may go when a hold from a `429` without `RateLimit-*` ends, before any answer says the window reset. */
-const PROBE_UNITS_AFTER_HOLD = 20;
+/**
+ * Units that may go when a hold from a `429` without `RateLimit-*` ends, before any answer says the window reset:
+ * one request of the dearest kind the crawl sends (a listing page), which a `$batch` sends alone (see `probing`).
+ */
+const PROBE_UNITS_AFTER_HOLD = 2;
 const DECREASE_ON_EXHAUSTION = 0.9;
+/**
+ * Without `RateLimit-*`, the pace after a spell of budget `429`s is at most this multiple of what got through since
+ * the spell before it ended: the room above it is for a budget that grows, not for spending a window sooner.
+ */
+const PACE_OVER_GOODPUT = 1.25;
+/** What got through is measured over at least this many latencies (a window is at least 20 long). */
+const GOODPUT_MIN_LATENCIES = 20;
 /** Retry-After when a 429/503 gives none: doubles per throttle in a row, up to the cap. */
 const DEFAULT_HOLD_MS = 1_000;
 const MAX_DEFAULT_HOLD_MS = 30_000;
@@ -136,6 +146,10 @@ export class TenantPacer {
   #lastGrantAt = Number.NEGATIVE_INFINITY;
 
   #unitsAcquired = 0;
+  /** Units of requests answered and not throttled. */
+  #unitsAnswered = 0;
+  /** When the last spell of budget `429`s without `RateLimit-*` ended, and the units answered by then. */
+  #spellEnded: { at: number; unitsAnswered: number } | undefined;
   #throttled = 0;
   #holds = 0;
 
@@ -237,8 +251,9 @@ export class TenantPacer {
       }
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;
+      this.#unitsAnswered += units;
       // An answer to a request sent after the hold: the window has reset.
-      if (now >= this.#hold) this.#unheadedHolds.through();
+      if (now >= this.#hold && this.#unheadedHolds.through()) this.#paceToGoodput(now);
     }
     this.#poke();
   }
@@ -246,6 +261,11 @@ export class TenantPacer {
   /** When the current hold ends (ms, the clock's time); in the past or 0 when there is none. */
   holdUntil(): number {
     return this.#holdState.until();
+  }
+
+  /** Whether only a probe may go until an answer comes: a `$batch` should leave with what it has. */
+  probing(): boolean {
+    return this.#budget.probing;
   }
 
   /** Holds the tenant until the returned function is called (see `TenantHold.pin`). */
@@ -403,6 +423,26 @@ export class TenantPacer {
       ceiling,
       this.#inFlight.count,
     );
+  }
+
+  /**
+   * A spell of budget `429`s without `RateLimit-*` is over: the window has reset. What got through since the spell
+   * before it ended (or since the first grant) is what the budget let through, a window spent and waited out, so the
+   * pace comes down to a little above it: a faster one spends the next window no sooner than needed to fill it, and
+   * has more requests in flight, all throttled, when its `429` comes (docs/throttling.md).
+   */
+  #paceToGoodput(now: number): void {
+    const from =
+      this.#spellEnded ??
+      (this.#firstGrantAt === undefined ? undefined : { at: this.#firstGrantAt, unitsAnswered: 0 });
+    this.#spellEnded = { at: now, unitsAnswered: this.#unitsAnswered };
+    if (!from || this.#budget.headersSeen) return;
+    const elapsedMs = now - from.at;
+    if (elapsedMs < GOODPUT_MIN_LATENCIES * this.#inFlight.latencyMs) return;
+    const goodput = (((this.#unitsAnswered - from.unitsAnswered) * this.#bucket.share) / elapsedMs) * 1000;
+    if (goodput > 0) {
+      this.#bucket.setTenantRate(Math.min(this.#bucket.tenantRate, PACE_OVER_GOODPUT * goodput), now);
+    }
   }
 
   // ---- holds ----

@@ -37,6 +37,46 @@ describe('TenantGraph $batch and the pacer', () => {
     expect(drivePacer(tenant.tenantId).stats().inFlight).toBe(0);
   });
 
+  it('sends a probe alone after a hold that named no reset, and the rest in a second $batch once it is answered', async () => {
+    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0 });
+    await cloud.consent(tenant.tenantId, app.clientId);
+    const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
+    const graph = app.context
+      .crawlDeps()
+      .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
+    // A budget 429 without RateLimit-* (its Retry-After may end before the window does): the tenant is held for
+    // a second, then only a probe may go until an answer comes.
+    const pacer = drivePacer(tenant.tenantId);
+    await pacer.acquire(2);
+    pacer.settle(2, {
+      status: 429,
+      headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
+    });
+    const since = Date.now();
+
+    const listed = await graph.firstDrivePages(userIds);
+
+    expect(listed.size).toBe(userIds.length);
+    const log = await cloud.requestLog({
+      tenantId: tenant.tenantId,
+      clientId: app.clientId,
+      service: 'graph',
+      since,
+    });
+    // Inner requests are logged before their envelope: the sizes of the $batches, in order.
+    const sizes: number[] = [];
+    let inner = 0;
+    for (const entry of log) {
+      if (entry.inBatch) inner += 1;
+      else if (/\/\$batch(\?|$)/.test(entry.url)) {
+        sizes.push(inner);
+        inner = 0;
+      }
+    }
+    expect(sizes).toEqual([1, userIds.length - 1]);
+    expect(pacer.stats().inFlight).toBe(0);
+  });
+
   it('waits out throttled directory answers without spending attempts: a 503 storm never fails the listing', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 60, unlicensedShare: 0 });
     await cloud.consent(tenant.tenantId, app.clientId);

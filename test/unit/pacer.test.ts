@@ -248,15 +248,21 @@ async function crawl(options: CrawlOptions): Promise<CrawlResult> {
   const worker = async (index: number): Promise<void> => {
     const pacer = pacers[index]!;
     for (;;) {
+      // As `GraphTransport.batch` does: while the pacer probes, what is granted leaves without waiting to fill.
+      let granted = 0;
       try {
-        for (let i = 0; i < batch; i += 1) await pacer.acquire(UNITS, stop.signal);
+        while (granted < batch) {
+          await pacer.acquire(UNITS, stop.signal);
+          granted += 1;
+          if (pacer.probing()) break;
+        }
       } catch {
         return;
       }
       const sentAt = clock.now();
       await clock.sleep(oneWay());
       const arrivedAt = clock.now();
-      const answers = Array.from({ length: batch }, () => server.call(arrivedAt, UNITS));
+      const answers = Array.from({ length: granted }, () => server.call(arrivedAt, UNITS));
       for (const answer of answers) {
         if (known[index]!.some((hold) => hold.from <= sentAt && arrivedAt < hold.until))
           result.violations += 1;
@@ -458,6 +464,33 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     expect(result.sends.filter((send) => send.status === 429).length).toBeLessThanOrEqual(40);
   });
 
+  it('without RateLimit headers, paces near what got through between two windows, so each 429 costs less', async () => {
+    // The budget shows itself only with a 429 at the end of each window; six callers send $batches of 20.
+    const windowMs = 2_000;
+    const clock = new FakeClock(START);
+    const server = new GraphLikeServer(fixedWindow(1_000, windowMs, START), undefined, { headers: false });
+    const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
+    const result = await crawl({
+      clock,
+      server,
+      pacers: [pacer],
+      workers: 6,
+      batch: 20,
+      latencyMs: 40,
+      durationMs: 8 * windowMs,
+    });
+
+    expect(result.violations).toBe(0);
+    // Each window lets 1,000 units through (500 a second). Paced at most a quarter above that once two windows
+    // have shown it, each later window's 429 meets fewer requests (68 with the pace left where the cuts put it, a
+    // $batch or less a window here), at some cost in the windows it leaves unspent.
+    const later = START + 2 * windowMs;
+    const end = START + 8 * windowMs;
+    const throttledLater = result.sends.filter((send) => send.arrivedAt >= later && send.status === 429);
+    expect(throttledLater.length).toBeLessThanOrEqual(40);
+    expect(utilisation(server, later, end)).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('learns the length of a fixed window from its reset times and paces at its budget', async () => {
     const clock = new FakeClock(START);
     const server = new GraphLikeServer(fixedWindow(600, 1_500, START - 100));
@@ -609,10 +642,12 @@ describe('TenantPacer after a 429 or 503', () => {
 
     await clock.advance(1_040);
     const first = waiting.filter((w) => w.at !== undefined);
-    // The probe: 20 units (10 requests of 2), no more, however long the rest has waited.
-    expect(first).toHaveLength(10);
+    // The probe: one request (2 units), however long the rest has waited; a $batch would send it alone.
+    expect(first).toHaveLength(1);
+    expect(pacer.probing()).toBe(true);
     for (const w of first) expect(w.at).toBeGreaterThanOrEqual(throttledAt + 1_000);
     pacer.settle(UNITS, answer(200));
+    expect(pacer.probing()).toBe(false);
     await clock.advance(2_000);
     expect(waiting.every((w) => w.at !== undefined && w.error === undefined)).toBe(true);
   });
