@@ -107,7 +107,9 @@ const SHARED_WAIT_LIMIT_MS = 2_000;
  *   start: a time-scaled simulator's minute may last seconds), then probes upward slowly while the server shows
  *   headroom. `RateLimit-Limit` over the learned window (the distance between two windows' reset times) sets it
  *   to the budget, `RateLimit-Limit / RateLimit-Reset` caps it, a budget 429 cuts it by 30% and running out of
- *   an allowance by 10%.
+ *   an allowance by 10%. Without any `RateLimit-*`, each spell of `429`s brings it down to at most a quarter above
+ *   the units answered since the spell before, over the time between.
+ * - Probe: after a hold that named no reset, one request goes before the rest (`probing`: a `$batch` leaves with it).
  * - Instances: each heartbeats through the shared state and paces at the tenant's rate divided by their number.
  *
  * There is no cap on requests in flight: callers that acquire all inner requests of a `$batch` before sending it
@@ -428,8 +430,8 @@ export class TenantPacer {
   /**
    * A spell of budget `429`s without `RateLimit-*` is over: the window has reset. What got through since the spell
    * before it ended (or since the first grant) is what the budget let through, a window spent and waited out, so the
-   * pace comes down to a little above it: a faster one spends the next window no sooner than needed to fill it, and
-   * has more requests in flight, all throttled, when its `429` comes (docs/throttling.md).
+   * pace comes down to a little above it. A faster pace fills the next window no fuller, only sooner, and has more
+   * requests in flight, all throttled, when that window's `429` comes (docs/throttling.md).
    */
   #paceToGoodput(now: number): void {
     const from =
