@@ -442,12 +442,20 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     expect(pacer.stats().limit).toBe(server.shape.limit);
   });
 
-  it('keeps two $batches in flight at most in slow start, so a first 429 without RateLimit headers costs little', async () => {
-    // A budget 25 times the start, shown by nothing but a 429; six callers, each sending $batches of 20.
-    const windowMs = 2_000;
+  /**
+   * A budget of 1,000 units a 2 s window, 25 times the pacer's start, shown by nothing but a 429 at the end of each
+   * window; six callers, each sending $batches of 20.
+   */
+  const headerlessWindowMs = 2_000;
+  async function crawlWithoutHeaders(
+    windows: number,
+  ): Promise<{ server: GraphLikeServer; result: CrawlResult }> {
     const clock = new FakeClock(START);
-    const server = new GraphLikeServer(fixedWindow(1_000, windowMs, START), undefined, { headers: false });
+    const server = new GraphLikeServer(fixedWindow(1_000, headerlessWindowMs, START), undefined, {
+      headers: false,
+    });
     const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
+    const durationMs = windows * headerlessWindowMs;
     const result = await crawl({
       clock,
       server,
@@ -455,8 +463,14 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
       workers: 6,
       batch: 20,
       latencyMs: 40,
-      durationMs: windowMs,
+      durationMs,
     });
+    return { server, result };
+  }
+
+  it('keeps two $batches in flight at most in slow start, so a first 429 without RateLimit headers costs little', async () => {
+    const windowMs = headerlessWindowMs;
+    const { server, result } = await crawlWithoutHeaders(1);
 
     expect(result.violations).toBe(0);
     // The first window is spent (slow start found the budget), and its 429 met two $batches or less.
@@ -465,20 +479,8 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
   });
 
   it('without RateLimit headers, paces near what got through between two windows, so each 429 costs less', async () => {
-    // The budget shows itself only with a 429 at the end of each window; six callers send $batches of 20.
-    const windowMs = 2_000;
-    const clock = new FakeClock(START);
-    const server = new GraphLikeServer(fixedWindow(1_000, windowMs, START), undefined, { headers: false });
-    const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
-    const result = await crawl({
-      clock,
-      server,
-      pacers: [pacer],
-      workers: 6,
-      batch: 20,
-      latencyMs: 40,
-      durationMs: 8 * windowMs,
-    });
+    const windowMs = headerlessWindowMs;
+    const { server, result } = await crawlWithoutHeaders(8);
 
     expect(result.violations).toBe(0);
     // Each window lets 1,000 units through (500 a second). Paced at most a quarter above that once two windows
