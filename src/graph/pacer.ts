@@ -72,13 +72,6 @@ const DECREASE_ON_429 = 0.7;
  */
 const PROBE_UNITS_AFTER_HOLD = 2;
 const DECREASE_ON_EXHAUSTION = 0.9;
-/**
- * Without `RateLimit-*`, the pace after a spell of budget `429`s is at most this multiple of what got through since
- * the spell before it ended: the room above it is for a budget that grows, not for spending a window sooner.
- */
-const PACE_OVER_GOODPUT = 1.25;
-/** What got through is measured over at least this many latencies (a window is at least 20 long). */
-const GOODPUT_MIN_LATENCIES = 20;
 /** Retry-After when a 429/503 gives none: doubles per throttle in a row, up to the cap. */
 const DEFAULT_HOLD_MS = 1_000;
 const MAX_DEFAULT_HOLD_MS = 30_000;
@@ -107,8 +100,7 @@ const SHARED_WAIT_LIMIT_MS = 2_000;
  *   start: a time-scaled simulator's minute may last seconds), then probes upward slowly while the server shows
  *   headroom. `RateLimit-Limit` over the learned window (the distance between two windows' reset times) sets it
  *   to the budget, `RateLimit-Limit / RateLimit-Reset` caps it, a budget 429 cuts it by 30% and running out of
- *   an allowance by 10%. Without any `RateLimit-*`, each spell of `429`s brings it down to at most a quarter above
- *   the units answered since the spell before, over the time between.
+ *   an allowance by 10%.
  * - Probe: after a hold that named no reset, one request goes before the rest (`probing`: a `$batch` leaves with it).
  * - Instances: each heartbeats through the shared state and paces at the tenant's rate divided by their number.
  *
@@ -148,10 +140,6 @@ export class TenantPacer {
   #lastGrantAt = Number.NEGATIVE_INFINITY;
 
   #unitsAcquired = 0;
-  /** Units of requests answered and not throttled. */
-  #unitsAnswered = 0;
-  /** When the last spell of budget `429`s without `RateLimit-*` ended, and the units answered by then. */
-  #spellEnded: { at: number; unitsAnswered: number } | undefined;
   #throttled = 0;
   #holds = 0;
 
@@ -253,9 +241,8 @@ export class TenantPacer {
       }
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;
-      this.#unitsAnswered += units;
       // An answer to a request sent after the hold: the window has reset.
-      if (now >= this.#hold && this.#unheadedHolds.through()) this.#paceToGoodput(now);
+      if (now >= this.#hold) this.#unheadedHolds.through();
     }
     this.#poke();
   }
@@ -425,26 +412,6 @@ export class TenantPacer {
       ceiling,
       this.#inFlight.count,
     );
-  }
-
-  /**
-   * A spell of budget `429`s without `RateLimit-*` is over: the window has reset. What got through since the spell
-   * before it ended (or since the first grant) is what the budget let through, a window spent and waited out, so the
-   * pace comes down to a little above it. A faster pace fills the next window no fuller, only sooner, and has more
-   * requests in flight, all throttled, when that window's `429` comes (docs/throttling.md).
-   */
-  #paceToGoodput(now: number): void {
-    const from =
-      this.#spellEnded ??
-      (this.#firstGrantAt === undefined ? undefined : { at: this.#firstGrantAt, unitsAnswered: 0 });
-    this.#spellEnded = { at: now, unitsAnswered: this.#unitsAnswered };
-    if (!from || this.#budget.headersSeen) return;
-    const elapsedMs = now - from.at;
-    if (elapsedMs < GOODPUT_MIN_LATENCIES * this.#inFlight.latencyMs) return;
-    const goodput = (((this.#unitsAnswered - from.unitsAnswered) * this.#bucket.share) / elapsedMs) * 1000;
-    if (goodput > 0) {
-      this.#bucket.setTenantRate(Math.min(this.#bucket.tenantRate, PACE_OVER_GOODPUT * goodput), now);
-    }
   }
 
   // ---- holds ----

@@ -40,17 +40,15 @@ export class UnheadedHolds {
     return ms;
   }
 
-  /** An answer got through after the holds: the window has reset, and the spell is over (true if one was on). */
-  through(): boolean {
+  /** An answer got through after the holds: the window has reset, and the spell is over. */
+  through(): void {
     const spell = this.#spell;
     this.#spell = undefined;
     this.#lastMs = 0;
-    if (!spell) return false;
-    if (spell.holds === 1) return true;
+    if (!spell || spell.holds === 1) return;
     this.#stretch =
       spell.shrank && spell.firstRetryMs > 0
         ? Math.min(MAX_STRETCH, Math.max(1, spell.waitedMs / spell.firstRetryMs))
         : 1;
-    return true;
   }
 }
