@@ -1,5 +1,6 @@
 import type { SimClient } from '../../dev/sim/sim-client';
 import { TenantPacer } from '../../src/graph/pacer';
+import { isBatchEnvelope } from '../support/request-log';
 import { sim } from '../support/sim';
 import { createTestApp, uniqueSeed } from '../support/test-app';
 import type { TestApp } from '../support/test-app';
@@ -68,7 +69,7 @@ describe('TenantGraph $batch and the pacer', () => {
     let inner = 0;
     for (const entry of log) {
       if (entry.inBatch) inner += 1;
-      else if (/\/\$batch(\?|$)/.test(entry.url)) {
+      else if (isBatchEnvelope(entry)) {
         sizes.push(inner);
         inner = 0;
       }

@@ -3,6 +3,7 @@ import type { SimClient } from '../../dev/sim/sim-client';
 import type { DriveAnomaly, TenantSpec, ThrottleRules } from '../../dev/sim/types';
 import { crawlInline } from '../../src/crawl/inline-crawl';
 import { onboardTenant } from '../crawl/crawl-helpers';
+import { isBatchEnvelope } from '../support/request-log';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp } from '../support/test-app';
@@ -156,7 +157,7 @@ describe('the crawl in any drawn world', () => {
       if (entry.inBatch) {
         requests += 1;
         inner.push(isThrottle ? 1 : 0);
-      } else if (/\/\$batch(\?|$)/.test(entry.url)) {
+      } else if (isBatchEnvelope(entry)) {
         if (entry.status !== 0) throttled += inner.reduce((sum, one) => sum + one, 0);
         inner = [];
       } else {

@@ -4,6 +4,7 @@ import type { CrawlRun } from '../../../src/crawl/crawl-runs';
 import { driveItemPartition } from '../../../src/crawl/drive-item-store';
 import { TABLES } from '../../../src/storage/storage-clients';
 import { uniqueSeed } from '../../support/test-app';
+import { isBatchEnvelope } from '../../support/request-log';
 
 interface ItemRow {
   partitionKey: string;
@@ -143,7 +144,7 @@ export async function graphUnitsSeen(
   let batchUnits = 0;
   for (const entry of log) {
     charged += entry.units;
-    const outer = !entry.inBatch && /\/\$batch(\?|$)/.test(entry.url);
+    const outer = isBatchEnvelope(entry);
     if (!outer && entry.status > 0 && entry.units === 0) answeredUncharged += 1;
     if (entry.inBatch) {
       batchUnits += entry.units;
@@ -166,7 +167,7 @@ export async function graphRequestsSeen(
   since: number,
 ): Promise<{ requests: number; throttled: number }> {
   const log = await cloud.requestLog({ tenantId, clientId, service: 'graph', since });
-  const requests = log.filter((entry) => entry.inBatch || !/\/\$batch(\?|$)/.test(entry.url));
+  const requests = log.filter((entry) => !isBatchEnvelope(entry));
   return {
     requests: requests.length,
     throttled: requests.filter((entry) => entry.status === 429 || entry.status === 503).length,
