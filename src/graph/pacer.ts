@@ -13,6 +13,7 @@ import type { Waiter } from './waiter-queue';
 import { WaiterQueue } from './waiter-queue';
 import { TenantHold } from './tenant-hold';
 import { UnheadedHolds } from './unheaded-holds';
+import { UnheadedWindows } from './unheaded-windows';
 
 export type { PacerOutcome } from './rate-limit-headers';
 
@@ -102,6 +103,8 @@ const SHARED_WAIT_LIMIT_MS = 2_000;
  *   to the budget, `RateLimit-Limit / RateLimit-Reset` caps it, a budget 429 cuts it by 30% and running out of
  *   an allowance by 10%.
  * - Probe: after a hold that named no reset, one request goes before the rest (`probing`: a `$batch` leaves with it).
+ * - Windows without headers: where only `429`s show the budget, two spells of them teach the window's length and
+ *   what it gives; each window is then spent to 95% of that, and the next begins with a probe (`UnheadedWindows`).
  * - Instances: each heartbeats through the shared state and paces at the tenant's rate divided by their number.
  *
  * There is no cap on requests in flight: callers that acquire all inner requests of a `$batch` before sending it
@@ -127,6 +130,8 @@ export class TenantPacer {
   readonly #holdState: TenantHold;
   #missingRetryAfter = 0;
   readonly #unheadedHolds = new UnheadedHolds();
+  /** Without `RateLimit-*`: the windows learned from budget `429`s, each spent to a share of what it gave. */
+  readonly #windows = new UnheadedWindows();
   /** What Graph's `RateLimit-*` headers have said of the budget, its window and the allowance left. */
   readonly #budget = new BudgetLearner();
   #firstGrantAt: number | undefined;
@@ -211,6 +216,12 @@ export class TenantPacer {
       this.#bucket.setTenantRate(rate, now);
     } else if (outcome.status !== 0 && !throttled) {
       this.#budget.answeredPlain(now);
+      // An answer to a request sent after the hold: the window has reset, and a spell of 429s is over.
+      if (now >= this.#hold && this.#unheadedHolds.inSpell) {
+        this.#unheadedHolds.through();
+        this.#windows.spellEnded(now, this.#unheadedHolds.stretch > 1);
+      }
+      this.#windows.answered(units, now, this.#inFlight.latencyMs);
     }
     if (throttled) {
       this.#throttled += 1;
@@ -231,13 +242,14 @@ export class TenantPacer {
       // Without `RateLimit-Reset`, a `Retry-After` may end before the window resets (see `UnheadedHolds`): the
       // hold is stretched by what the last spell needed, and a probe goes first after it, not the queue.
       const unheaded429 = fresh429 && !rateLimited;
-      if (unheaded429) waitMs = this.#unheadedHolds.hold(waitMs);
+      if (unheaded429) waitMs = this.#unheadedHolds.hold(waitMs, !this.#windows.probeAfterStop);
       this.#extendHold(now + waitMs * (1 + HOLD_MARGIN_SHARE) + HOLD_MARGIN_MS, now, true);
       if (fresh429 && (rateLimited || !this.#budget.headersSeen)) {
         this.#bucket.decrease(DECREASE_ON_429, now, this.#inFlight.latencyMs);
       }
       if (unheaded429) {
         this.#budget.probeAfterHold(this.#hold, PROBE_UNITS_AFTER_HOLD, this.#inFlight.latencyMs);
+        this.#windows.throttled();
       }
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;
@@ -254,7 +266,7 @@ export class TenantPacer {
 
   /** Whether only a probe may go until an answer comes: a `$batch` should leave with what it has. */
   probing(): boolean {
-    return this.#budget.probing;
+    return this.#budget.probing || this.#windows.probing;
   }
 
   /** Holds the tenant until the returned function is called (see `TenantHold.pin`). */
@@ -326,6 +338,9 @@ export class TenantPacer {
       }
       return { waitMs: Math.max(1, out.until - now), rateBound: false };
     }
+    const armed = !this.#budget.headersSeen && this.#unheadedHolds.stretch > 1;
+    const stop = this.#windows.check(units, now, this.#inFlight.latencyMs, armed);
+    if (stop) return { waitMs: Math.max(1, stop.until - now), rateBound: false };
     const waitMs = this.#bucket.waitMs(units, now);
     return { waitMs, rateBound: waitMs > 0 };
   }
@@ -334,6 +349,7 @@ export class TenantPacer {
     this.#queue.shift();
     this.#bucket.take(waiter.units);
     this.#budget.spend(waiter.units);
+    this.#windows.granted(waiter.units, now);
     this.#inFlight.add(now, waiter.units);
     this.#unitsAcquired += waiter.units;
     this.#firstGrantAt ??= now;

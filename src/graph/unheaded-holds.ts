@@ -18,17 +18,25 @@ export class UnheadedHolds {
   /** The spell in progress: its first `Retry-After`, the holds waited, and whether a later one was shorter. */
   #spell: { firstRetryMs: number; waitedMs: number; holds: number; shrank: boolean } | undefined;
 
+  /** Whether a spell is on: a budget `429` without `RateLimit-*`, and no answer through since. */
+  get inSpell(): boolean {
+    return this.#spell !== undefined;
+  }
+
   /** What the next spell's first `Retry-After` is multiplied by. */
   get stretch(): number {
     return this.#stretch;
   }
 
-  /** The hold (ms) for a budget `429` without `RateLimit-*` whose `Retry-After` asks for `retryMs`. */
-  hold(retryMs: number): number {
+  /**
+   * The hold (ms) for a budget `429` without `RateLimit-*` whose `Retry-After` asks for `retryMs`. `stretch: false`
+   * when the reset is known to be near (the probe for a window that is due): the `Retry-After` as it is.
+   */
+  hold(retryMs: number, stretch = true): number {
     const spell = this.#spell;
     let ms: number;
     if (spell === undefined) {
-      ms = retryMs * this.#stretch;
+      ms = stretch ? retryMs * this.#stretch : retryMs;
       this.#spell = { firstRetryMs: retryMs, waitedMs: ms, holds: 1, shrank: false };
     } else {
       ms = Math.max(retryMs, this.#lastMs);

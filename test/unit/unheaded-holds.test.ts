@@ -47,4 +47,17 @@ describe('UnheadedHolds: holds after budget 429s without RateLimit headers', () 
     holds.through();
     expect(holds.stretch).toBe(2);
   });
+
+  it('holds a Retry-After as given when told the reset is near, and keeps the stretch', () => {
+    const holds = new UnheadedHolds();
+    holds.hold(4_000);
+    holds.hold(2_000);
+    holds.through();
+    expect(holds.inSpell).toBe(false);
+    // The probe for a window that is due met a 429: 1 s asked, 1 s waited (not 2).
+    expect(holds.hold(1_000, false)).toBe(1_000);
+    expect(holds.inSpell).toBe(true);
+    holds.through();
+    expect(holds.stretch).toBe(2);
+  });
 });
