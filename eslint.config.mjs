@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The rooms of src/, lowest first (docs/architecture.md): a folder imports only from rooms below it and from the
- * root files every room may use (config.ts, errors.ts, version.ts); only the hosts (functions, cli) import the
+ * root files every room may use (config.ts, errors.ts, version.ts, guid.ts); only the hosts (functions, cli) import the
  * composition root, app-context.ts. Rooms of one layer do not import each other.
  */
 const LAYERS = [

@@ -6,6 +6,7 @@ import { ConfigError } from './errors';
 import { Secret } from './secret';
 import type { TelemetrySettings } from './telemetry-config';
 import { readTelemetrySettings } from './telemetry-config';
+import { GUID } from './guid';
 
 /** What a crawl keeps of each user's OneDrive (`CRAWL_SCOPE`, docs/delta.md). */
 export type CrawlScope = 'root' | 'drive';
@@ -29,7 +30,6 @@ const PUBLIC_CLOUD_AUTHORITY_HOSTS = new Set([
   'login.partner.microsoftonline.cn',
 ]);
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Storage for tables and queues, as the Functions host reads `AzureWebJobsStorage`. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GUID } from './guid';
 
 /**
  * The settings of the app registration's credential (`APP_CREDENTIAL`, docs/credentials.md), parsed as part of
@@ -26,7 +27,6 @@ export type AppCredentialSettings =
 
 export type AppCredentialKind = AppCredentialSettings['kind'];
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VAULT_NAME = /^[0-9A-Za-z-]{1,127}$/;
 
 /** A setting that may be absent: trimmed, and an empty value counts as unset (config.ts uses it too). */

@@ -4,6 +4,7 @@
  */
 import { Secret } from './secret';
 import { ConfigError } from './errors';
+import { GUID } from './guid';
 
 /** The two settings the Functions host reads too (docs/telemetry.md), parsed. */
 export interface TelemetrySettings {
@@ -24,8 +25,6 @@ export interface TelemetrySettings {
 
 /** The role name where the platform names no site (a local run). */
 export const DEFAULT_ROLE_NAME = 'drive-crawler';
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `Key=value;Key=value` (connection and authentication strings alike), keys lower-cased; undefined if malformed. */
 function parsePairs(text: string): Map<string, string> | undefined {

@@ -13,8 +13,7 @@ import { recheckIncompleteConsent } from '../crawl/plan-crawl';
 import { ConfigError, CredentialError } from '../errors';
 import { consoleSink, createLogger } from '../logging/logger';
 import { formatSummaryTable } from './summary-table';
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { GUID } from '../guid';
 
 export async function main(argv: string[]): Promise<number> {
   let tenantArg: string | undefined;

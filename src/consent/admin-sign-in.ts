@@ -3,6 +3,7 @@ import { AuthError, ConfidentialClientApplication, CryptoProvider, LogLevel } fr
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { MsalClientAuth } from '../identity/app-credential';
+import { LOWERCASE_GUID } from '../guid';
 
 /**
  * Directory roles that can grant application permissions for Microsoft Graph to an app, by the role template ID
@@ -13,7 +14,6 @@ export const GRANTING_ROLES: Readonly<Record<string, string>> = {
   'e8611ab8-c189-46e8-94e1-60213ab1f814': 'Privileged Role Administrator',
 };
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Tenants whose signing keys and issuer are kept per process; the cache starts over past this. */
 const MAX_KEY_SETS = 256;
 const METADATA_TIMEOUT_MS = 10_000;
@@ -166,7 +166,8 @@ export class AdminSignIn {
       throw new SignInError('token_invalid', 'the ID token is not a JWT');
     }
     const tenantId = typeof unverified.tid === 'string' ? unverified.tid.toLowerCase() : '';
-    if (!GUID.test(tenantId)) throw new SignInError('token_invalid', 'the ID token has no tenant ID');
+    if (!LOWERCASE_GUID.test(tenantId))
+      throw new SignInError('token_invalid', 'the ID token has no tenant ID');
     const { issuer, keys } = await this.#keysOf(tenantId);
     let payload: JWTPayload;
     try {

@@ -5,19 +5,13 @@ import type { ConsentOutcome, ConsentRefusal } from '../telemetry/crawl-metrics'
 import type { SignedInUser } from './admin-sign-in';
 import { GRANTING_ROLES, SignInError, canGrantAppPermissions } from './admin-sign-in';
 import type { ConsentFlowDeps, ConsentRequest } from './consent-flow';
-import {
-  CONSENT_COOKIE,
-  GUID,
-  invitationRefused,
-  normaliseTenant,
-  readCookie,
-  redirect,
-} from './consent-flow';
+import { CONSENT_COOKIE, invitationRefused, normaliseTenant, readCookie, redirect } from './consent-flow';
 import type { FlowStep } from './consent-state-store';
 import { STATE_PATTERN, newRandomToken } from './consent-state-store';
 import type { PageResponse } from './pages';
 import { connectedPage, problemPage } from './pages';
 import type { Verification } from './verify-consent';
+import { GUID } from '../guid';
 
 /** Entra ID's authorization codes are long (the simulator's are 800 characters); nothing else it sends is longer. */
 const MAX_PARAM_LENGTH = 4096;

@@ -12,6 +12,7 @@ import type { InvitationRefusal, InvitationStore } from './invitation-store';
 import type { PageResponse } from './pages';
 import { PAGE_HEADERS, landingPage, problemPage } from './pages';
 import type { Verification } from './verify-consent';
+import { GUID } from '../guid';
 
 /**
  * The browser binding's cookie. `__Host-`: the browser accepts it only with `Secure`, `Path=/` and no `Domain`, so a
@@ -20,7 +21,6 @@ import type { Verification } from './verify-consent';
 export const CONSENT_COOKIE = '__Host-dc_consent';
 const COOKIE_MAX_AGE_S = 3600;
 
-export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DOMAIN = /^(?=.{3,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/i;
 
 export interface ConsentFlowDeps {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Logger } from '../logging/logger';
 import type { InvitationStore } from './invitation-store';
 import { DEFAULT_INVITATION_HOURS, MAX_INVITATION_HOURS } from './invitation-store';
+import { GUID } from '../guid';
 
 const MAX_BODY_CHARS = 4096;
 
@@ -9,10 +10,7 @@ const requestSchema = z
   .object({
     tenant: z
       .string()
-      .regex(
-        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i,
-        'tenant must be a tenant ID (GUID)',
-      )
+      .regex(GUID, 'tenant must be a tenant ID (GUID)')
       .transform((value) => value.toLowerCase())
       .optional(),
     expiresInHours: z

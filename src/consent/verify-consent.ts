@@ -5,6 +5,7 @@ import { tokenClaims } from '../identity/tenant-credentials';
 import { REPLICATION_LAG_CODES } from '../identity/token-errors';
 import type { AppRole } from '../tenants/prove-permissions';
 import { provePermissions } from '../tenants/prove-permissions';
+import { GUID } from '../guid';
 
 export type Verification =
   | { kind: 'verified'; tenantId: string; missing: AppRole[] }
@@ -28,8 +29,6 @@ export interface VerifyConsentDeps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { LOWERCASE_GUID } from '../guid';
 
 /**
  * Queue messages between the planner and the workers. They are JSON, base64-encoded on the wire because the
  * Functions host decodes base64 by default (host.json `extensions.queues.messageEncoding`).
  */
 
-const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const guid = z.string().regex(LOWERCASE_GUID);
 const runId = z.string().regex(/^\d{13}-[a-z0-9]{6}$/);
 
 export const tenantCrawlMessage = z.object({

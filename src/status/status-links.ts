@@ -5,6 +5,7 @@
  */
 
 export const STATUS_PATH = '/api/status';
+import { GUID } from '../guid';
 
 export type StatusAction = 'crawl' | 'permissions';
 
@@ -24,7 +25,6 @@ export const OUTCOMES = [
 ] as const;
 export type ActionOutcome = (typeof OUTCOMES)[number];
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A function key's characters (Azure's are base64 or base64url, ending `==`); anything else is not carried. */
 const FUNCTION_KEY = /^[A-Za-z0-9_\-=+/.~]{1,256}$/;
 

@@ -7,6 +7,7 @@
  * a secret or any value a caller chose. Every other dimension is a closed set of constant strings.
  */
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
+import { GUID } from '../guid';
 
 /** The meter's name: the scope Application Insights shows beside each metric. */
 export const METER_NAME = 'drive-crawler';
@@ -79,14 +80,12 @@ export type ConsentOutcome =
   /** The request itself was refused: malformed, a state not ours or used up, not an admin, an invitation... */
   | { outcome: 'refused'; reason: ConsentRefusal };
 
-const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * A tenant ID as a dimension value: only the GUID form, lower-cased, so that a value that is not a tenant ID (a
  * domain an admin typed, a mistake) can never become a dimension; anything else is left out.
  */
 function tenantDimension(tenantId: string): Attributes {
-  return TENANT_ID.test(tenantId) ? { [DIMENSIONS.tenantId]: tenantId.toLowerCase() } : {};
+  return GUID.test(tenantId) ? { [DIMENSIONS.tenantId]: tenantId.toLowerCase() } : {};
 }
 
 /** The instruments, made once per meter; each `record...` takes plain values and never throws. */
