@@ -216,12 +216,6 @@ export class TenantPacer {
       this.#bucket.setTenantRate(rate, now);
     } else if (outcome.status !== 0 && !throttled) {
       this.#budget.answeredPlain(now);
-      // An answer to a request sent after the hold: the window has reset, and a spell of 429s is over.
-      if (now >= this.#hold && this.#unheadedHolds.inSpell) {
-        this.#unheadedHolds.through();
-        this.#windows.spellEnded(now, this.#unheadedHolds.stretch > 1);
-      }
-      this.#windows.answered(units, now, this.#inFlight.latencyMs);
     }
     if (throttled) {
       this.#throttled += 1;
@@ -253,8 +247,14 @@ export class TenantPacer {
       }
     } else if (outcome.status !== 0) {
       this.#missingRetryAfter = 0;
-      // An answer to a request sent after the hold: the window has reset.
-      if (now >= this.#hold) this.#unheadedHolds.through();
+      // An answer to a request sent after the hold: the window has reset, and a spell of 429s is over.
+      if (now >= this.#hold && this.#unheadedHolds.inSpell) {
+        this.#unheadedHolds.through();
+        this.#windows.spellEnded(now, this.#unheadedHolds.stretch > 1);
+      }
+      if (info.limit === undefined && info.remaining === undefined) {
+        this.#windows.answered(units, now, this.#inFlight.latencyMs);
+      }
     }
     this.#poke();
   }
