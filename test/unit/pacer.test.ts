@@ -295,6 +295,32 @@ async function crawl(options: CrawlOptions): Promise<CrawlResult> {
   return result;
 }
 
+/**
+ * A server that shows its budget by `429`s alone, and a pacer started at the smallest tier with six callers, each
+ * sending `$batch`es of 20.
+ */
+async function headerlessBatchCrawl(
+  shape: BudgetShape,
+  options: { latencyMs: number; durationMs: number; retryAfterShare?: number },
+): Promise<{ server: GraphLikeServer; result: CrawlResult }> {
+  const clock = new FakeClock(START);
+  const server = new GraphLikeServer(shape, undefined, {
+    headers: false,
+    retryAfterShare: options.retryAfterShare,
+  });
+  const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
+  const result = await crawl({
+    clock,
+    server,
+    pacers: [pacer],
+    workers: 6,
+    batch: 20,
+    latencyMs: options.latencyMs,
+    durationMs: options.durationMs,
+  });
+  return { server, result };
+}
+
 /** Share of the sustainable budget that went through from `from` to `to`. */
 function utilisation(server: GraphLikeServer, from: number, to: number): number {
   return server.unitsBetween(from, to) / ((server.shape.unitsPerSecond * (to - from)) / 1000);
@@ -449,17 +475,9 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
   });
 
   it('keeps two $batches in flight at most in slow start, so a first 429 without RateLimit headers costs little', async () => {
-    // A budget 25 times the start, shown by nothing but a 429; six callers, each sending $batches of 20.
+    // A budget 25 times the start, shown by nothing but a 429.
     const windowMs = 2_000;
-    const clock = new FakeClock(START);
-    const server = new GraphLikeServer(fixedWindow(1_000, windowMs, START), undefined, { headers: false });
-    const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
-    const result = await crawl({
-      clock,
-      server,
-      pacers: [pacer],
-      workers: 6,
-      batch: 20,
+    const { server, result } = await headerlessBatchCrawl(fixedWindow(1_000, windowMs, START), {
       latencyMs: 40,
       durationMs: windowMs,
     });
@@ -475,20 +493,10 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     // whole seconds. 15 s windows on the wall clock's grid, not the crawl's.
     const windowMs = 15_000;
     const origin = START - 1_700;
-    const clock = new FakeClock(START);
-    const server = new GraphLikeServer(fixedWindow(3_000, windowMs, origin), undefined, {
-      headers: false,
-      retryAfterShare: 0.5,
-    });
-    const pacer = new TenantPacer({ tenantId: 't', unitsPerMinute: tierForLicensedUsers(300), clock });
-    const result = await crawl({
-      clock,
-      server,
-      pacers: [pacer],
-      workers: 6,
-      batch: 20,
+    const { server, result } = await headerlessBatchCrawl(fixedWindow(3_000, windowMs, origin), {
       latencyMs: 150,
       durationMs: 10 * windowMs,
+      retryAfterShare: 0.5,
     });
     const learned = origin + 4 * windowMs;
     const end = origin + 10 * windowMs;
