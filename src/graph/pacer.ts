@@ -210,7 +210,9 @@ export class TenantPacer {
     this.#inFlight.release(units, now, outcome.status !== 0);
     const info = readRateLimit(outcome.headers);
     const throttled = outcome.status === 429 || outcome.status === 503;
-    if (info.limit !== undefined || info.remaining !== undefined) {
+    // A budget answer past 80% carries `RateLimit-*`, unless this server never sends them.
+    const rateLimited = info.limit !== undefined || info.remaining !== undefined;
+    if (rateLimited) {
       this.#bucket.endSlowStart();
       const rate = this.#budget.learn(info, now, this.#traffic(), this.#bucket.tenantRate, this.#safety);
       this.#bucket.setTenantRate(rate, now);
@@ -229,9 +231,8 @@ export class TenantPacer {
         waitMs = Math.min(DEFAULT_HOLD_MS * 2 ** this.#missingRetryAfter, MAX_DEFAULT_HOLD_MS);
         this.#missingRetryAfter += 1;
       }
-      // A budget 429 carries `RateLimit-*` (the budget is past 80%), unless this server never sends them; a 503
-      // or another 429 is the service's trouble: it holds, but says nothing about the budget.
-      const rateLimited = info.remaining !== undefined || info.limit !== undefined;
+      // A budget 429 carries `RateLimit-*`; a 503 or another 429 is the service's trouble: it holds, but says
+      // nothing about the budget.
       const fresh429 = outcome.status === 429 && !echo;
       // Without `RateLimit-Reset`, a `Retry-After` may end before the window resets (see `UnheadedHolds`): the
       // hold is stretched by what the last spell needed, and a probe goes first after it, not the queue.
@@ -252,9 +253,7 @@ export class TenantPacer {
         this.#unheadedHolds.through();
         this.#windows.spellEnded(now, this.#unheadedHolds.stretch > 1);
       }
-      if (info.limit === undefined && info.remaining === undefined) {
-        this.#windows.answered(units, now, this.#inFlight.latencyMs);
-      }
+      if (!rateLimited) this.#windows.answered(units, now, this.#inFlight.latencyMs);
     }
     this.#poke();
   }
