@@ -9,9 +9,16 @@ export interface SharedPacerState {
   extendHold(tenantId: string, untilMs: number): Promise<void>;
   /**
    * Registers this instance as working on the tenant for the next `ttlMs`; returns how many instances (this one
-   * included) currently share the tenant's budget.
+   * included) currently share the tenant's budget, and the tenant's hold as `readHold` would (read after the
+   * registration, so a heartbeat needs no read of its own).
    */
-  heartbeat(tenantId: string, instanceId: string, ttlMs: number): Promise<number>;
+  heartbeat(tenantId: string, instanceId: string, ttlMs: number): Promise<Heartbeat>;
+}
+
+/** What a heartbeat finds: the instances sharing the tenant (this one included) and the tenant's hold. */
+export interface Heartbeat {
+  instances: number;
+  holdUntil: number;
 }
 
 /** Shared state for the pacers of one process (and for tests): plain maps, no storage. */
@@ -34,7 +41,7 @@ export class InMemoryPacerState implements SharedPacerState {
     return Promise.resolve();
   }
 
-  heartbeat(tenantId: string, instanceId: string, ttlMs: number): Promise<number> {
+  heartbeat(tenantId: string, instanceId: string, ttlMs: number): Promise<Heartbeat> {
     const now = this.#now();
     let instances = this.#instances.get(tenantId);
     if (!instances) {
@@ -43,6 +50,6 @@ export class InMemoryPacerState implements SharedPacerState {
     }
     instances.set(instanceId, now + ttlMs);
     for (const [id, expiresAt] of instances) if (expiresAt <= now) instances.delete(id);
-    return Promise.resolve(instances.size);
+    return Promise.resolve({ instances: instances.size, holdUntil: this.#holds.get(tenantId) ?? 0 });
   }
 }

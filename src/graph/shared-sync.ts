@@ -6,7 +6,10 @@ export interface SharedSyncOptions {
   tenantId: string;
   instanceId: string;
   clock: PacerClock;
-  /** How often at most the shared hold is read; the share is renewed every 4 of those. */
+  /**
+   * How often at most the shared hold is read while other instances share the tenant; the share is renewed
+   * every `HEARTBEAT_REFRESHES` of those, and alone an instance reads only then.
+   */
   refreshMs: number;
   /** A hold read from the shared state (`after`: the clock when the read ended). */
   onHold: (until: number, after: number) => void;
@@ -14,10 +17,16 @@ export interface SharedSyncOptions {
   onShare: (share: number, after: number) => void;
 }
 
+/** Refresh periods between heartbeats; a heartbeat row lives three heartbeats. */
+const HEARTBEAT_REFRESHES = 4;
+const HEARTBEAT_TTL_REFRESHES = 12;
+
 /**
  * A pacer's link to the tenant's pacers on other instances (docs/throttling.md, "The hold"): writes the
- * holds this instance declares, reads the others' back, and renews this instance's share of the budget. Storage
- * failures are counted and never stop the pacer: it goes on with what it knows.
+ * holds this instance declares, reads the others' back, and renews this instance's share of the budget. While the
+ * last heartbeat found this instance alone on the tenant, the hold is read only with each heartbeat (the heartbeat
+ * reads the hold's row anyway): nobody else can have written it, and an instance that joins is seen at the next
+ * heartbeat. Storage failures are counted and never stop the pacer: it goes on with what it knows.
  */
 export class SharedSync {
   readonly #options: SharedSyncOptions;
@@ -29,6 +38,8 @@ export class SharedSync {
   #holdToShare = 0;
   #holdWrite: Promise<void> | undefined;
   #errors = 0;
+  /** The last heartbeat found no other instance on the tenant (none yet: assume others). */
+  #alone = false;
 
   constructor(options: SharedSyncOptions) {
     this.#options = options;
@@ -69,7 +80,7 @@ export class SharedSync {
    * requests flow, reads stay in the background, however slow the storage.
    */
   refresh(now: number, lastGrantAt: number): Promise<void> | undefined {
-    const refreshMs = this.#options.refreshMs;
+    const refreshMs = this.#alone ? HEARTBEAT_REFRESHES * this.#options.refreshMs : this.#options.refreshMs;
     if (!this.#read && now - this.#readAt >= refreshMs) {
       this.#readAt = now;
       this.#read = this.#readShared(now).finally(() => {
@@ -82,19 +93,20 @@ export class SharedSync {
     return stale && resuming ? this.#read : undefined;
   }
 
+  /** Reads the shared hold; when a heartbeat is due, the heartbeat reads it (and renews the share). */
   async #readShared(now: number): Promise<void> {
     const { shared, tenantId, instanceId, refreshMs, clock } = this.#options;
-    const heartbeat = now - this.#heartbeatAt >= 4 * refreshMs;
     try {
-      const [hold, share] = await Promise.all([
-        shared.readHold(tenantId),
-        heartbeat ? shared.heartbeat(tenantId, instanceId, 12 * refreshMs) : undefined,
-      ]);
-      const after = clock.now();
-      this.#options.onHold(hold, after);
-      if (share !== undefined) {
+      if (now - this.#heartbeatAt >= HEARTBEAT_REFRESHES * refreshMs) {
+        const beat = await shared.heartbeat(tenantId, instanceId, HEARTBEAT_TTL_REFRESHES * refreshMs);
+        const after = clock.now();
         this.#heartbeatAt = now;
-        this.#options.onShare(share, after);
+        this.#alone = beat.instances <= 1;
+        this.#options.onHold(beat.holdUntil, after);
+        this.#options.onShare(beat.instances, after);
+      } else {
+        const hold = await shared.readHold(tenantId);
+        this.#options.onHold(hold, clock.now());
       }
     } catch {
       this.#errors += 1;

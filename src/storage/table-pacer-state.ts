@@ -13,8 +13,9 @@ interface HoldRow {
   holdUntil?: unknown;
 }
 
-interface InstanceRow {
+interface PartitionRow {
   expiresAt?: unknown;
+  holdUntil?: unknown;
 }
 
 function statusOf(error: unknown): number | undefined {
@@ -85,10 +86,15 @@ export class TablePacerState {
   }
 
   /**
-   * Upserts this instance's row, then reads the tenant's partition once and counts the rows that have not
-   * expired. Expired rows are deleted on the way (with their ETag, so a row refreshed meanwhile stays).
+   * Upserts this instance's row, then reads the tenant's partition once: counts the instance rows that have not
+   * expired and reads the hold row on the way (the partition holds it too). Expired rows are deleted (with their
+   * ETag, so a row refreshed meanwhile stays).
    */
-  async heartbeat(tenantId: string, instanceId: string, ttlMs: number): Promise<number> {
+  async heartbeat(
+    tenantId: string,
+    instanceId: string,
+    ttlMs: number,
+  ): Promise<{ instances: number; holdUntil: number }> {
     await this.#ensureTable();
     const now = this.#now();
     const ownKey = `${INSTANCE_PREFIX}${instanceId}`;
@@ -97,11 +103,13 @@ export class TablePacerState {
       'Replace',
     );
     let active = 0;
+    let holdUntil = 0;
     const expired: Array<{ rowKey: string; etag: string }> = [];
-    const rows = this.#table.listEntities<InstanceRow>({
+    const rows = this.#table.listEntities<PartitionRow>({
       queryOptions: { filter: odata`PartitionKey eq ${tenantId}` },
     });
     for await (const row of rows) {
+      if (row.rowKey === HOLD_ROW) holdUntil = msOf(row.holdUntil);
       if (!row.rowKey?.startsWith(INSTANCE_PREFIX)) continue;
       if (msOf(row.expiresAt) > now || row.rowKey === ownKey) active += 1;
       else expired.push({ rowKey: row.rowKey, etag: row.etag });
@@ -110,6 +118,6 @@ export class TablePacerState {
     await Promise.allSettled(
       expired.map((row) => this.#table.deleteEntity(tenantId, row.rowKey, { etag: row.etag })),
     );
-    return Math.max(1, active);
+    return { instances: Math.max(1, active), holdUntil };
   }
 }

@@ -47,20 +47,24 @@ describe('TablePacerState on Azurite', () => {
     expect(await state.readHold(tenantId)).toBe(5_000_000_000_500);
   });
 
-  it('counts the instances whose heartbeat has not expired, per tenant', async () => {
+  it('counts the instances whose heartbeat has not expired, per tenant, and reads the hold with them', async () => {
     const tenantId = '44444444-4444-4444-4444-444444444444';
     let now = 1_000_000;
     const state = new TablePacerState(table, { now: () => now });
-    expect(await state.heartbeat(tenantId, 'a', 1_000)).toBe(1);
-    expect(await state.heartbeat(tenantId, 'b', 1_000)).toBe(2);
-    expect(await state.heartbeat('55555555-5555-5555-5555-555555555555', 'c', 1_000)).toBe(1);
-    // A hold row in the same partition is not an instance.
+    expect(await state.heartbeat(tenantId, 'a', 1_000)).toEqual({ instances: 1, holdUntil: 0 });
+    expect(await state.heartbeat(tenantId, 'b', 1_000)).toEqual({ instances: 2, holdUntil: 0 });
+    expect(await state.heartbeat('55555555-5555-5555-5555-555555555555', 'c', 1_000)).toEqual({
+      instances: 1,
+      holdUntil: 0,
+    });
+    // A hold row in the same partition is not an instance; the heartbeat reads it as readHold does.
     await state.extendHold(tenantId, 2_000_000);
-    expect(await state.heartbeat(tenantId, 'b', 1_000)).toBe(2);
+    expect(await state.heartbeat(tenantId, 'b', 1_000)).toEqual({ instances: 2, holdUntil: 2_000_000 });
+    expect(await state.readHold(tenantId)).toBe(2_000_000);
 
     now += 1_500; // a stopped (its heartbeat expired), b beats again
-    expect(await state.heartbeat(tenantId, 'b', 1_000)).toBe(1);
-    expect(await state.heartbeat(tenantId, 'c', 1_000)).toBe(2);
+    expect((await state.heartbeat(tenantId, 'b', 1_000)).instances).toBe(1);
+    expect((await state.heartbeat(tenantId, 'c', 1_000)).instances).toBe(2);
 
     // The expired row was removed on the way.
     const rows: string[] = [];

@@ -785,6 +785,61 @@ describe('TenantPacer on several instances', () => {
     expect(b.stats().holds).toBe(1);
   });
 
+  it('reads the shared state only with its heartbeat while alone, and every refresh period once others join', async () => {
+    const clock = new FakeClock(START);
+    const inner = new InMemoryPacerState(() => clock.now());
+    const calls = { reads: 0, heartbeats: 0 };
+    const shared: SharedPacerState = {
+      readHold: (tenantId) => ((calls.reads += 1), inner.readHold(tenantId)),
+      extendHold: (tenantId, untilMs) => inner.extendHold(tenantId, untilMs),
+      heartbeat: (tenantId, instanceId, ttlMs) => (
+        (calls.heartbeats += 1),
+        inner.heartbeat(tenantId, instanceId, ttlMs)
+      ),
+    };
+    const a = fastPacer(clock, { shared, instanceId: 'a' });
+    const grants: number[] = [];
+    const stop = new AbortController();
+    const flow = (async () => {
+      for (;;) {
+        try {
+          await a.acquire(UNITS, stop.signal);
+        } catch {
+          return;
+        }
+        grants.push(clock.now());
+        a.settle(UNITS, answer(200));
+        await clock.sleep(20);
+      }
+    })();
+
+    // Alone for 5 s of flowing requests: one heartbeat a second (250 ms refresh), no separate read.
+    await clock.advance(5_000);
+    expect(calls.reads).toBe(0);
+    expect(calls.heartbeats).toBeGreaterThanOrEqual(5);
+    expect(calls.heartbeats).toBeLessThanOrEqual(6);
+
+    // Another instance joins and is throttled at once: A learns of it at its next heartbeat, reads the hold
+    // there, and sends nothing until the hold ends.
+    const b = fastPacer(clock, { shared, instanceId: 'b' });
+    await acquireNow(clock, b);
+    b.settle(UNITS, answer(429, { 'Retry-After': '3' }));
+    const throttledAt = clock.now();
+    await clock.advance(3_500);
+    const late = grants.filter((at) => at > throttledAt + 1_050 && at < throttledAt + 3_000);
+    expect(late).toEqual([]);
+    expect(grants.some((at) => at >= throttledAt + 3_000)).toBe(true);
+
+    // Not alone any more: the hold is read every refresh period between heartbeats.
+    const readsBefore = calls.reads;
+    await acquireNow(clock, b); // B stays registered
+    await clock.advance(2_000);
+    expect(calls.reads - readsBefore).toBeGreaterThanOrEqual(4);
+    stop.abort();
+    await clock.advance(100);
+    await flow;
+  });
+
   it('reads the shared hold before sending after a pause', async () => {
     const clock = new FakeClock(START);
     const shared = new InMemoryPacerState(() => clock.now());
@@ -893,17 +948,21 @@ describe('TenantPacer on several instances', () => {
   it('counts instances by heartbeat and forgets those that stopped', async () => {
     const clock = new FakeClock(START);
     const shared = new InMemoryPacerState(() => clock.now());
-    expect(await shared.heartbeat('t', 'a', 1_000)).toBe(1);
-    expect(await shared.heartbeat('t', 'b', 1_000)).toBe(2);
-    expect(await shared.heartbeat('other', 'c', 1_000)).toBe(1);
+    const instances = async (tenantId: string, instanceId: string): Promise<number> =>
+      (await shared.heartbeat(tenantId, instanceId, 1_000)).instances;
+    expect(await instances('t', 'a')).toBe(1);
+    expect(await instances('t', 'b')).toBe(2);
+    expect(await instances('other', 'c')).toBe(1);
     await clock.advance(600);
-    expect(await shared.heartbeat('t', 'b', 1_000)).toBe(2);
+    expect(await instances('t', 'b')).toBe(2);
     await clock.advance(600);
-    expect(await shared.heartbeat('t', 'b', 1_000)).toBe(1);
+    expect(await instances('t', 'b')).toBe(1);
     expect(await shared.readHold('t')).toBe(0);
     await shared.extendHold('t', 5_000);
     await shared.extendHold('t', 4_000);
     expect(await shared.readHold('t')).toBe(5_000);
+    expect(await shared.heartbeat('t', 'b', 1_000)).toEqual({ instances: 1, holdUntil: 5_000 });
+    expect((await shared.heartbeat('other', 'c', 1_000)).holdUntil).toBe(0);
   });
 });
 
