@@ -32,7 +32,10 @@ export interface TenantPacerOptions {
   instanceId?: string;
   /** Fraction of the learned budget to spend (default 0.95): the rest absorbs timing noise. */
   safety?: number;
-  /** How often at most the shared hold is read (default 250 ms); the share is renewed every 4 of those. */
+  /**
+   * How often at most the shared hold is read while other instances share the tenant (default 250 ms); the share is
+   * renewed every 4 of those, and a pacer alone on the tenant reads only then (`SharedSync`).
+   */
   sharedRefreshMs?: number;
   /** The tenant's hold in this process, shared with the tenant's other pacers and its HTTP handler. */
   hold?: TenantHold;
@@ -93,7 +96,8 @@ const SHARED_WAIT_LIMIT_MS = 2_000;
  * that a caller acquiring again in the tick of its grant (the next inner request of a `$batch`) goes first.
  * - Hold: a 429/503 stops every grant until `max(Retry-After, RateLimit-Reset)` has passed (1 s doubling up to
  *   30 s when neither is given); the hold goes to the shared state and is read back from it (at most every
- *   `sharedRefreshMs`, and before granting after a pause), so it stops the tenant's pacers on every instance.
+ *   `sharedRefreshMs` while others share the tenant, with each heartbeat when alone, and before granting after a
+ *   pause), so it stops the tenant's pacers on every instance.
  * - Allowance: an answer with `RateLimit-Remaining: R` and `RateLimit-Reset: T` means no more than R units (less
  *   what is already in flight, split between instances) in the next T seconds, whatever the rate says. This keeps
  *   it under a budget it does not know yet.

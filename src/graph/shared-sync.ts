@@ -75,7 +75,7 @@ export class SharedSync {
 
   /**
    * Starts a read of the shared hold (and renews this instance's share) when the last one started more than a
-   * refresh period ago. Returns the read under way when the view is older than that and nothing was granted for
+   * refresh period ago (a heartbeat period while alone). Returns the read under way when the view is older than that and nothing was granted for
    * as long (`lastGrantAt`: an idle time or a long wait), so that the caller waits for it before granting; while
    * requests flow, reads stay in the background, however slow the storage.
    */
