@@ -126,8 +126,11 @@ function requestKey(call: Pick<GraphCall, 'method' | 'path' | 'query'>): string 
 
 /**
  * `ThrottleRules.sameAppOtherShare`: charges the minute window with what the app's other workload has spent since
- * the pair's last drive request, counted from the start of the current window only (what it spent in an earlier
- * window has reset with it).
+ * the pair's last drive request. The other workload spends evenly whether or not this caller calls; it is charged
+ * when this caller comes, and only the current window is charged (the windows before have reset). What it spent in
+ * those windows after this caller's last request is counted in `otherWorkloadUnits` all the same: to the end of
+ * that request's window, as much as the window had left after it (nothing else spent it), and its whole share of
+ * any window in which this caller sent nothing.
  */
 function spendOtherWorkload(
   pair: PairThrottle,
@@ -139,8 +142,17 @@ function spendOtherWorkload(
   const { resetMs } = minute.window.usage(now, minute.windowMs, wallNow);
   const windowStart = now + resetMs - minute.windowMs;
   const last = pair.otherWorkloadAt ?? windowStart;
+  const perMs = (share * minute.budget) / minute.windowMs;
+  const lastEnd = pair.otherWorkloadWindowEnd;
+  if (lastEnd !== undefined && lastEnd <= windowStart) {
+    const tail = Math.min(
+      pair.otherWorkloadCarry + perMs * Math.max(0, lastEnd - last),
+      pair.otherWorkloadRoom,
+    );
+    pair.otherWorkloadUnits += Math.floor(tail + perMs * (windowStart - lastEnd));
+  }
   if (last < windowStart) pair.otherWorkloadCarry = 0;
-  pair.otherWorkloadCarry += (share * minute.budget * (now - Math.max(last, windowStart))) / minute.windowMs;
+  pair.otherWorkloadCarry += perMs * (now - Math.max(last, windowStart));
   pair.otherWorkloadAt = now;
   const whole = Math.floor(pair.otherWorkloadCarry);
   if (whole <= 0) return;
@@ -250,6 +262,10 @@ function chargeAndRun(
     );
   }
   const usage = minute.window.usage(now, minute.windowMs, wallNow);
+  if (rules.sameAppOtherShare) {
+    pair.otherWorkloadWindowEnd = now + usage.resetMs;
+    pair.otherWorkloadRoom = Math.max(0, budget - usage.used);
+  }
   const headersDropped =
     rules.rateLimitHeadersMissing !== undefined && state.draw(rules.rateLimitHeadersMissing);
   if (

@@ -29,6 +29,12 @@ export interface PairThrottle {
   /** `ThrottleRules.sameAppOtherShare`: when the other workload was last charged (monotonic ms), and its fraction. */
   otherWorkloadAt?: number;
   otherWorkloadCarry: number;
+  /**
+   * After this caller's last request: the end of its window (monotonic ms) and the units the window had left, which
+   * the other workload went on spending if the window ended before this caller came back.
+   */
+  otherWorkloadWindowEnd?: number;
+  otherWorkloadRoom: number;
   /** Units the other workload got (what it wanted, as far as the window had room). */
   otherWorkloadUnits: number;
   requests: number;
@@ -77,6 +83,7 @@ export class ThrottleLedger {
         unitsBySecond: [],
         throttledUnitsBySecond: [],
         otherWorkloadCarry: 0,
+        otherWorkloadRoom: 0,
         otherWorkloadUnits: 0,
         requests: 0,
         throttled: 0,

@@ -263,6 +263,39 @@ describe('simulated Graph throttling', () => {
       expect(stats.unitsSpent + stats.otherWorkloadUnits).toBeGreaterThanOrEqual(800);
     });
 
+    it('counts what the other workload spent in the windows this caller left quiet, as far as they had room', async () => {
+      const rules = { windowAnchor: 'wallClock' as const, sameAppOtherShare: 0.5 };
+      const quiet = await throttledTenant({
+        budgetPerWindow: 100,
+        windowSeconds: 2,
+        timeScale: 1,
+        throttleRules: rules,
+      });
+      const full = await throttledTenant({
+        budgetPerWindow: 100,
+        windowSeconds: 2,
+        timeScale: 1,
+        throttleRules: rules,
+      });
+      // Early in a wall-clock window: one listing for the first caller; the second spends the window (its first 429).
+      await sleep(2_000 - (Date.now() % 2_000) + 20);
+      await statusOf(quiet.client, quiet.children);
+      while ((await statusOf(full.client, full.children)).status !== 429);
+      // Both stay quiet for the rest of that window and the whole next one, then call once more.
+      await sleep(2_000 - (Date.now() % 2_000) + 2_000 + 20);
+      await statusOf(quiet.client, quiet.children);
+      await statusOf(full.client, full.children);
+      const other = async (tenantId: string) =>
+        (await own.cloud.throttleStats(tenantId, own.app.clientId)).otherWorkloadUnits;
+
+      // Half of 100 units in each of the two windows (the first had room for it), and a few of the current one.
+      expect(await other(quiet.tenant.tenantId)).toBeGreaterThanOrEqual(95);
+      expect(await other(quiet.tenant.tenantId)).toBeLessThanOrEqual(105);
+      // The first window had no room left: only the quiet window's half, and what it got before its caller spent.
+      expect(await other(full.tenant.tenantId)).toBeGreaterThanOrEqual(50);
+      expect(await other(full.tenant.tenantId)).toBeLessThanOrEqual(60);
+    });
+
     it('keeps what was spent in the window when only the budget changes', async () => {
       const { tenant, client, children } = await throttledTenant({
         budgetPerWindow: 10,
