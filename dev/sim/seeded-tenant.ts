@@ -11,7 +11,8 @@ import {
 } from './drive-shares';
 import type { DriveIds, DriveNode } from './drive-tree';
 import { ResourceUnitWindow } from './resource-unit-window';
-import { createRandom, derivedGuid, hashSeed, randomGuid } from './seeded-random';
+import { createRandom, derivedGuid, distinctGuid, hashSeed, randomGuid } from './seeded-random';
+import type { Random } from './seeded-random';
 import { SimError } from './sim-error';
 import { TenantDrives } from './tenant-drives';
 import type {
@@ -180,7 +181,7 @@ export class SeededTenant {
       {
         size: spec.users,
         rootCount: (index) => this.itemCounts[index] ?? 0,
-        userId: (index) => randomGuid(createRandom(hashSeed(this.seed, 'user-id', index))),
+        userId: (index) => this.userId(index),
         provisioned: (index) => this.baseDrive[index] === 1,
         rootCountChanged: (index, count) => this.setRootCount(index, count),
       },
@@ -323,8 +324,8 @@ export class SeededTenant {
 
   /** The user at `index` with every property Graph's `/users` can return. */
   user(index: number): DirectoryUser {
-    const random = createRandom(hashSeed(this.seed, 'user-id', index));
-    const id = randomGuid(random);
+    const random = this.userStream(index);
+    const id = distinctGuid(randomGuid(random), index);
     const { givenName, surname } = personName(random);
     const userPrincipalName = `user${index + 1}@${this.domain}`;
     const licensed = this.isLicensed(index);
@@ -501,10 +502,19 @@ export class SeededTenant {
     return index;
   }
 
+  /** User `index`'s stream: its ID first, then its names (`user`). */
+  private userStream(index: number): Random {
+    return createRandom(hashSeed(this.seed, 'user-id', index));
+  }
+
+  /** User `index`'s ID, as `user` gives it: unique in the tenant (`distinctGuid`). */
+  private userId(index: number): string {
+    return distinctGuid(randomGuid(this.userStream(index)), index);
+  }
+
   private buildIdIndex(): Map<string, number> {
     const index = new Map<string, number>();
-    for (let i = 0; i < this.size; i++)
-      index.set(randomGuid(createRandom(hashSeed(this.seed, 'user-id', i))), i);
+    for (let i = 0; i < this.size; i++) index.set(this.userId(i), i);
     return index;
   }
 }

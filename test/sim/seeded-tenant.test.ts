@@ -1,5 +1,6 @@
 import type { SimulatedCloud } from '../../dev/sim/simulated-cloud';
 import { startSimulatedCloud } from '../../dev/sim/simulated-cloud';
+import { createRandom, distinctGuid, hashSeed, randomGuid } from '../../dev/sim/seeded-random';
 import type { TenantSpec } from '../../dev/sim/types';
 import { uniqueSeed } from './sim-sdk';
 
@@ -21,6 +22,21 @@ describe('seeded tenants', () => {
     expect(await cloud.listUsers(a.tenantId)).toEqual(await twin.listUsers(b.tenantId));
     expect(await cloud.drives(a.tenantId)).toEqual(await twin.drives(b.tenantId));
   });
+
+  it('gives every user of a tenant an ID of its own, even two users whose streams share a seed', async () => {
+    // Seed 4's users 43,313 and 89,083 hash to the same 32-bit stream seed, so their drawn GUIDs are equal.
+    const drawn = (index: number): string => randomGuid(createRandom(hashSeed(4, 'user-id', index)));
+    expect(drawn(43_313)).toBe(drawn(89_083));
+    expect(distinctGuid(drawn(43_313), 43_313)).not.toBe(distinctGuid(drawn(89_083), 89_083));
+
+    const tenant = await cloud.createTenant({ seed: 4, users: 89_084 });
+    const users = await cloud.listUsers(tenant.tenantId);
+    const ids = users.map((user) => user.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(
+      ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)),
+    ).toBe(true);
+  }, 60_000);
 
   it('yields different tenants for different seeds', async () => {
     const a = await cloud.createTenant({ seed: uniqueSeed(), users: 5 });
