@@ -109,7 +109,11 @@ export class GraphTransport {
       // The last check of the hold is at the wire: right before a request's first byte (docs/throttling.md).
       // The token is added there too, only for the Graph origin (docs/throttling.md and the contract).
       middleware: new NodeHttpMessageHandler(
-        { holdUntil: () => options.pacer.holdUntil?.() ?? 0 },
+        {
+          holdUntil: () => options.pacer.holdUntil?.() ?? 0,
+          reading: () => options.pacer.readingBody?.() ?? (() => undefined),
+          whenRead: () => options.pacer.bodiesRead?.(),
+        },
         { origin: this.origin },
       ),
     });

@@ -52,6 +52,10 @@ export interface RequestPacer {
   holdUntil?(): number;
   /** Holds the tenant until the returned function is called (a throttled answer is being read). */
   pinHold?(): () => void;
+  /** Counts a `$batch` body as being read until the returned function is called (see `TenantHold.reading`). */
+  readingBody?(): () => void;
+  /** Settles once the tenant's bodies being read now have been read (see `TenantHold.whenRead`). */
+  bodiesRead?(): Promise<void> | undefined;
   /**
    * Whether only a probe may go until an answer comes (after a hold that named no reset): a `$batch` then leaves
    * with the requests granted so far instead of waiting to fill.

@@ -21,6 +21,13 @@ interface NodeAnswer {
 export interface WireGate {
   /** Until when (ms since the epoch) nothing may be written; 0 or in the past when nothing holds. */
   holdUntil(): number;
+  /**
+   * Counts an answer whose body is watched (the option `onBodyChunk`: a `$batch`, whose inner answers may hold the
+   * tenant) as being read, from its head until the returned function is called.
+   */
+  reading?(): () => void;
+  /** Settles once the bodies being read now have been read (or a bounded wait passed); undefined when none. */
+  whenRead?(): Promise<void> | undefined;
 }
 
 /** A request sent to another origin than the one the handler's bearer token is for. */
@@ -181,6 +188,8 @@ export class NodeHttpMessageHandler implements Middleware {
 export const BUSY_TURN_MS = 10;
 /** Poll phases waited at most before a request is written however busy the process is. */
 export const MAX_READ_TURNS = 8;
+/** Times a request waits at most for the watched bodies being read before it reads the hold. */
+export const MAX_BODY_WAITS = 3;
 
 /**
  * Calls `fn` once the event loop has been through a poll phase, where it reads what has arrived on sockets, and
@@ -227,14 +236,21 @@ function send({ url, method, headers, body, signal, gate, onHead, onChunk }: Out
     // Nothing is written until the socket is connected: headers and body leave together in `write`, after the
     // hold is read in the same tick. (A request ended at once would have its bytes queued on a connecting
     // socket, to leave when the connection opens, whatever had arrived meanwhile.) With a gate, the process first
-    // reads what its sockets have received (`afterPendingReads`), so a 429 already in a socket's buffer holds it.
-    const write = (): void => {
+    // reads what its sockets have received (`afterPendingReads`), so a 429 already in a socket's buffer holds it,
+    // and waits for the tenant's `$batch` bodies being read: a large one is read over several loop turns, and a
+    // throttled inner answer near its end may already be in this process, unread (docs/throttling.md).
+    const write = (waits: number): void => {
       if (req.destroyed) return;
+      const reading = waits < MAX_BODY_WAITS ? gate?.whenRead?.() : undefined;
+      if (reading) {
+        void reading.then(() => afterPendingReads(() => write(waits + 1)));
+        return;
+      }
       const until = gate?.holdUntil() ?? 0;
       if (until > Date.now()) req.destroy(new HeldBack(until));
       else req.end(body);
     };
-    const gatedWrite = gate ? () => afterPendingReads(write) : write;
+    const gatedWrite = gate ? () => afterPendingReads(() => write(0)) : () => write(0);
     req.once('socket', (socket) => {
       if (!socket.connecting) gatedWrite();
       else socket.once(secure ? 'secureConnect' : 'connect', gatedWrite);
@@ -243,7 +259,11 @@ function send({ url, method, headers, body, signal, gate, onHead, onChunk }: Out
       req.destroy(signal ? abortError(signal) : undefined);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => signal?.removeEventListener('abort', onAbort);
+    let bodyRead: (() => void) | undefined;
+    const done = (): void => {
+      signal?.removeEventListener('abort', onAbort);
+      bodyRead?.();
+    };
     req.on('error', (error) => {
       done();
       reject(error);
@@ -257,7 +277,12 @@ function send({ url, method, headers, body, signal, gate, onHead, onChunk }: Out
           return Array.isArray(value) ? value.join(', ') : value;
         },
       };
-      // The head is the answer as far as throttling goes: a 429 holds the tenant before its body is read.
+      // The head is the answer as far as throttling goes: a 429 holds the tenant before its body is read. A watched
+      // body may hold it too: it counts as being read until its end (or the answer fails or closes).
+      if (onChunk) {
+        bodyRead = gate?.reading?.();
+        res.once('close', done);
+      }
       onHead?.(res.statusCode ?? 0, answerHeaders);
       const decoder = decoderFor(res.headers['content-encoding']);
       const body = decoder ? res.pipe(decoder) : res;

@@ -277,6 +277,16 @@ export class TenantPacer {
     return this.#holdState.pin();
   }
 
+  /** Counts a `$batch` body as being read (see `TenantHold.reading`). */
+  readingBody(): () => void {
+    return this.#holdState.reading();
+  }
+
+  /** Settles once the tenant's bodies being read now have been read (see `TenantHold.whenRead`). */
+  bodiesRead(): Promise<void> | undefined {
+    return this.#holdState.whenRead();
+  }
+
   stats(): PacerStats {
     return {
       unitsAcquired: this.#unitsAcquired,

@@ -13,6 +13,7 @@ import {
   MAX_READ_TURNS,
   NodeHttpMessageHandler,
 } from '../../src/graph/node-http-handler';
+import { TenantHold } from '../../src/graph/tenant-hold';
 
 describe('NodeHttpMessageHandler', () => {
   let server: Server;
@@ -315,6 +316,77 @@ describe('NodeHttpMessageHandler', () => {
       expect(isHeldBack(errorOfB)).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(Atomics.load(flags, 2)).toBe(0);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});
+
+describe('NodeHttpMessageHandler, a request leaving while a $batch body is read', () => {
+  it('waits for the body: a throttled inner answer near its end, already received, holds the request', async () => {
+    // About 8 MiB of inner answers, the throttled one last: more than one poll phase reads of a socket, so the
+    // body is still being read, its 503 already on this side, when the next request is about to leave.
+    const worker = new Worker(
+      `const { createServer } = require('node:http');
+       const { parentPort } = require('node:worker_threads');
+       const filler = { id: '0', status: 200, body: { value: 'x'.repeat(400_000) } };
+       const responses = Array.from({ length: 20 }, (_, i) => ({ ...filler, id: String(i + 1) }));
+       responses.push({ id: '21', status: 503, headers: { 'Retry-After': '5' }, body: {} });
+       const batch = Buffer.from(JSON.stringify({ responses }));
+       let others = 0;
+       const server = createServer((req, res) => {
+         if (req.url.endsWith('/$batch')) return res.end(batch);
+         if (req.url.endsWith('/other')) others += 1;
+         if (req.url.endsWith('/count')) return res.end(String(others));
+         res.end('{}');
+       });
+       server.keepAliveTimeout = 60000;
+       server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
+      { eval: true },
+    );
+    try {
+      const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+      const hold = new TenantHold();
+      const graph = Client.initWithMiddleware({
+        baseUrl: `http://127.0.0.1:${port}/`,
+        defaultVersion: 'v1.0',
+        customHosts: new Set(['127.0.0.1']),
+        middleware: new NodeHttpMessageHandler({
+          holdUntil: () => hold.until(),
+          reading: () => hold.reading(),
+          whenRead: () => hold.whenRead(),
+        }),
+      });
+      const get = (path: string) => graph.api(path).responseType(ResponseType.RAW);
+      await Promise.all([get('/warm').get(), get('/warm').get()]);
+      // The crawl's scan of a $batch body: the tenant is pinned from the moment a throttled status is seen.
+      let tail = '';
+      let unpin: (() => void) | undefined;
+      let other: Promise<unknown> | undefined;
+      const batch = (await graph
+        .api('/$batch')
+        .responseType(ResponseType.RAW)
+        .option('onAnswerHead', () => {
+          // The body has begun to arrive: another request of the tenant is about to leave.
+          other = get('/other')
+            .get()
+            .then(
+              () => undefined,
+              (caught: unknown) => caught,
+            );
+        })
+        .option('onBodyChunk', (chunk: Buffer) => {
+          const text = tail + chunk.toString('latin1');
+          if (text.includes('"status":503')) unpin ??= hold.pin();
+          tail = text.slice(-16);
+        })
+        .post({ requests: [] })) as Response;
+      expect(batch.status).toBe(200);
+      expect(isHeldBack(await other)).toBe(true);
+      expect(hold.whenRead()).toBeUndefined();
+      unpin?.();
+      const count = (await get('/count').get()) as Response;
+      expect(await count.text()).toBe('0');
     } finally {
       await worker.terminate();
     }
