@@ -22,6 +22,9 @@ const BUDGET = 50;
 /** The tenant's documented budget per real second, as the orchestrator computes it. */
 const UNITS_PER_SECOND = BUDGET / (WINDOW_SECONDS / TIME_SCALE);
 
+/** A peer crawl of the 40-user tenant takes 1 to 3 s; one still running at 50 s is stuck (jest stops at 60). */
+const CRAWL_LIMIT_MS = 50_000;
+
 type Row = { partitionKey?: string };
 
 describe('the benchmark peers', () => {
@@ -53,6 +56,41 @@ describe('the benchmark peers', () => {
     });
   }
 
+  /**
+   * The crawl's outcome, or (past `CRAWL_LIMIT_MS`, before jest's own timeout) an error that says where it stood:
+   * its progress lines and what the simulator counted and answered last, instead of a bare timeout.
+   */
+  async function finishedOrExplained(
+    crawl: Promise<NaiveOutcome>,
+    tenant: TenantInfo,
+    progress: readonly string[],
+  ): Promise<NaiveOutcome> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void (async () => {
+          const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
+          const last = (await cloud.requestLog({ tenantId: tenant.tenantId, service: 'graph' }))
+            .slice(-20)
+            .map((entry) => `${entry.at} ${entry.status}${entry.violation ? ' violation' : ''} ${entry.url}`);
+          const { requests, throttled, violations } = stats;
+          reject(
+            new Error(
+              `the crawl had not ended after ${CRAWL_LIMIT_MS} ms: ${progress.join(' | ') || 'no progress line'}; ` +
+                `simulator: ${JSON.stringify({ requests, throttled, violations })}; last Graph answers:\n` +
+                last.join('\n'),
+            ),
+          );
+        })().catch(reject);
+      }, CRAWL_LIMIT_MS);
+    });
+    try {
+      return await Promise.race([crawl, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   function crawlOptions(tenant: TenantInfo): NaiveCrawlOptions {
     return {
       tenantId: tenant.tenantId,
@@ -78,9 +116,10 @@ describe('the benchmark peers', () => {
     '%s stores exactly the simulator items, counts every request and 429, and is throttled',
     async (kind) => {
       const tenant = await newTenant();
-      const options = peerOptions(kind, tenant);
+      const progress: string[] = [];
+      const options = { ...peerOptions(kind, tenant), onProgress: (line: string) => progress.push(line) };
 
-      const outcome = await peerCrawl(options);
+      const outcome = await finishedOrExplained(peerCrawl(options), tenant, progress);
       const check = await checkItemsExact(options.table, cloud, [tenant.tenantId]);
       const stats = await cloud.throttleStats(tenant.tenantId, app.clientId);
 
