@@ -27,8 +27,9 @@ import packageJson from '../../package.json';
 /**
  * Node flags of the crawler process: read from the `crawl` script in package.json, so they stay those of
  * `npm run crawl` (`--max-old-space-size=1536`: below V8's large-heap threshold, the heap may grow to about 1.8 times
- * the live data between full collections instead of 4). The deployed hosts run with V8's default for a 2 GiB
- * instance instead (`FLEX_NODE_ARGS` in queue-path.ts, docs/deploy.md).
+ * the live data between full collections instead of 4; `--heap-growing-percent=80`: that 1.8 kept when a throttled
+ * crawl allocates slowly, docs/benchmark.md). The deployed hosts run with V8's default for a 2 GiB instance instead
+ * (`FLEX_NODE_ARGS` in queue-path.ts, docs/deploy.md).
  */
 export const CRAWLER_NODE_ARGS = [
   ...packageJson.scripts.crawl.split(/\s+/).filter((arg) => arg.startsWith('--')),
