@@ -90,12 +90,13 @@ function machineAtStart(): MachineAtStart {
   return { load: os.loadavg(), calibrationCpuMs: calibrationCpuMs(), ticks: cpuTicks() };
 }
 
-function machineInfo(atStart: MachineAtStart): MachineInfo {
+/** The machine's figures; `calibrationAtEnd` is the one the CPU figures were scaled with, so the JSON shows it. */
+function machineInfo(atStart: MachineAtStart, calibrationAtEnd: number): MachineInfo {
   const ticks = cpuTicks();
   const elapsed = ticks && atStart.ticks ? ticks.total - atStart.ticks.total : 0;
   return {
     loadAverage: { atStart: atStart.load, atEnd: os.loadavg() },
-    calibrationCpuMs: { atStart: atStart.calibrationCpuMs, atEnd: calibrationCpuMs() },
+    calibrationCpuMs: { atStart: atStart.calibrationCpuMs, atEnd: calibrationAtEnd },
     stealShare:
       ticks && atStart.ticks && elapsed > 0 ? (ticks.steal - atStart.ticks.steal) / elapsed : undefined,
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
@@ -350,7 +351,9 @@ async function main(): Promise<number> {
     ...(c ?? []).flatMap((run) => (run.check ? [run.check] : [])),
   ];
   const steadyExact = Object.values(steadyFigures?.scopes ?? {}).every((scope) => scope.exact);
-  const calibrationNow = (atStart.calibrationCpuMs + calibrationCpuMs()) / 2;
+  // Timed once: the same figure scales the CPU figures and is printed as the calibration at the end.
+  const calibrationAtEnd = calibrationCpuMs();
+  const calibrationNow = (atStart.calibrationCpuMs + calibrationAtEnd) / 2;
   const peersBest = peers ? bestPeer(peers.contenders) : undefined;
   const sequential = peers?.contenders.sequential;
 
@@ -412,6 +415,8 @@ async function main(): Promise<number> {
             entitiesPerSecondNeeded: realistic.entitiesPerSecondNeeded,
             entitiesPerSecondDelivered: realistic.entitiesPerSecondDelivered,
             cpuMicrosPerItem: realistic.cpuMicrosPerItem,
+            cpuMicrosPerItemAtReference:
+              (realistic.cpuMicrosPerItem * REFERENCE_CALIBRATION_MS) / calibrationNow,
           },
         }
       : {}),
@@ -426,7 +431,7 @@ async function main(): Promise<number> {
         }
       : {}),
     cpu: a ? a.figures.cpu : { crawler: zeroCpu, simulator: zeroCpu, azurite: zeroCpu },
-    machine: machineInfo(atStart),
+    machine: machineInfo(atStart, calibrationAtEnd),
     timeScale: scale,
     durationSeconds: (Date.now() - started) / 1000,
     scenarios: {
