@@ -351,9 +351,11 @@ async function main(): Promise<number> {
     ...(c ?? []).flatMap((run) => (run.check ? [run.check] : [])),
   ];
   const steadyExact = Object.values(steadyFigures?.scopes ?? {}).every((scope) => scope.exact);
-  // Timed once: the same figure scales the CPU figures and is printed as the calibration at the end.
+  // Timed once: the same figure scales the CPU figures and is printed as the calibration at the end. Other work on
+  // the machine can only make a timing longer, so the shorter of the two is this run's machine speed (a start
+  // timing read 232 ms beside ends of 162 to 164 ms, docs/benchmark.md).
   const calibrationAtEnd = calibrationCpuMs();
-  const calibrationNow = (atStart.calibrationCpuMs + calibrationAtEnd) / 2;
+  const calibrationNow = Math.min(atStart.calibrationCpuMs, calibrationAtEnd);
   const peersBest = peers ? bestPeer(peers.contenders) : undefined;
   const sequential = peers?.contenders.sequential;
 
