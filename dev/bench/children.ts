@@ -1,10 +1,12 @@
 /**
  * Child processes of the benchmark: TypeScript files run by this Node with the tsx loader (so the pid is the
- * process that does the work, not a launcher), stdout read as JSON lines, stderr passed through.
+ * process that does the work, not a launcher) and without source maps, as the deployment runs
+ * (`no-source-maps.ts`), stdout read as JSON lines, stderr passed through.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 
 export interface TsChild {
@@ -21,7 +23,16 @@ export function startTsChild(
   args: string[],
   options: { stdin?: 'pipe' | 'ignore'; nodeArgs?: readonly string[] } = {},
 ): TsChild {
-  const argv = [...(options.nodeArgs ?? []), '--import', 'tsx', path.resolve(__dirname, file), ...args];
+  const argv = [
+    ...(options.nodeArgs ?? []),
+    '--import',
+    'tsx',
+    // After tsx, which turns source maps on when it registers.
+    '--import',
+    pathToFileURL(path.resolve(__dirname, 'no-source-maps.ts')).href,
+    path.resolve(__dirname, file),
+    ...args,
+  ];
   const child = spawn(process.execPath, argv, {
     stdio: [options.stdin ?? 'ignore', 'pipe', 'inherit'],
     env: process.env,
