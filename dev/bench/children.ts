@@ -18,10 +18,15 @@ export interface TsChild {
   exited: Promise<number>;
 }
 
+/**
+ * Starts `file`. A `job` goes to the child as the first line of its stdin (read with `readJob`), not among its
+ * arguments, where any user's `ps` would show the client secret and account key it carries; stdin then stays
+ * open, so that the child sees the orchestrator go away.
+ */
 export function startTsChild(
   file: string,
   args: string[],
-  options: { stdin?: 'pipe' | 'ignore'; nodeArgs?: readonly string[] } = {},
+  options: { stdin?: 'pipe' | 'ignore'; nodeArgs?: readonly string[]; job?: unknown } = {},
 ): TsChild {
   const argv = [
     ...(options.nodeArgs ?? []),
@@ -34,10 +39,11 @@ export function startTsChild(
     ...args,
   ];
   const child = spawn(process.execPath, argv, {
-    stdio: [options.stdin ?? 'ignore', 'pipe', 'inherit'],
+    stdio: [options.job !== undefined ? 'pipe' : (options.stdin ?? 'ignore'), 'pipe', 'inherit'],
     env: process.env,
   });
   if (child.pid === undefined) throw new Error(`could not start ${file}`);
+  if (options.job !== undefined) child.stdin!.write(`${JSON.stringify(options.job)}\n`);
   const messages: unknown[] = [];
   const waiters: Array<() => void> = [];
   let closed = false;
@@ -90,4 +96,30 @@ export function startTsChild(
 export function isEvent<T extends { event: string }>(name: T['event']): (message: unknown) => message is T {
   return (message: unknown): message is T =>
     typeof message === 'object' && message !== null && (message as { event?: unknown }).event === name;
+}
+
+/**
+ * In a child started with a `job`: resolves with it (the first line of stdin). Every later line goes to `onLine`;
+ * `onEnd` runs when stdin closes, which is when the orchestrator ends it or goes away.
+ */
+export function readJob<T>(handlers: { onLine?: (line: string) => void; onEnd: () => void }): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let job: T | undefined;
+    createInterface({ input: process.stdin })
+      .on('line', (line) => {
+        if (job === undefined) {
+          try {
+            job = JSON.parse(line) as T;
+          } catch {
+            reject(new Error('the first line of stdin is not the job JSON'));
+            return;
+          }
+          resolve(job);
+        } else handlers.onLine?.(line);
+      })
+      .on('close', () => {
+        if (job === undefined) reject(new Error('stdin closed before the job came'));
+        handlers.onEnd();
+      });
+  });
 }

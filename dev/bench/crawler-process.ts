@@ -1,9 +1,9 @@
 /**
  * One crawl in a process of its own, so that its CPU time and peak memory are the crawler's alone.
- * `tsx dev/bench/crawler-process.ts '<CrawlerJob JSON>'` (started by `main.ts` with `NODE_EXTRA_CA_CERTS` set):
- * builds the product's context against the simulator and Azurite, onboards the job's tenants as consent would,
- * crawls them with the product's inline crawl (or one of the peers of `peer-crawl.ts`: `naive`, `sdkPool`,
- * `fixedRate`), and prints a `CrawlerResult` line on stdout.
+ * `tsx dev/bench/crawler-process.ts` with a `CrawlerJob` as the first line of stdin (started by `main.ts` with
+ * `NODE_EXTRA_CA_CERTS` set): builds the product's context against the simulator and Azurite, onboards the job's
+ * tenants as consent would, crawls them with the product's inline crawl (or one of the peers of `peer-crawl.ts`:
+ * `naive`, `sdkPool`, `fixedRate`), and prints a `CrawlerResult` line on stdout.
  */
 import { createAppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config';
@@ -22,6 +22,7 @@ import {
   tableFigures,
   watchFullGcs,
 } from './instrument';
+import { readJob } from './children';
 import { crawlAsPeer } from './peer-crawl';
 import type { CrawlerJob, CrawlerResult, CrawlerStart, NaiveOutcome, TenantOutcome } from './protocol';
 
@@ -34,10 +35,8 @@ function cpuMicros(usage: NodeJS.CpuUsage): number {
 }
 
 async function main(): Promise<void> {
-  const job = JSON.parse(process.argv[2] ?? '{}') as CrawlerJob;
   // The orchestrator holds our stdin: when it goes away, so do we.
-  process.stdin.on('end', () => process.exit(2));
-  process.stdin.resume();
+  const job = await readJob<CrawlerJob>({ onEnd: () => process.exit(2) });
   instrumentTables();
   instrumentGraph();
   startMemorySampling();

@@ -74,8 +74,8 @@ export async function runCrawler(
   azurite: RunningAzurite,
   options: { nodeArgs?: readonly string[]; onStart?: (at: number) => void } = {},
 ): Promise<CrawlRunFigures> {
-  const child = startTsChild('crawler-process.ts', [JSON.stringify(job)], {
-    stdin: 'pipe',
+  const child = startTsChild('crawler-process.ts', [], {
+    job,
     nodeArgs: options.nodeArgs ?? CRAWLER_NODE_ARGS,
   });
   const started = await child.next(isEvent<CrawlerStart>('start'));

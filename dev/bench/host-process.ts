@@ -1,14 +1,13 @@
 /**
  * One instance of the deployed app in a process of its own: the local Functions host of `npm run serve` (HTTP
  * routes, queue workers with host.json's rules, the timer), built from the job's environment exactly as
- * `dev/serve.ts` builds it from its own. `tsx dev/bench/host-process.ts '<HostJob JSON>'` (started by
- * `queue-path.ts` with `NODE_EXTRA_CA_CERTS` set): records consent for the job's `onboard` tenants, serves on a free
- * loopback port and prints `{"event":"ready","port":N}`; each `report` line on stdin gets a `HostReport` line on
- * stdout; the end of stdin stops the host and the process.
+ * `dev/serve.ts` builds it from its own. `tsx dev/bench/host-process.ts` with a `HostJob` as the first line of
+ * stdin (started by `queue-path.ts` with `NODE_EXTRA_CA_CERTS` set): records consent for the job's `onboard`
+ * tenants, serves on a free loopback port and prints `{"event":"ready","port":N}`; each `report` line on stdin
+ * after the job gets a `HostReport` line on stdout; the end of stdin stops the host and the process.
  */
 import { QueueClient } from '@azure/storage-queue';
 import { getHeapStatistics } from 'node:v8';
-import { createInterface } from 'node:readline';
 import { createAppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config';
 import { consoleSink, createLogger } from '../../src/logging/logger';
@@ -23,6 +22,7 @@ import {
   tableFigures,
   watchFullGcs,
 } from './instrument';
+import { readJob } from './children';
 import type { HostJob, HostReady, HostReport, QueueDeliveries } from './protocol';
 
 const deliveries: Record<string, QueueDeliveries> = {};
@@ -94,7 +94,10 @@ function report(label: string): HostReport {
 }
 
 async function main(): Promise<void> {
-  const job = JSON.parse(process.argv[2] ?? '{}') as HostJob;
+  // Lines after the job, and the end of stdin: the orchestrator went away before the host served, or it stops it.
+  let onLine = (_line: string): void => {};
+  let onEnd = (): void => process.exit(2);
+  const job = await readJob<HostJob>({ onLine: (line) => onLine(line), onEnd: () => onEnd() });
   const say = (text: string): void => {
     process.stderr.write(`  [${job.label}] ${text}\n`);
   };
@@ -134,11 +137,10 @@ async function main(): Promise<void> {
       },
     );
   };
-  createInterface({ input: process.stdin })
-    .on('line', (line) => {
-      if (line.trim() === 'report') emit(report(job.label));
-    })
-    .on('close', stop);
+  onLine = (line) => {
+    if (line.trim() === 'report') emit(report(job.label));
+  };
+  onEnd = stop;
   process.once('SIGTERM', stop);
   emit({ event: 'ready', port: host.port });
 }

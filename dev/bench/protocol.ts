@@ -1,6 +1,6 @@
 /**
  * What the benchmark's processes say to each other: the orchestrator (`main.ts`) hands a crawler process a job as
- * JSON in its first argument; the crawler answers with JSON lines on stdout (`start`, then `result`), and writes
+ * the first line of its stdin (`children.ts`); the crawler answers with JSON lines on stdout (`start`, then `result`), and writes
  * its progress to stderr. The simulator process prints one `ready` line with its URL.
  */
 import type { CrawlSettings } from '../../src/crawl/crawl-deps';
@@ -159,8 +159,8 @@ export interface SimReady {
 }
 
 /**
- * A local Functions host process (`host-process.ts`, the queue path): its job as JSON in its first argument. It
- * answers `ready` once it serves, and a `HostReport` for each `report` line on its stdin; stdin's end stops it.
+ * A local Functions host process (`host-process.ts`, the queue path): its job as the first line of its stdin. It
+ * answers `ready` once it serves, and a `HostReport` for each later `report` line on stdin; stdin's end stops it.
  */
 export interface HostJob {
   /** Shown in its log lines and echoed in its report. */

@@ -180,7 +180,7 @@ export async function scenarioQueue(
           env,
           ...(index === 0 ? { onboard: [benchTenant(tenant)] } : {}),
         };
-        hosts.push(startTsChild('host-process.ts', [JSON.stringify(job)], { stdin: 'pipe', nodeArgs }));
+        hosts.push(startTsChild('host-process.ts', [], { job, nodeArgs }));
       }
       const ready = await Promise.all(hosts.map((host) => host.next(isEvent<HostReady>('ready'), 120_000)));
       const base = `http://127.0.0.1:${ready[0]!.port}`;
