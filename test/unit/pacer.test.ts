@@ -583,6 +583,37 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     expect(pacer.stats().windowMs).toBeLessThan(windowMs * 1.02);
   });
 
+  it('learns a window from whole-second resets by the earliest each window names, within its first boundaries', async () => {
+    const windowMs = 15_000;
+    const clock = new FakeClock(START);
+    const pacer = fastPacer(clock);
+    // Answers every 100 ms over each window's last seconds, `RateLimit-Reset` rounded up to whole seconds. The
+    // first answer of the second window names its boundary 0.9 s late and the others' 0.1 s: from first answers
+    // the distances would read 15.8 and 14.2 s, and the window 14.2 (a pace 5% over the budget).
+    const firstBefore = [2_900, 2_100, 2_900];
+    for (const [index, early] of firstBefore.entries()) {
+      const boundary = START + (index + 1) * windowMs;
+      for (let before = early; before >= 200; before -= 100) {
+        await clock.advance(boundary - before - clock.now());
+        await acquireNow(clock, pacer);
+        pacer.settle(
+          UNITS,
+          answer(200, {
+            'RateLimit-Limit': '6000',
+            'RateLimit-Remaining': '1000',
+            'RateLimit-Reset': String(Math.ceil(before / 1000)),
+          }),
+        );
+      }
+      await clock.advance(boundary + 10 - clock.now());
+      await acquireNow(clock, pacer);
+      pacer.settle(UNITS, answer(200));
+    }
+
+    expect(pacer.stats().windowMs).toBeGreaterThan(windowMs * 0.995);
+    expect(pacer.stats().windowMs).toBeLessThan(windowMs * 1.005);
+  });
+
   it('holds through injected 503s without lowering its rate', async () => {
     const clock = new FakeClock(START);
     const shape = fixedWindow(600, 2_000, START);
