@@ -367,6 +367,33 @@ async function acquireNow(clock: FakeClock, pacer: TenantPacer): Promise<void> {
   expect(granted.at).toBe(clock.now());
 }
 
+/**
+ * One window of a 6,000-unit budget as its answers show it: an answer `before` ms ahead of `boundary` for each entry,
+ * with `RateLimit-Reset` rounded up to whole seconds, then a plain answer just after the boundary (it reset).
+ */
+async function answerWholeSecondWindow(
+  clock: FakeClock,
+  pacer: TenantPacer,
+  boundary: number,
+  befores: readonly number[],
+): Promise<void> {
+  for (const before of befores) {
+    await clock.advance(boundary - before - clock.now());
+    await acquireNow(clock, pacer);
+    pacer.settle(
+      UNITS,
+      answer(200, {
+        'RateLimit-Limit': '6000',
+        'RateLimit-Remaining': '1000',
+        'RateLimit-Reset': String(Math.ceil(before / 1000)),
+      }),
+    );
+  }
+  await clock.advance(boundary + 10 - clock.now());
+  await acquireNow(clock, pacer);
+  pacer.settle(UNITS, answer(200));
+}
+
 // ---- the tests ----
 
 describe('tierForLicensedUsers', () => {
@@ -561,22 +588,7 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     // so each boundary is seen up to a second late, and two in a row may be 14.4 to 15.8 s apart.
     const before = [2_300, 2_900, 2_100, 2_700, 2_500, 2_200, 2_800, 2_400];
     for (const [index, early] of before.entries()) {
-      const boundary = START + (index + 1) * windowMs;
-      await clock.advance(boundary - early - clock.now());
-      for (let i = 0; i < 3; i++) {
-        await acquireNow(clock, pacer);
-        pacer.settle(
-          UNITS,
-          answer(200, {
-            'RateLimit-Limit': '6000',
-            'RateLimit-Remaining': '1000',
-            'RateLimit-Reset': String(Math.ceil(early / 1000)),
-          }),
-        );
-      }
-      await clock.advance(boundary + 10 - clock.now());
-      await acquireNow(clock, pacer);
-      pacer.settle(UNITS, answer(200));
+      await answerWholeSecondWindow(clock, pacer, START + (index + 1) * windowMs, [early, early, early]);
     }
 
     expect(pacer.stats().windowMs).toBeGreaterThan(windowMs * 0.98);
@@ -592,22 +604,8 @@ describe('TenantPacer facing a budget and window unlike any tier', () => {
     // the distances would read 15.8 and 14.2 s, and the window 14.2 (a pace 5% over the budget).
     const firstBefore = [2_900, 2_100, 2_900];
     for (const [index, early] of firstBefore.entries()) {
-      const boundary = START + (index + 1) * windowMs;
-      for (let before = early; before >= 200; before -= 100) {
-        await clock.advance(boundary - before - clock.now());
-        await acquireNow(clock, pacer);
-        pacer.settle(
-          UNITS,
-          answer(200, {
-            'RateLimit-Limit': '6000',
-            'RateLimit-Remaining': '1000',
-            'RateLimit-Reset': String(Math.ceil(before / 1000)),
-          }),
-        );
-      }
-      await clock.advance(boundary + 10 - clock.now());
-      await acquireNow(clock, pacer);
-      pacer.settle(UNITS, answer(200));
+      const everyTenth = Array.from({ length: (early - 200) / 100 + 1 }, (_, step) => early - 100 * step);
+      await answerWholeSecondWindow(clock, pacer, START + (index + 1) * windowMs, everyTenth);
     }
 
     expect(pacer.stats().windowMs).toBeGreaterThan(windowMs * 0.995);
