@@ -356,6 +356,8 @@ async function main(): Promise<number> {
   // timing read 232 ms beside ends of 162 to 164 ms, docs/benchmark.md).
   const calibrationAtEnd = calibrationCpuMs();
   const calibrationNow = Math.min(atStart.calibrationCpuMs, calibrationAtEnd);
+  /** CPU per item as on the machine of the README's table (`REFERENCE_CALIBRATION_MS`). */
+  const atReference = (micros: number): number => (micros * REFERENCE_CALIBRATION_MS) / calibrationNow;
   const peersBest = peers ? bestPeer(peers.contenders) : undefined;
   const sequential = peers?.contenders.sequential;
 
@@ -375,9 +377,7 @@ async function main(): Promise<number> {
     rssRatio: large && small ? ratio(large.figures.result.maxRssKb, small.figures.result.maxRssKb) : 0,
     liveHeapGrowth: large && small ? ratio(liveHeapOf(large.figures), liveHeapOf(small.figures)) : 0,
     cpuMicrosPerItem: cpuRuns?.cpuMicrosPerItem ?? 0,
-    cpuMicrosPerItemAtReference: cpuRuns
-      ? (cpuRuns.cpuMicrosPerItem * REFERENCE_CALIBRATION_MS) / calibrationNow
-      : 0,
+    cpuMicrosPerItemAtReference: cpuRuns ? atReference(cpuRuns.cpuMicrosPerItem) : 0,
     memoryMiB: {
       smallPeakRss: (small?.figures.result.maxRssKb ?? 0) / 1024,
       largePeakRss: (large?.figures.result.maxRssKb ?? 0) / 1024,
@@ -417,8 +417,7 @@ async function main(): Promise<number> {
             entitiesPerSecondNeeded: realistic.entitiesPerSecondNeeded,
             entitiesPerSecondDelivered: realistic.entitiesPerSecondDelivered,
             cpuMicrosPerItem: realistic.cpuMicrosPerItem,
-            cpuMicrosPerItemAtReference:
-              (realistic.cpuMicrosPerItem * REFERENCE_CALIBRATION_MS) / calibrationNow,
+            cpuMicrosPerItemAtReference: atReference(realistic.cpuMicrosPerItem),
           },
         }
       : {}),
