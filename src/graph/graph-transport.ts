@@ -70,6 +70,14 @@ export function codeForStatus(status: number): GraphErrorCode {
 export const isThrottle = (status: number): boolean => status === 429 || status === 503;
 export const isRetryable = (status: number): boolean => status === 0 || status === 429 || status >= 500;
 
+/** A `$batch` whose grants a hold made stale before it left: its caller gives them back and acquires again. */
+class StaleGrant extends Error {
+  constructor() {
+    super('granted before a hold began');
+    this.name = 'StaleGrant';
+  }
+}
+
 /** One HTTP round trip's outcome; status 0 when no answer came (a reset, a timeout, a body that is not JSON). */
 export interface SendResult {
   status: number;
@@ -142,6 +150,10 @@ export class GraphTransport {
     }
   }
 
+  #held(): boolean {
+    return (this.#options.pacer.holdUntil?.() ?? 0) > Date.now();
+  }
+
   async #waitOutHold(): Promise<void> {
     const pacer = this.#options.pacer;
     for (;;) {
@@ -185,18 +197,30 @@ export class GraphTransport {
    * `$batch` of them (docs/throttling.md).
    */
   async batch(gets: ReadonlyArray<{ path: string; units: number }>): Promise<BatchAnswer[]> {
-    const answers: BatchAnswer[] = [];
-    while (answers.length < gets.length) answers.push(...(await this.#batchPart(gets, answers.length)));
-    return answers;
+    const answers = Array.from<BatchAnswer | undefined>({ length: gets.length });
+    let pending = gets.map((_, index) => index);
+    while (pending.length > 0) {
+      for (const [index, answer] of await this.#batchPart(gets, pending)) answers[index] = answer;
+      pending = pending.filter((index) => answers[index] === undefined);
+    }
+    return answers as BatchAnswer[];
   }
 
-  /** Acquires `gets` from `start` on (all, or those granted before the pacer began to probe) and sends them. */
+  /**
+   * Acquires the `pending` of `gets`, in order, and sends those granted as one `$batch` (all of them, or those
+   * granted before the pacer began to probe); answers by index in `gets`. Grants a hold made stale go back: those
+   * requests stay pending for a later part.
+   */
   async #batchPart(
     gets: ReadonlyArray<{ path: string; units: number }>,
-    start: number,
-  ): Promise<BatchAnswer[]> {
+    pending: readonly number[],
+  ): Promise<Map<number, BatchAnswer>> {
     const pacer = this.#options.pacer;
-    let end = start;
+    let granted: number[] = [];
+    const giveBack = (): void => {
+      for (const index of granted) pacer.returnGrant!(gets[index]!.units);
+      granted = [];
+    };
     let outer: SendResult;
     // An inner 429/503 is known only once the whole body is parsed; from the moment its bytes arrive the tenant
     // is held (pinned), so that nothing leaves before its `Retry-After` is read (docs/throttling.md).
@@ -205,24 +229,41 @@ export class GraphTransport {
       unpin ??= pacer.pinHold?.();
     });
     try {
-      while (end < gets.length) {
-        await pacer.acquire(gets[end]!.units, this.#options.signal);
-        end += 1;
-        if (pacer.probing?.()) break;
+      for (;;) {
+        let lastGrantAt = 0;
+        for (const index of pending) {
+          await pacer.acquire(gets[index]!.units, this.#options.signal);
+          // A hold began while this request waited for its grant: those granted before it belong to a window that
+          // is gone. They go back and stay pending; this one, granted after the hold (the probe, if the pacer
+          // sends one), goes on.
+          if (granted.length > 0 && pacer.returnGrant && (pacer.holdBeganAt?.() ?? 0) >= lastGrantAt)
+            giveBack();
+          granted.push(index);
+          lastGrantAt = Date.now();
+          if (pacer.probing?.()) break;
+        }
+        const requests = granted.map((index) => ({
+          id: String(index + 1),
+          method: 'GET',
+          url: gets[index]!.path,
+        }));
+        try {
+          outer = await this.send('POST', `${this.origin}/v1.0/$batch`, 0, {}, { requests }, true, watch);
+          break;
+        } catch (error) {
+          if (!(error instanceof StaleGrant)) throw error;
+          // A hold began before the `$batch` left: its grants go back, and it is gathered again after the hold.
+          giveBack();
+        }
       }
-      const requests = gets
-        .slice(start, end)
-        .map(({ path }, index) => ({ id: String(start + index + 1), method: 'GET', url: path }));
-      outer = await this.send('POST', `${this.origin}/v1.0/$batch`, 0, {}, { requests }, true, watch);
     } catch (error) {
       unpin?.();
       // No answer (no token, an abort): the units granted so far go back, or the tenant's pacer would keep
       // counting them in flight.
-      for (let i = start; i < end; i += 1)
-        pacer.settle(gets[i]!.units, { status: 0, headers: headerBag({}) });
+      for (const index of granted) pacer.settle(gets[index]!.units, { status: 0, headers: headerBag({}) });
       throw error;
     }
-    if (outer.sent) this.counters.requests += end - start;
+    if (outer.sent) this.counters.requests += granted.length;
     const byId = new Map<string, BatchAnswer>();
     if (outer.status >= 200 && outer.status < 300) {
       for (const answer of (outer.body as { responses?: BatchAnswer[] }).responses ?? [])
@@ -230,16 +271,19 @@ export class GraphTransport {
     }
     // Released in the same tick as the settling below, which declares the real holds.
     unpin?.();
-    return gets.slice(start, end).map(({ units }, index) => {
-      const id = String(start + index + 1);
+    const answers = new Map<number, BatchAnswer>();
+    for (const index of granted) {
+      const id = String(index + 1);
+      const { units } = gets[index]!;
       const answer = byId.get(id) ?? { id, status: outer.status === 200 ? 0 : outer.status };
       const status = answer.status;
       if (isThrottle(status)) this.counters.throttled += 1;
       // Only an inner answer proves Graph took the request (and charged it).
       if (byId.has(id)) this.counters.unitsSpent += units;
       pacer.settle(units, { status, headers: headerBag(answer.headers) });
-      return answer;
-    });
+      answers.set(index, answer);
+    }
+    return answers;
   }
 
   /**
@@ -284,8 +328,23 @@ export class GraphTransport {
       const token = await this.token();
       for (;;) {
         // A 429 may have arrived for another request since this one was granted (the token lookup above can
-        // yield): wait the hold out. The handler reads the hold once more right before the first byte.
-        await this.#waitOutHold();
+        // yield), or it was taken back at the wire (below): the grant belongs to a window that is gone. It goes
+        // back and the request queues again, so that the hold's end lets out what the pacer says (a probe first
+        // after a hold that named no reset), not everything granted before the hold (docs/throttling.md). A
+        // `$batch` does that for each inner request (`StaleGrant`). The handler reads the hold once more right
+        // before the first byte.
+        if (this.#held()) {
+          const pacer = this.#options.pacer;
+          if (!pacer.returnGrant) await this.#waitOutHold();
+          else if (prepaid) throw new StaleGrant();
+          else {
+            pacer.returnGrant(units);
+            settled = true;
+            await pacer.acquire(units, signal);
+            settled = false;
+            continue;
+          }
+        }
         // Counted once it leaves: an attempt that got no token (Entra ID or Key Vault failing) sent nothing.
         if (!sent && !prepaid) this.counters.requests += 1;
         sent = true;
@@ -325,6 +384,7 @@ export class GraphTransport {
         }
       }
     } catch (error) {
+      if (error instanceof StaleGrant) throw error;
       if (signal?.aborted) {
         settle(0, answerHeaders);
         throw signal.reason instanceof Error ? signal.reason : new Error('aborted');

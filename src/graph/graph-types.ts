@@ -61,4 +61,12 @@ export interface RequestPacer {
    * with the requests granted so far instead of waiting to fill.
    */
   probing?(): boolean;
+  /**
+   * Takes back the grant of a request that never left because a hold began after it was granted; the caller
+   * acquires again, so that the hold's end lets out what the pacer says (a probe first), not everything granted
+   * before it.
+   */
+  returnGrant?(units: number): void;
+  /** When the tenant's latest hold began (ms since epoch; 0 before any): grants made before it are stale. */
+  holdBeganAt?(): number;
 }

@@ -262,6 +262,23 @@ export class TenantPacer {
     this.#poke();
   }
 
+  /**
+   * Takes back a grant whose request never left: a hold began before it was written (another answer was a 429 or
+   * 503 meanwhile). Its units leave the in-flight count and the window's spending, as if never granted; the caller
+   * acquires them again, behind the probe when the hold calls for one (docs/throttling.md).
+   */
+  returnGrant(units: number): void {
+    this.#inFlight.release(units, this.#clock.now(), false);
+    this.#windows.returned(units);
+    this.#unitsAcquired -= units;
+    this.#poke();
+  }
+
+  /** When the tenant's latest hold in this process began (ms since the epoch; 0 before any). */
+  holdBeganAt(): number {
+    return this.#holdState.began();
+  }
+
   /** When the current hold ends (ms, the clock's time); in the past or 0 when there is none. */
   holdUntil(): number {
     return this.#holdState.until();

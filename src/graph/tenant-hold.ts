@@ -21,6 +21,7 @@ export const READ_WAIT_MS = 500;
  */
 export class TenantHold {
   #until = 0;
+  #began = 0;
   #pins = 0;
   readonly #listeners = new Set<() => void>();
   /** The bodies being read, each a promise settled when it has been read. */
@@ -36,9 +37,16 @@ export class TenantHold {
     return this.#until;
   }
 
+  /** When the latest hold began (ms since the epoch; 0 before any): what was granted before it is stale. */
+  began(): number {
+    return this.#began;
+  }
+
   /** Moves the end of the hold to `until` if that is later; returns whether it did. */
   extend(until: number): boolean {
     if (!(until > this.#until)) return false;
+    const now = Date.now();
+    if (this.#until <= now) this.#began = now;
     this.#until = until;
     this.#changed();
     return true;

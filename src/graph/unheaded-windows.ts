@@ -97,6 +97,11 @@ export class UnheadedWindows {
     this.#granted += units;
   }
 
+  /** A grant of `units` was taken back unsent (a hold began before it left). */
+  returned(units: number): void {
+    this.#granted = Math.max(0, this.#granted - units);
+  }
+
   /** An answer that was not throttled and carried no `RateLimit-*`, `now` (ms). */
   answered(units: number, now: number, latencyMs: number): void {
     const probeAt = this.#probeAt;

@@ -14,6 +14,21 @@ describe('TenantGraph $batch and the pacer', () => {
     app = await createTestApp();
   });
 
+  /** The sizes of the tenant's `$batch`es since `since`, in order (inner requests are logged before their envelope). */
+  async function batchSizes(tenantId: string, since: number): Promise<number[]> {
+    const log = await cloud.requestLog({ tenantId, clientId: app.clientId, service: 'graph', since });
+    const sizes: number[] = [];
+    let inner = 0;
+    for (const entry of log) {
+      if (entry.inBatch) inner += 1;
+      else if (isBatchEnvelope(entry)) {
+        sizes.push(inner);
+        inner = 0;
+      }
+    }
+    return sizes;
+  }
+
   function drivePacer(tenantId: string): TenantPacer {
     const pacer = app.context.pacerFor(tenantId);
     if (!(pacer instanceof TenantPacer)) throw new Error('expected the product pacer');
@@ -58,25 +73,65 @@ describe('TenantGraph $batch and the pacer', () => {
     const listed = await graph.firstDrivePages(userIds);
 
     expect(listed.size).toBe(userIds.length);
-    const log = await cloud.requestLog({
-      tenantId: tenant.tenantId,
-      clientId: app.clientId,
-      service: 'graph',
-      since,
-    });
-    // Inner requests are logged before their envelope: the sizes of the $batches, in order.
-    const sizes: number[] = [];
-    let inner = 0;
-    for (const entry of log) {
-      if (entry.inBatch) inner += 1;
-      else if (isBatchEnvelope(entry)) {
-        sizes.push(inner);
-        inner = 0;
-      }
-    }
-    expect(sizes).toEqual([1, userIds.length - 1]);
+    expect(await batchSizes(tenant.tenantId, since)).toEqual([1, userIds.length - 1]);
     expect(pacer.stats().inFlight).toBe(0);
   });
+
+  it.each([
+    ['after its last request was granted, before it left', 6],
+    ['while it was being gathered', 3],
+  ])(
+    'takes back a $batch granted before a hold began %s: a probe leaves alone, then the rest',
+    async (_, at) => {
+      const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0 });
+      await cloud.consent(tenant.tenantId, app.clientId);
+      const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
+      const graph = app.context
+        .crawlDeps()
+        .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
+      const pacer = drivePacer(tenant.tenantId);
+      // Right after the $batch's inner request `at` is granted, another request's budget 429 without RateLimit-*
+      // comes in: what the $batch was granted so far belongs to a window that is spent.
+      const acquire = pacer.acquire.bind(pacer);
+      let grants = 0;
+      let holdEnd = 0;
+      const spy = jest.spyOn(pacer, 'acquire').mockImplementation(async (units, signal) => {
+        await acquire(units, signal);
+        grants += 1;
+        if (grants !== at) return;
+        await acquire(2);
+        pacer.settle(2, {
+          status: 429,
+          headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
+        });
+        holdEnd = pacer.holdUntil();
+      });
+      const since = Date.now();
+
+      let listed;
+      try {
+        listed = await graph.firstDrivePages(userIds);
+      } finally {
+        spy.mockRestore();
+      }
+
+      expect(listed.size).toBe(userIds.length);
+      expect(holdEnd).toBeGreaterThan(since);
+      // The grants went back and were made again after the hold: a probe alone, then the rest (before, the six left
+      // together at the hold's end, or the three granted before it left with the probe).
+      expect(await batchSizes(tenant.tenantId, since)).toEqual([1, userIds.length - 1]);
+      const log = await cloud.requestLog({
+        tenantId: tenant.tenantId,
+        clientId: app.clientId,
+        service: 'graph',
+        since,
+      });
+      expect(log.every((entry) => entry.at >= holdEnd)).toBe(true);
+      expect(pacer.stats().inFlight).toBe(0);
+      // Each request's units were granted once for what was sent: the six, and the 2 of the request that met the 429.
+      expect(pacer.stats().unitsAcquired).toBe(userIds.length * 2 + 2);
+    },
+  );
 
   it('waits out throttled directory answers without spending attempts: a 503 storm never fails the listing', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 60, unlicensedShare: 0 });

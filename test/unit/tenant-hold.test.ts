@@ -48,3 +48,23 @@ describe('TenantHold, the bodies being read', () => {
     }
   });
 });
+
+describe('TenantHold, when a hold began', () => {
+  it('is when a hold began, not when a hold in force was extended', () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      const hold = new TenantHold();
+      expect(hold.began()).toBe(0);
+      hold.extend(1_005_000);
+      expect(hold.began()).toBe(1_000_000);
+      jest.setSystemTime(1_002_000);
+      hold.extend(1_008_000);
+      expect(hold.began()).toBe(1_000_000);
+      jest.setSystemTime(1_009_000);
+      hold.extend(1_012_000);
+      expect(hold.began()).toBe(1_009_000);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
