@@ -109,6 +109,7 @@ const SHARED_WAIT_LIMIT_MS = 2_000;
  * - Probe: after a hold that named no reset, one request goes before the rest (`probing`: a `$batch` leaves with it).
  * - Windows without headers: where only `429`s show the budget, two spells of them teach the window's length and
  *   what it gives; each window is then spent to 95% of that, and the next begins with a probe (`UnheadedWindows`).
+ *   Until then, the end of a window (as far as the last one showed) is spent at half pace: its `429` meets fewer.
  * - Instances: each heartbeats through the shared state and paces at the tenant's rate divided by their number.
  *
  * There is no cap on requests in flight: callers that acquire all inner requests of a `$batch` before sending it
@@ -138,6 +139,8 @@ export class TenantPacer {
   readonly #windows = new UnheadedWindows();
   /** What Graph's `RateLimit-*` headers have said of the budget, its window and the allowance left. */
   readonly #budget = new BudgetLearner();
+  /** The share of the rate the last `#delay` paced at (`UnheadedWindows.pace`); `#grant` charges by it. */
+  #pace = 1;
   #firstGrantAt: number | undefined;
 
   readonly #inFlight = new InFlight();
@@ -371,13 +374,16 @@ export class TenantPacer {
     const armed = !this.#budget.headersSeen && this.#unheadedHolds.stretch > 1;
     const stop = this.#windows.check(units, now, this.#inFlight.latencyMs, armed);
     if (stop) return { waitMs: Math.max(1, stop.until - now), rateBound: false };
-    const waitMs = this.#bucket.waitMs(units, now);
-    return { waitMs, rateBound: waitMs > 0 };
+    // Near the end of a window not learned yet, each unit costs more tokens (`UnheadedWindows.pace`); a wait for
+    // that is not the rate holding requests back, and does not raise it.
+    this.#pace = this.#budget.headersSeen ? 1 : this.#windows.pace();
+    const waitMs = this.#bucket.waitMs(units / this.#pace, now);
+    return { waitMs, rateBound: waitMs > 0 && this.#pace === 1 };
   }
 
   #grant(waiter: Waiter, now: number): void {
     this.#queue.shift();
-    this.#bucket.take(waiter.units);
+    this.#bucket.take(waiter.units / this.#pace);
     this.#budget.spend(waiter.units);
     this.#windows.granted(waiter.units, now);
     this.#inFlight.add(now, waiter.units);

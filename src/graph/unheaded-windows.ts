@@ -8,6 +8,14 @@ const SAMPLE_TOLERANCE = 0.15;
 const DUE_MARGIN = 0.01;
 /** How long a probe for the next window waits for its answer, in latencies (plus 50 ms), before going on. */
 const PROBE_WAIT_LATENCIES = 4;
+/**
+ * Before a window is learned, the shares of what the last spent window gave between which the next is spent at
+ * `NEAR_END_PACE`: its `429` then meets fewer requests in flight. Past the upper one the window is larger than the
+ * last one showed (the budget grew, or the run began in the last one's middle): full pace again.
+ */
+const NEAR_END_FROM = 0.7;
+const NEAR_END_UNTIL = 1.5;
+const NEAR_END_PACE = 0.5;
 
 /**
  * Windows of a fixed-window budget that shows itself by `429`s alone (no `RateLimit-*` on any answer; see
@@ -36,6 +44,8 @@ export class UnheadedWindows {
   #reference: number | undefined;
   /** Units one window gave this instance, learned from a window spent to its `429`. */
   #units: number | undefined;
+  /** Units answered before the last spell that did not follow a stop (the first: since the run began). */
+  #lastSpent: number | undefined;
   #granted = 0;
   #answered = 0;
   /** The share was spent: nothing more until the next window. */
@@ -53,6 +63,21 @@ export class UnheadedWindows {
   /** What one window gives this instance, once learned. */
   get units(): number | undefined {
     return this.#units;
+  }
+
+  /**
+   * The share of the rate to pace at: `NEAR_END_PACE` while the window is not learned yet and this one has been
+   * granted most of what the last window gave before its `429` (which is then near), else 1. Dozens of requests
+   * are in flight when a spent window answers `429`, at the rate slow start reached; the window is learned from
+   * that `429`, so it must come, but it meets half as many. The last window's units may be short of a whole window
+   * (the run began in its middle), so the rest of this one still goes: at half pace, then at full pace once it has
+   * given half as much again.
+   */
+  pace(): number {
+    const last = this.#lastSpent;
+    if (this.#units !== undefined || last === undefined || this.#spell || this.#start === undefined) return 1;
+    const granted = this.#granted;
+    return granted >= NEAR_END_FROM * last && granted < NEAR_END_UNTIL * last ? NEAR_END_PACE : 1;
   }
 
   /** Whether the probe for the next window is out: a `$batch` should leave with it alone. */
@@ -128,6 +153,7 @@ export class UnheadedWindows {
   spellEnded(now: number, budgetLike: boolean): void {
     const spell = this.#spell;
     this.#spell = undefined;
+    if (spell && !spell.afterStop && this.#answered > 0) this.#lastSpent = this.#answered;
     if (!budgetLike) {
       this.#lengthMs = undefined;
       this.#units = undefined;

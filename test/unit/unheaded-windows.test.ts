@@ -48,6 +48,34 @@ describe('UnheadedWindows: a budget shown by 429s alone, spent window by window'
     expect(windows.check(2, 45_600, LATENCY, true)).toEqual({ until: 60_300 });
   });
 
+  it('spends a window not learned yet at half pace from 70% to 150% of what the last one gave', () => {
+    const windows = new UnheadedWindows();
+    // Slow start: 2,000 units answered before the run's first 429. Nothing known yet: full pace.
+    windows.granted(2_040, 0);
+    windows.answered(2_000, 5_000, LATENCY);
+    expect(windows.pace()).toBe(1);
+    windows.throttled();
+    windows.spellEnded(9_000, true);
+    // The next window, its length not known: full pace up to 70% of 2,000, half pace after.
+    windows.granted(1_399, 9_100);
+    expect(windows.pace()).toBe(1);
+    windows.granted(1, 10_000);
+    expect(windows.pace()).toBe(0.5);
+    windows.granted(1_599, 10_500);
+    expect(windows.pace()).toBe(0.5);
+    // Half as much again as the last window gave, and no 429: this window is larger, full pace again.
+    windows.granted(1, 10_600);
+    expect(windows.pace()).toBe(1);
+    windows.answered(3_100, 11_000, LATENCY);
+    windows.throttled();
+    expect(windows.pace()).toBe(1);
+    windows.spellEnded(24_000, true);
+    // Learned: the share stops each window now, at full pace up to it.
+    expect(windows.units).toBe(3_100);
+    windows.granted(1_990, 24_100);
+    expect(windows.pace()).toBe(1);
+  });
+
   it('goes on without the probe answer after 4 latencies and 50 ms, the window taken to have begun', () => {
     const windows = learned(1_000);
     windows.granted(950, 31_000);
