@@ -133,6 +133,56 @@ describe('TenantGraph $batch and the pacer', () => {
     },
   );
 
+  it('takes back a page request granted before a hold began, and grants it again after the hold', async () => {
+    const tenant = await cloud.createTenant({
+      seed: uniqueSeed(),
+      users: 1,
+      unlicensedShare: 0,
+      itemsPerUser: 3,
+    });
+    await cloud.consent(tenant.tenantId, app.clientId);
+    const [userId] = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
+    const graph = app.context
+      .crawlDeps()
+      .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
+    const pacer = drivePacer(tenant.tenantId);
+    // The first page goes in a $batch; right after the second page's request is granted, another request's 429
+    // comes in.
+    const acquire = pacer.acquire.bind(pacer);
+    let holdEnd = 0;
+    const asked: number[] = [];
+    const spy = jest.spyOn(pacer, 'acquire').mockImplementation(async (units, signal) => {
+      asked.push(units);
+      await acquire(units, signal);
+      if (asked.length !== 2) return;
+      await acquire(2);
+      pacer.settle(2, {
+        status: 429,
+        headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
+      });
+      holdEnd = pacer.holdUntil();
+    });
+    const since = Date.now();
+
+    let listing;
+    try {
+      listing = await graph.rootChildren(userId!, 1);
+    } finally {
+      spy.mockRestore();
+    }
+
+    expect(listing.kind === 'items' ? listing.items.length : 'no drive').toBe(3);
+    // Four grants for three pages: the second page's went back when the hold began and was made again after it.
+    expect(asked).toEqual([2, 2, 2, 2]);
+    expect(pacer.stats().unitsAcquired).toBe(3 * 2 + 2);
+    expect(pacer.stats().inFlight).toBe(0);
+    const pages = (
+      await cloud.requestLog({ tenantId: tenant.tenantId, clientId: app.clientId, service: 'graph', since })
+    ).filter((entry) => !isBatchEnvelope(entry));
+    expect(pages).toHaveLength(3);
+    expect(pages.slice(1).every((entry) => entry.at >= holdEnd)).toBe(true);
+  });
+
   it('waits out throttled directory answers without spending attempts: a 503 storm never fails the listing', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 60, unlicensedShare: 0 });
     await cloud.consent(tenant.tenantId, app.clientId);
