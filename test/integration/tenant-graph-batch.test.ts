@@ -35,6 +35,34 @@ describe('TenantGraph $batch and the pacer', () => {
     return pacer;
   }
 
+  /**
+   * Another request's budget 429 without RateLimit-* comes in (its Retry-After may end before the window does): the
+   * tenant is held for a second, then only a probe may go until an answer comes. Returns when the hold ends.
+   */
+  async function unheaded429(pacer: TenantPacer, acquire = pacer.acquire.bind(pacer)): Promise<number> {
+    await acquire(2);
+    pacer.settle(2, {
+      status: 429,
+      headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
+    });
+    return pacer.holdUntil();
+  }
+
+  /**
+   * From now on, right after the pacer grants its `at`-th request, `unheaded429`. `seen` has the units each request
+   * asked for and when the hold ends; `restore` stops it.
+   */
+  function throttleAfterGrant(pacer: TenantPacer, at: number) {
+    const acquire = pacer.acquire.bind(pacer);
+    const seen = { asked: [] as number[], holdEnd: 0 };
+    const spy = jest.spyOn(pacer, 'acquire').mockImplementation(async (units, signal) => {
+      seen.asked.push(units);
+      await acquire(units, signal);
+      if (seen.asked.length === at) seen.holdEnd = await unheaded429(pacer, acquire);
+    });
+    return { seen, restore: () => spy.mockRestore() };
+  }
+
   it('gives the units of a $batch back when no token comes, so nothing stays in flight', async () => {
     const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6 });
     await cloud.consent(tenant.tenantId, app.clientId);
@@ -60,14 +88,8 @@ describe('TenantGraph $batch and the pacer', () => {
     const graph = app.context
       .crawlDeps()
       .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
-    // A budget 429 without RateLimit-* (its Retry-After may end before the window does): the tenant is held for
-    // a second, then only a probe may go until an answer comes.
     const pacer = drivePacer(tenant.tenantId);
-    await pacer.acquire(2);
-    pacer.settle(2, {
-      status: 429,
-      headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
-    });
+    await unheaded429(pacer);
     const since = Date.now();
 
     const listed = await graph.firstDrivePages(userIds);
@@ -90,31 +112,19 @@ describe('TenantGraph $batch and the pacer', () => {
         .crawlDeps()
         .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
       const pacer = drivePacer(tenant.tenantId);
-      // Right after the $batch's inner request `at` is granted, another request's budget 429 without RateLimit-*
-      // comes in: what the $batch was granted so far belongs to a window that is spent.
-      const acquire = pacer.acquire.bind(pacer);
-      let grants = 0;
-      let holdEnd = 0;
-      const spy = jest.spyOn(pacer, 'acquire').mockImplementation(async (units, signal) => {
-        await acquire(units, signal);
-        grants += 1;
-        if (grants !== at) return;
-        await acquire(2);
-        pacer.settle(2, {
-          status: 429,
-          headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
-        });
-        holdEnd = pacer.holdUntil();
-      });
+      // Right after the $batch's inner request `at` is granted, a 429: what the $batch was granted so far belongs
+      // to a window that is spent.
+      const throttle = throttleAfterGrant(pacer, at);
       const since = Date.now();
 
       let listed;
       try {
         listed = await graph.firstDrivePages(userIds);
       } finally {
-        spy.mockRestore();
+        throttle.restore();
       }
 
+      const { holdEnd } = throttle.seen;
       expect(listed.size).toBe(userIds.length);
       expect(holdEnd).toBeGreaterThan(since);
       // The grants went back and were made again after the hold: a probe alone, then the rest (before, the six left
@@ -138,6 +148,7 @@ describe('TenantGraph $batch and the pacer', () => {
       seed: uniqueSeed(),
       users: 1,
       unlicensedShare: 0,
+      withoutDriveShare: 0,
       itemsPerUser: 3,
     });
     await cloud.consent(tenant.tenantId, app.clientId);
@@ -146,31 +157,18 @@ describe('TenantGraph $batch and the pacer', () => {
       .crawlDeps()
       .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
     const pacer = drivePacer(tenant.tenantId);
-    // The first page goes in a $batch; right after the second page's request is granted, another request's 429
-    // comes in.
-    const acquire = pacer.acquire.bind(pacer);
-    let holdEnd = 0;
-    const asked: number[] = [];
-    const spy = jest.spyOn(pacer, 'acquire').mockImplementation(async (units, signal) => {
-      asked.push(units);
-      await acquire(units, signal);
-      if (asked.length !== 2) return;
-      await acquire(2);
-      pacer.settle(2, {
-        status: 429,
-        headers: { get: (name) => (name.toLowerCase() === 'retry-after' ? '1' : null) },
-      });
-      holdEnd = pacer.holdUntil();
-    });
+    // The first page goes in a $batch; right after the second page's request is granted, a 429.
+    const throttle = throttleAfterGrant(pacer, 2);
     const since = Date.now();
 
     let listing;
     try {
       listing = await graph.rootChildren(userId!, 1);
     } finally {
-      spy.mockRestore();
+      throttle.restore();
     }
 
+    const { asked, holdEnd } = throttle.seen;
     expect(listing.kind === 'items' ? listing.items.length : 'no drive').toBe(3);
     // Four grants for three pages: the second page's went back when the hold began and was made again after it.
     expect(asked).toEqual([2, 2, 2, 2]);
