@@ -139,8 +139,6 @@ export class TenantPacer {
   readonly #windows = new UnheadedWindows();
   /** What Graph's `RateLimit-*` headers have said of the budget, its window and the allowance left. */
   readonly #budget = new BudgetLearner();
-  /** The share of the rate the last `#delay` paced at (`UnheadedWindows.pace`); `#grant` charges by it. */
-  #pace = 1;
   #firstGrantAt: number | undefined;
 
   readonly #inFlight = new InFlight();
@@ -374,16 +372,21 @@ export class TenantPacer {
     const armed = !this.#budget.headersSeen && this.#unheadedHolds.stretch > 1;
     const stop = this.#windows.check(units, now, this.#inFlight.latencyMs, armed);
     if (stop) return { waitMs: Math.max(1, stop.until - now), rateBound: false };
-    // Near the end of a window not learned yet, each unit costs more tokens (`UnheadedWindows.pace`); a wait for
-    // that is not the rate holding requests back, and does not raise it.
-    this.#pace = this.#budget.headersSeen ? 1 : this.#windows.pace();
-    const waitMs = this.#bucket.waitMs(units / this.#pace, now);
-    return { waitMs, rateBound: waitMs > 0 && this.#pace === 1 };
+    // Near the end of a window not learned yet, each unit costs more tokens (`#pace`); a wait for that is not the
+    // rate holding requests back, and does not raise it.
+    const pace = this.#pace();
+    const waitMs = this.#bucket.waitMs(units / pace, now);
+    return { waitMs, rateBound: waitMs > 0 && pace === 1 };
+  }
+
+  /** The share of the rate to pace at now: below 1 only without headers (`UnheadedWindows.pace`). */
+  #pace(): number {
+    return this.#budget.headersSeen ? 1 : this.#windows.pace();
   }
 
   #grant(waiter: Waiter, now: number): void {
     this.#queue.shift();
-    this.#bucket.take(waiter.units / this.#pace);
+    this.#bucket.take(waiter.units / this.#pace());
     this.#budget.spend(waiter.units);
     this.#windows.granted(waiter.units, now);
     this.#inFlight.add(now, waiter.units);
