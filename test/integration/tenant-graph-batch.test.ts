@@ -127,8 +127,8 @@ describe('TenantGraph $batch and the pacer', () => {
       const { holdEnd } = throttle.seen;
       expect(listed.size).toBe(userIds.length);
       expect(holdEnd).toBeGreaterThan(since);
-      // The grants went back and were made again after the hold: a probe alone, then the rest (before, the six left
-      // together at the hold's end, or the three granted before it left with the probe).
+      // The grants went back and were made again after the hold: a probe alone, then the rest (the transport before
+      // 0473447 sent $batches of 6, or of 3 and 3, at the hold's end).
       expect(await batchSizes(tenant.tenantId, since)).toEqual([1, userIds.length - 1]);
       const log = await cloud.requestLog({
         tenantId: tenant.tenantId,
