@@ -35,6 +35,17 @@ describe('TenantGraph $batch and the pacer', () => {
     return pacer;
   }
 
+  /** A consented tenant of six licensed users, its drive calls' TenantGraph and their pacer. */
+  async function sixUserTenant() {
+    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0 });
+    await cloud.consent(tenant.tenantId, app.clientId);
+    const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
+    const graph = app.context
+      .crawlDeps()
+      .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
+    return { tenant, userIds, graph, pacer: drivePacer(tenant.tenantId) };
+  }
+
   /**
    * Another request's budget 429 without RateLimit-* comes in (its Retry-After may end before the window does): the
    * tenant is held for a second, then only a probe may go until an answer comes. Returns when the hold ends.
@@ -82,13 +93,7 @@ describe('TenantGraph $batch and the pacer', () => {
   });
 
   it('sends a probe alone after a hold that named no reset, and the rest in a second $batch once it is answered', async () => {
-    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0 });
-    await cloud.consent(tenant.tenantId, app.clientId);
-    const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
-    const graph = app.context
-      .crawlDeps()
-      .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
-    const pacer = drivePacer(tenant.tenantId);
+    const { tenant, userIds, graph, pacer } = await sixUserTenant();
     await unheaded429(pacer);
     const since = Date.now();
 
@@ -105,13 +110,7 @@ describe('TenantGraph $batch and the pacer', () => {
   ])(
     'takes back a $batch granted before a hold began %s: a probe leaves alone, then the rest',
     async (_, at) => {
-      const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0 });
-      await cloud.consent(tenant.tenantId, app.clientId);
-      const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
-      const graph = app.context
-        .crawlDeps()
-        .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
-      const pacer = drivePacer(tenant.tenantId);
+      const { tenant, userIds, graph, pacer } = await sixUserTenant();
       // Right after the $batch's inner request `at` is granted, a 429: what the $batch was granted so far belongs
       // to a window that is spent.
       const throttle = throttleAfterGrant(pacer, at);
