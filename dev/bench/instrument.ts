@@ -81,18 +81,13 @@ let gcProfiler: GCProfiler | undefined;
 /** Takes the heap in use after each full GC since the last read from V8's own record of the GCs. */
 function readGcRecord(): void {
   if (!gcProfiler) return;
-  const record = gcProfiler.stop() as GcRecord | undefined;
+  const record = gcProfiler.stop();
   gcProfiler.start();
-  for (const gc of record?.statistics ?? []) {
+  for (const gc of record.statistics) {
     if (gc.gcType === 'MarkSweepCompact') {
       liveHeapPeak = Math.max(liveHeapPeak, gc.afterGC.heapStatistics.usedHeapSize / 2 ** 20);
     }
   }
-}
-
-/** What `GCProfiler.stop()` returns, as far as the live heap needs it. */
-interface GcRecord {
-  statistics: Array<{ gcType: string; afterGC: { heapStatistics: { usedHeapSize: number } } }>;
 }
 
 /**
