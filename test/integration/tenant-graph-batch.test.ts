@@ -1,4 +1,5 @@
 import type { SimClient } from '../../dev/sim/sim-client';
+import type { TenantSpec } from '../../dev/sim/types';
 import { TenantPacer } from '../../src/graph/pacer';
 import { isBatchEnvelope } from '../support/request-log';
 import { sim } from '../support/sim';
@@ -35,9 +36,9 @@ describe('TenantGraph $batch and the pacer', () => {
     return pacer;
   }
 
-  /** A consented tenant of six licensed users, its drive calls' TenantGraph and their pacer. */
-  async function sixUserTenant() {
-    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0 });
+  /** A consented tenant of licensed users (six unless `spec` says), its drive calls' TenantGraph and their pacer. */
+  async function licensedTenant(spec: Partial<TenantSpec> = {}) {
+    const tenant = await cloud.createTenant({ seed: uniqueSeed(), users: 6, unlicensedShare: 0, ...spec });
     await cloud.consent(tenant.tenantId, app.clientId);
     const userIds = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
     const graph = app.context
@@ -93,7 +94,7 @@ describe('TenantGraph $batch and the pacer', () => {
   });
 
   it('sends a probe alone after a hold that named no reset, and the rest in a second $batch once it is answered', async () => {
-    const { tenant, userIds, graph, pacer } = await sixUserTenant();
+    const { tenant, userIds, graph, pacer } = await licensedTenant();
     await unheaded429(pacer);
     const since = Date.now();
 
@@ -110,7 +111,7 @@ describe('TenantGraph $batch and the pacer', () => {
   ])(
     'takes back a $batch granted before a hold began %s: a probe leaves alone, then the rest',
     async (_, at) => {
-      const { tenant, userIds, graph, pacer } = await sixUserTenant();
+      const { tenant, userIds, graph, pacer } = await licensedTenant();
       // Right after the $batch's inner request `at` is granted, a 429: what the $batch was granted so far belongs
       // to a window that is spent.
       const throttle = throttleAfterGrant(pacer, at);
@@ -143,19 +144,12 @@ describe('TenantGraph $batch and the pacer', () => {
   );
 
   it('takes back a page request granted before a hold began, and grants it again after the hold', async () => {
-    const tenant = await cloud.createTenant({
-      seed: uniqueSeed(),
+    const { tenant, userIds, graph, pacer } = await licensedTenant({
       users: 1,
-      unlicensedShare: 0,
       withoutDriveShare: 0,
       itemsPerUser: 3,
     });
-    await cloud.consent(tenant.tenantId, app.clientId);
-    const [userId] = (await cloud.listUsers(tenant.tenantId)).map((user) => user.id);
-    const graph = app.context
-      .crawlDeps()
-      .graphFor(tenant.tenantId, { kind: 'drives', licensedUsers: tenant.licensedUsers });
-    const pacer = drivePacer(tenant.tenantId);
+    const [userId] = userIds;
     // The first page goes in a $batch; right after the second page's request is granted, a 429.
     const throttle = throttleAfterGrant(pacer, 2);
     const since = Date.now();
