@@ -22,6 +22,12 @@ const BUDGET = 50;
 /** The tenant's documented budget per real second, as the orchestrator computes it. */
 const UNITS_PER_SECOND = BUDGET / (WINDOW_SECONDS / TIME_SCALE);
 
+/**
+ * `sdkPool`'s exactness test at ten times that: a window lasts 100 ms, so no hold outlasts the 100 ms of forgiveness
+ * after its 429 (see there), with 10 units a window (5 children pages), so that 16 users at a time are throttled.
+ */
+const SDK_POOL_TENANT: Partial<TenantSpec> = { timeScale: 600, budgetPerWindow: 10 };
+
 /** A peer crawl of the 40-user tenant takes 1 to 3 s; one still running at 50 s is stuck (jest stops at 60). */
 const CRAWL_LIMIT_MS = 50_000;
 
@@ -115,7 +121,13 @@ describe('the benchmark peers', () => {
   it.each(['sdkPool', 'fixedRate'] as const)(
     '%s stores exactly the simulator items, counts every request and 429, and is throttled',
     async (kind) => {
-      const tenant = await newTenant();
+      // The RetryHandler waits out each request's own `Retry-After`, and a request inside another's hold restarts
+      // that hold (dev/sim/README.md, "Violations"). Two requests 100 ms or more apart, each retried exactly one
+      // `Retry-After` after its own 429, then land in each other's hold again and again for as long as the SDK
+      // retries them and the peer takes them back: a livelock, which this test met about once in seven CI runs at
+      // time scale 60. It is the weakness the benchmark measures the peer by, not what this test is about, so the
+      // SDK's crawl runs where a hold ends within the 100 ms after its 429 in which other requests are forgiven.
+      const tenant = await newTenant(kind === 'sdkPool' ? SDK_POOL_TENANT : {});
       const progress: string[] = [];
       const options = { ...peerOptions(kind, tenant), onProgress: (line: string) => progress.push(line) };
 
