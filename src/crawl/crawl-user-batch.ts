@@ -21,14 +21,16 @@ import { FORBIDDEN_USERS_FOR_PROOF, provePermissions } from '../tenants/prove-pe
 const GRAPH_BATCH = 20;
 /**
  * Users with whole listings reconciled together: their index rows go in one transaction, so listings are gathered
- * over several round trips (most users of a round trip may have nothing to store) while memory stays bounded.
+ * over several round trips (most users of a round trip may have nothing to store) while memory stays bounded. The
+ * next rounds are read while a reconcile is stored, so a batch holds up to twice this many users' rows.
  */
-const RECONCILE_USERS = 20;
+const RECONCILE_USERS = 10;
 /**
  * Rows of waiting users past which they are reconciled at once, whatever their number: a drive read whole over
- * several pages may wait with up to `ROWS_BEFORE_WRITING` rows, and memory stays bounded.
+ * several pages may wait with up to `ROWS_BEFORE_WRITING` rows, and memory stays bounded (twice this, with the
+ * reconcile being stored).
  */
-const RECONCILE_ROWS = 20_000;
+const RECONCILE_ROWS = 10_000;
 /**
  * Rows of one paged user held before the first is written: a user whose listing fails before this many were read
  * keeps every row exactly as it was; past it, rows are written as pages arrive, so memory stays bounded whatever
@@ -181,6 +183,8 @@ class BatchCrawl {
   /** Users with changes waiting to be reconciled together. */
   #pending: PendingUser[] = [];
   #pendingRows = 0;
+  /** The reconcile being stored while the next rounds are read (at most one). */
+  #reconciling: Promise<void> | undefined;
   /** Cursors whose changes are stored, waiting to be saved together. */
   #cursors: DriveCursor[] = [];
   readonly #skipped: Array<{ user: DriveOwner; skip: DriveSkip }> = [];
@@ -226,15 +230,22 @@ class BatchCrawl {
   async run(yieldAt: number): Promise<User[]> {
     const users = this.#message.users;
     let remaining: User[] = [];
-    for (let start = 0; start < users.length; start += GRAPH_BATCH) {
-      if (start > 0 && Date.now() >= yieldAt) {
-        remaining = users.slice(start);
-        break;
+    try {
+      for (let start = 0; start < users.length; start += GRAPH_BATCH) {
+        if (start > 0 && Date.now() >= yieldAt) {
+          remaining = users.slice(start);
+          break;
+        }
+        await this.#crawlRound(users.slice(start, start + GRAPH_BATCH));
+        if (this.#pending.length >= RECONCILE_USERS) await this.#reconcilePending();
       }
-      await this.#crawlRound(users.slice(start, start + GRAPH_BATCH));
-      if (this.#pending.length >= RECONCILE_USERS) await this.#reconcilePending();
+      await this.#reconcilePending();
+      await this.#reconciled();
+    } finally {
+      // A failed attempt leaves no write behind it: its retry reads the index this one stored. Its own error is
+      // the one that counts.
+      await this.#reconciled().catch(() => undefined);
     }
-    await this.#reconcilePending();
     await this.#saveCursors();
     await this.#guard();
     await this.#deps.skips.recordBatch(
@@ -612,12 +623,32 @@ class BatchCrawl {
     if (this.#pendingRows >= RECONCILE_ROWS) await this.#reconcilePending();
   }
 
-  /** Reconciles the waiting users together, then queues their cursors (their changes are stored now). */
+  /**
+   * Starts storing the waiting users together once the reconcile before them is stored, and returns: the next rounds
+   * are read from Graph meanwhile, so a slow storage answer does not idle the tenant's budget. Its failure is the
+   * batch's, at the next reconcile or at the end of the batch.
+   */
   async #reconcilePending(): Promise<void> {
+    await this.#reconciled();
     const pending = this.#pending;
     this.#pending = [];
     this.#pendingRows = 0;
     if (pending.length === 0) return;
+    const reconciling = this.#reconcile(pending);
+    // Observed here so that a failure is not unhandled before `#reconciled` rethrows it.
+    reconciling.catch(() => undefined);
+    this.#reconciling = reconciling;
+  }
+
+  /** Waits until the reconcile in flight, if any, is stored; rethrows its failure. */
+  async #reconciled(): Promise<void> {
+    const reconciling = this.#reconciling;
+    this.#reconciling = undefined;
+    await reconciling;
+  }
+
+  /** Reconciles waiting users together, then queues their cursors (their changes are stored now). */
+  async #reconcile(pending: readonly PendingUser[]): Promise<void> {
     await this.#guard();
     const result = await this.#deps.items.reconcileUsers(
       this.#tenantId,
