@@ -629,7 +629,8 @@ class BatchCrawl {
    * batch's, at the next reconcile or at the end of the batch.
    */
   async #reconcilePending(): Promise<void> {
-    await this.#reconciled();
+    // One in flight: a caller that finds one (started by another while it waited) waits for that one too.
+    while (this.#reconciling) await this.#reconciled();
     const pending = this.#pending;
     this.#pending = [];
     this.#pendingRows = 0;
@@ -643,8 +644,12 @@ class BatchCrawl {
   /** Waits until the reconcile in flight, if any, is stored; rethrows its failure. */
   async #reconciled(): Promise<void> {
     const reconciling = this.#reconciling;
-    this.#reconciling = undefined;
-    await reconciling;
+    if (!reconciling) return;
+    try {
+      await reconciling;
+    } finally {
+      if (this.#reconciling === reconciling) this.#reconciling = undefined;
+    }
   }
 
   /** Reconciles waiting users together, then queues their cursors (their changes are stored now). */

@@ -96,7 +96,12 @@ describe('a batch reads its next round while the users before it are stored', ()
           reconciles += 1;
           if (reconciles > 1) return store.reconcileUsers(tenantId, users, runId, concurrency);
           events.push('reconcile');
-          await Promise.race([nextRoundAsked, new Promise((resolve) => setTimeout(resolve, HOLD_LIMIT_MS))]);
+          let limit: NodeJS.Timeout | undefined;
+          await Promise.race([
+            nextRoundAsked,
+            new Promise((resolve) => (limit = setTimeout(resolve, HOLD_LIMIT_MS))),
+          ]);
+          clearTimeout(limit);
           await options.whenHeld?.();
           const result = await store.reconcileUsers(tenantId, users, runId, concurrency);
           events.push('stored');
@@ -117,6 +122,7 @@ describe('a batch reads its next round while the users before it are stored', ()
     await crawlUserBatch(holdingFirstReconcile(deps, { events }), batch);
 
     // Sequential, the second round's lookup would come after the first reconcile was stored (and the hold's limit).
+    expect(secondRound(events)).toBeGreaterThan(0);
     expect(secondRound(events)).toBeLessThan(events.indexOf('stored'));
     expect(events.filter((event) => event === 'roots')).toHaveLength(3);
     const items = await expectTableEqualsDrives(cloud, context, tenant.tenantId);
