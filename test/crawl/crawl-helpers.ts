@@ -1,6 +1,7 @@
 import type { SimClient } from '../../dev/sim/sim-client';
 import type { TenantSpec } from '../../dev/sim/types';
 import type { AppContext } from '../../src/app-context';
+import type { TenantCrawlMessage, UserBatchMessage } from '../../src/crawl/messages';
 import { driveItemPartition } from '../../src/crawl/drive-item-store';
 import { TABLES } from '../../src/storage/storage-clients';
 import { uniqueSeed } from '../support/test-app';
@@ -16,6 +17,23 @@ export async function onboardTenant(
   await cloud.consent(tenant.tenantId, clientId);
   await context.registry.recordConsent(tenant.tenantId, 'active', new Date(), tenant.domain);
   return tenant;
+}
+
+/** Crawl deps whose queues are arrays: the tenant messages and user batches the crawl queued, to be run by hand. */
+export function queueingDeps(context: AppContext) {
+  const tenantMessages: TenantCrawlMessage[] = [];
+  const batches: UserBatchMessage[] = [];
+  const deps = context.crawlDeps({
+    enqueueTenant: (message) => {
+      tenantMessages.push(message);
+      return Promise.resolve();
+    },
+    enqueueBatch: (message) => {
+      batches.push(message);
+      return Promise.resolve();
+    },
+  });
+  return { deps, tenantMessages, batches };
 }
 
 export interface StoredRow {

@@ -5,7 +5,6 @@ import type { AppContext } from '../../src/app-context';
 import { crawlUserBatch } from '../../src/crawl/crawl-user-batch';
 import { crawlInline } from '../../src/crawl/inline-crawl';
 import { listTenantUsers } from '../../src/crawl/list-tenant-users';
-import type { TenantCrawlMessage, UserBatchMessage } from '../../src/crawl/messages';
 import { planCrawl, queueTenantCrawl } from '../../src/crawl/plan-crawl';
 import { tenantHandlers } from '../../src/functions/handlers/tenant-handlers';
 import { TABLES } from '../../src/storage/storage-clients';
@@ -15,7 +14,7 @@ import { createLogger } from '../../src/logging/logger';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp } from '../support/test-app';
-import { onboardTenant } from './crawl-helpers';
+import { onboardTenant, queueingDeps } from './crawl-helpers';
 
 const SETTINGS = { userPageSize: 10, usersPerBatch: 5, childrenPageSize: 4, graphBackoffMs: 10 };
 
@@ -89,18 +88,7 @@ describe('offboarding a tenant (DELETE /api/tenants/{tenantId})', () => {
 
   it('stops a run whose batches are queued, deletes every row, and those batches write nothing', async () => {
     const tenant = await crawledTenant();
-    const tenantMessages: TenantCrawlMessage[] = [];
-    const batches: UserBatchMessage[] = [];
-    const deps = app.context.crawlDeps({
-      enqueueTenant: (message) => {
-        tenantMessages.push(message);
-        return Promise.resolve();
-      },
-      enqueueBatch: (message) => {
-        batches.push(message);
-        return Promise.resolve();
-      },
-    });
+    const { deps, tenantMessages, batches } = queueingDeps(app.context);
     const { runId } = await queueTenantCrawl(deps, tenant.tenantId, { full: true });
     await listTenantUsers(deps, tenantMessages[0]!);
     expect(batches.length).toBeGreaterThan(1);

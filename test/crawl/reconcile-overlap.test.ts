@@ -3,12 +3,11 @@ import type { AppContext } from '../../src/app-context';
 import type { CrawlDeps } from '../../src/crawl/crawl-deps';
 import { crawlUserBatch } from '../../src/crawl/crawl-user-batch';
 import { listTenantUsers } from '../../src/crawl/list-tenant-users';
-import type { TenantCrawlMessage, UserBatchMessage } from '../../src/crawl/messages';
 import { queueTenantCrawl } from '../../src/crawl/plan-crawl';
 import { sim } from '../support/sim';
 import type { TestApp } from '../support/test-app';
 import { createTestApp } from '../support/test-app';
-import { expectTableEqualsDrives, onboardTenant } from './crawl-helpers';
+import { expectTableEqualsDrives, onboardTenant, queueingDeps } from './crawl-helpers';
 
 /** One batch of 60 users: three rounds of 20, each round's users enough for a reconcile of their own. */
 const SETTINGS = { usersPerBatch: 60, graphBackoffMs: 10 };
@@ -39,18 +38,7 @@ describe('a batch reads its next round while the users before it are stored', ()
       withoutDriveShare: 0,
       itemsPerUser: [1, 6],
     });
-    const tenantMessages: TenantCrawlMessage[] = [];
-    const batches: UserBatchMessage[] = [];
-    const deps = context.crawlDeps({
-      enqueueTenant: (message) => {
-        tenantMessages.push(message);
-        return Promise.resolve();
-      },
-      enqueueBatch: (message) => {
-        batches.push(message);
-        return Promise.resolve();
-      },
-    });
+    const { deps, tenantMessages, batches } = queueingDeps(context);
     await queueTenantCrawl(deps, tenant.tenantId, { full: true });
     await listTenantUsers(deps, tenantMessages[0]!);
     expect(batches).toHaveLength(1);
